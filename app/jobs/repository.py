@@ -1,0 +1,99 @@
+"""All SQL about jobs: enqueue in the caller's transaction, claim with a lease, finish, retry."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock
+from app.models import Job
+
+DEFAULT_MAX_ATTEMPTS = 6
+
+
+async def enqueue(
+    session: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    request_id: uuid.UUID | None = None,
+    run_at: datetime | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> Job:
+    """Add a job to the caller's unit of work: it exists only if the caller's transaction commits."""
+    now = clock.now()
+    job = Job(
+        kind=kind,
+        payload=payload,
+        request_id=request_id,
+        status="queued",
+        run_at=run_at or now,
+        attempts=0,
+        max_attempts=max_attempts,
+        created_at=now,
+    )
+    session.add(job)
+    session.info["jobs_enqueued"] = True
+    return job
+
+
+async def claim(session: AsyncSession, *, worker_id: str, lease: timedelta, limit: int) -> list[Job]:
+    """Lease up to ``limit`` due jobs to ``worker_id``.
+
+    Due: queued with ``run_at`` passed, or running with an expired lease (its worker died). On PostgreSQL the
+    rows are locked with ``FOR UPDATE SKIP LOCKED`` so concurrent workers never claim the same job.
+    """
+    now = clock.now()
+    query = (
+        select(Job)
+        .where(
+            or_(
+                (Job.status == "queued") & (Job.run_at <= now),
+                (Job.status == "running") & (Job.locked_until < now),
+            )
+        )
+        .order_by(Job.run_at, Job.id)
+        .limit(limit)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    jobs = list((await session.scalars(query)).all())
+    for job in jobs:
+        job.status = "running"
+        job.locked_by = worker_id
+        job.locked_until = now + lease
+        job.attempts += 1
+    await session.flush()
+    return jobs
+
+
+async def mark_done(session: AsyncSession, job_id: int, *, worker_id: str) -> bool:
+    """Finish a job this worker still holds; False when its lease was lost to another worker."""
+    result = await session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running", Job.locked_by == worker_id)
+        .values(status="done", finished_at=clock.now(), locked_until=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def mark_retry(session: AsyncSession, job_id: int, *, worker_id: str, error: str, run_at: datetime) -> bool:
+    result = await session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running", Job.locked_by == worker_id)
+        .values(status="queued", run_at=run_at, last_error=error[:2000], locked_until=None, locked_by=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def mark_dead(session: AsyncSession, job_id: int, *, worker_id: str, error: str) -> bool:
+    result = await session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running", Job.locked_by == worker_id)
+        .values(status="dead", last_error=error[:2000], finished_at=clock.now(), locked_until=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,64 @@
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, String, Uuid, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, JSONType
+
+# Statuses in which a request still needs work; at most one such request per subject and type.
+OPEN_STATUSES = ("unverified", "pending", "in_progress", "failed")
+_OPEN_SQL = "status IN ('unverified', 'pending', 'in_progress', 'failed')"
+
+
+class PrivacyRequest(Base):
+    __tablename__ = "privacy_requests"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    regulation: Mapped[str] = mapped_column(String(8))
+    email: Mapped[str | None] = mapped_column(String(320))
+    customer_id: Mapped[str | None] = mapped_column(String(200))
+    customer_name: Mapped[str | None] = mapped_column(String(400))
+    customer_email: Mapped[str | None] = mapped_column(String(320))
+    # "c:<customer id>" when the directory knows the customer, else "e:<email>": one open request per subject.
+    subject: Mapped[str] = mapped_column(String(600))
+    channel: Mapped[str | None] = mapped_column(String(50))
+    locale: Mapped[str] = mapped_column(String(5))
+    handling: Mapped[str | None] = mapped_column(String(16))
+    received_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    verified_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+    extended_at: Mapped[datetime | None]
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    verification_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    verification_expires_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_privacy_requests_received_at_id", "received_at", "id"),
+        Index("ix_privacy_requests_due_at_id", "due_at", "id"),
+        Index("ix_privacy_requests_status_received_at_id", "status", "received_at", "id"),
+        Index("ix_privacy_requests_status_due_at_id", "status", "due_at", "id"),
+        Index("ix_privacy_requests_type_received_at_id", "type", "received_at", "id"),
+        Index("ix_privacy_requests_email_received_at", "email", "received_at"),
+        Index("ix_privacy_requests_customer_id_received_at", "customer_id", "received_at"),
+        Index(
+            "uq_privacy_requests_open_subject_type",
+            "subject",
+            "type",
+            unique=True,
+            postgresql_where=text(_OPEN_SQL),
+            sqlite_where=text(_OPEN_SQL),
+        ),
+        Index(
+            "ix_privacy_requests_verification_expires_at",
+            "verification_expires_at",
+            postgresql_where=text("status = 'unverified'"),
+            sqlite_where=text("status = 'unverified'"),
+        ),
+    )
