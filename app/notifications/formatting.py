@@ -1,0 +1,113 @@
+"""Dates, durations and words for emails and pages, in English and German, without Babel.
+
+The service speaks two languages; a small table here is easier to review than a locale database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from app.clock import as_utc
+
+LOCALES = ("en", "de")
+DEFAULT_LOCALE = "en"
+
+_MONTHS = {
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "de": (
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
+    ),
+}
+
+_REQUEST_TYPES = {
+    "en": {"access": "access request", "deletion": "deletion request"},
+    "de": {"access": "Auskunftsersuchen", "deletion": "Löschantrag"},
+}
+
+_REGULATIONS = {
+    "en": {"gdpr": "GDPR", "ccpa": "CCPA", "lgpd": "LGPD"},
+    "de": {"gdpr": "DSGVO", "ccpa": "CCPA", "lgpd": "LGPD"},
+}
+
+
+def normalize_locale(locale: str | None) -> str:
+    """``de``, ``de-DE`` and ``de_AT`` are German; anything unknown falls back to English."""
+    language = (locale or "").replace("_", "-").split("-")[0].strip().lower()
+    return language if language in LOCALES else DEFAULT_LOCALE
+
+
+def format_date(value: datetime, locale: str) -> str:
+    """The calendar date in words, in UTC: ``30 December 2026`` / ``30. Dezember 2026``."""
+    utc = as_utc(value)
+    lang = normalize_locale(locale)
+    month = _MONTHS[lang][utc.month - 1]
+    if lang == "de":
+        return f"{utc.day}. {month} {utc.year}"
+    return f"{utc.day} {month} {utc.year}"
+
+
+def format_datetime(value: datetime, locale: str) -> str:
+    """Date and time in UTC: ``30 December 2026, 14:05 UTC`` / ``30. Dezember 2026, 14:05 Uhr (UTC)``."""
+    utc = as_utc(value)
+    lang = normalize_locale(locale)
+    clock_time = f"{utc.hour:02d}:{utc.minute:02d}"
+    if lang == "de":
+        return f"{format_date(utc, lang)}, {clock_time} Uhr (UTC)"
+    return f"{format_date(utc, lang)}, {clock_time} UTC"
+
+
+def format_duration(value: timedelta, locale: str) -> str:
+    """A warning threshold in words: ``7 days``, ``12 hours``; German in the dative (``innerhalb von 7 Tagen``)."""
+    lang = normalize_locale(locale)
+    seconds = int(value.total_seconds())
+    if seconds % 86400 == 0:
+        count, unit = seconds // 86400, "day"
+    elif seconds % 3600 == 0:
+        count, unit = seconds // 3600, "hour"
+    else:
+        count, unit = max(seconds // 60, 1), "minute"
+    if lang == "de":
+        singular = {"day": "Tag", "hour": "Stunde", "minute": "Minute"}[unit]
+        plural = {"day": "Tagen", "hour": "Stunden", "minute": "Minuten"}[unit]
+    else:
+        singular, plural = unit, unit + "s"
+    return f"{count} {singular if count == 1 else plural}"
+
+
+def days_left(due_at: datetime, now: datetime) -> int:
+    """Whole days until ``due_at``, rounded down; negative once overdue (the contract's ``days_left``)."""
+    return (as_utc(due_at) - as_utc(now)) // timedelta(days=1)
+
+
+def request_type_name(request_type: str, locale: str) -> str:
+    """``access`` -> ``access request`` / ``Auskunftsersuchen``; unknown types pass through."""
+    return _REQUEST_TYPES[normalize_locale(locale)].get(request_type, request_type)
+
+
+def regulation_name(regulation: str, locale: str) -> str:
+    """``gdpr`` -> ``GDPR`` / ``DSGVO``."""
+    return _REGULATIONS[normalize_locale(locale)].get(regulation, regulation.upper())

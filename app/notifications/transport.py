@@ -1,0 +1,168 @@
+"""Delivering a stored email: build the MIME message, then hand it to SMTP or write it to the mail directory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import tempfile
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Literal, Protocol
+
+import aiosmtplib
+
+from app.clock import as_utc
+from app.config import Settings
+from app.models import Email
+
+SMTP_TIMEOUT_SECONDS = 30.0
+
+
+class TransportError(Exception):
+    """Delivery failed. ``permanent`` is True when the server refused for good (a 5xx reply): retrying won't help."""
+
+    def __init__(self, message: str, *, permanent: bool = False, smtp_code: int | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.smtp_code = smtp_code
+
+
+class Transport(Protocol):
+    async def send(self, message: EmailMessage) -> None:
+        """Deliver ``message`` or raise ``TransportError``."""
+        ...
+
+
+def build_message(email_row: Email, *, mail_from: str) -> EmailMessage:
+    """The MIME message for an outbox row: multipart/alternative (text, then HTML), UTF-8, the row's Message-ID."""
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = email_row.to_address
+    message["Subject"] = email_row.subject
+    # The time the email was written (with its change), not the time of this attempt: retries stay identical.
+    message["Date"] = format_datetime(as_utc(email_row.created_at))
+    message["Message-ID"] = email_row.message_id
+    message["Content-Language"] = email_row.locale
+    # RFC 3834: tells vacation responders and ticket systems not to answer a machine.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(email_row.text_body, charset="utf-8")
+    message.add_alternative(email_row.html_body, subtype="html", charset="utf-8")
+    return message
+
+
+class SmtpTransport:
+    """Sends through an SMTP server with aiosmtplib; ``security`` is ``none``, ``starttls`` or ``tls``."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str | None = None,
+        password: str | None = None,
+        security: Literal["none", "starttls", "tls"] = "starttls",
+        timeout: float = SMTP_TIMEOUT_SECONDS,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.username = username
+        self._password = password
+        self.security = security
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        # Never the password: this object may end up in a log line or a traceback's locals.
+        return f"SmtpTransport(host={self.host!r}, port={self.port}, security={self.security!r}, username={self.username!r})"
+
+    async def send(self, message: EmailMessage) -> None:
+        """Deliver ``message``; raise ``TransportError`` (never naming the password) when it cannot be delivered."""
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=self.host,
+                port=self.port,
+                username=self.username,
+                password=self._password if self.username else None,
+                use_tls=self.security == "tls",
+                # False rather than None for "none": aiosmtplib would otherwise upgrade opportunistically.
+                start_tls=self.security == "starttls",
+                timeout=self.timeout,
+            )
+        except aiosmtplib.SMTPResponseException as exc:
+            raise TransportError(
+                self._redact(f"SMTP server {self.host}:{self.port} refused: {exc.code} {exc.message}"),
+                permanent=500 <= exc.code < 600,
+                smtp_code=exc.code,
+            ) from None
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [refusal.code for refusal in exc.recipients]
+            raise TransportError(
+                self._redact(f"SMTP server {self.host}:{self.port} refused every recipient: {codes}"),
+                permanent=all(500 <= code < 600 for code in codes),
+                smtp_code=codes[0] if codes else None,
+            ) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            # Connection refused, timeouts, TLS failures: transient, the worker retries with backoff.
+            raise TransportError(
+                self._redact(f"SMTP delivery via {self.host}:{self.port} failed: {type(exc).__name__}: {exc}")
+            ) from None
+
+    def _redact(self, text: str) -> str:
+        if self._password:
+            text = text.replace(self._password, "[redacted]")
+        return text
+
+
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._@+-]")
+
+
+class FileTransport:
+    """Writes each message as ``<message id>.eml`` into ``mail_dir``: the embedded default's mailbox."""
+
+    def __init__(self, mail_dir: Path) -> None:
+        self.mail_dir = Path(mail_dir)
+
+    def path_for(self, message: EmailMessage) -> Path:
+        """Where ``message`` lands; named after its Message-ID so a retry overwrites instead of duplicating."""
+        message_id = str(message.get("Message-ID", "")).strip().strip("<>")
+        if not message_id:
+            raise TransportError("message has no Message-ID", permanent=True)
+        return self.mail_dir / (_UNSAFE_FILENAME.sub("_", message_id) + ".eml")
+
+    async def send(self, message: EmailMessage) -> None:
+        """Write ``message`` atomically (temporary file, then rename); raise ``TransportError`` on I/O failure."""
+        path = self.path_for(message)
+        try:
+            await asyncio.to_thread(_write_atomically, path, bytes(message))
+        except OSError as exc:
+            raise TransportError(f"cannot write {path}: {exc}") from exc
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Same directory as the target, so the rename is atomic: a reader never sees half an email.
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".eml")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def transport_from_settings(settings: Settings) -> Transport:
+    """SMTP when ``SMTP_HOST`` is set, else the ``MAIL_DIR`` file mailbox."""
+    if settings.smtp_host:
+        return SmtpTransport(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            security=settings.smtp_security,
+        )
+    return FileTransport(settings.mail_dir)
