@@ -1,0 +1,20 @@
+"""Customer data sources (contract section 6): reading, packaging and erasing customers' data."""
+
+from app.sources.base import Customer, Identity, Refusal, SourceError, SourcesError
+from app.sources.crypto import PackageError
+from app.sources.package import read_encrypted_package, stream_json, stream_zip, write_encrypted_package
+from app.sources.service import DataSources
+
+__all__ = [
+    "Customer",
+    "DataSources",
+    "Identity",
+    "PackageError",
+    "Refusal",
+    "SourceError",
+    "SourcesError",
+    "read_encrypted_package",
+    "stream_json",
+    "stream_zip",
+    "write_encrypted_package",
+]

@@ -1,0 +1,166 @@
+"""DataSources: the one object the API and the worker use to reach customers' data in every source."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.sources.base import Customer, Identity, Refusal, SourceError
+from app.sources.config import SourcesConfig, SqlSource, load_sources
+from app.sources.http import HttpDataSource
+from app.sources.sql import SqlDataSource
+from app.sources.sql_erase import Captured, erase_source, leftovers
+from app.sources.threads import iterate_in_thread
+
+
+class DataSources:
+    """Every configured source. Create with :meth:`from_file`; close with :meth:`aclose`."""
+
+    def __init__(self, config: SourcesConfig, *, secret_key: str) -> None:
+        self.config = config
+        self._secret_key = secret_key
+        # No redirects: a source redirecting an erasure elsewhere is a misconfiguration, not a success.
+        self._client = httpx.AsyncClient(follow_redirects=False)
+        self.sources: list[SqlDataSource | HttpDataSource] = []
+        for source in config.sources:
+            if isinstance(source, SqlSource):
+                url = config.sql_urls[source.name]
+                self.sources.append(SqlDataSource(source, url=url, order=config.orders[source.name]))
+            else:
+                headers = config.http_headers[source.name]
+                self.sources.append(HttpDataSource(source, headers=headers, client=self._client))
+        self.directory = next(
+            s for s in self.sources if isinstance(s, SqlDataSource) and s.config.directory is not None
+        )
+
+    @classmethod
+    def from_file(cls, path: Path, *, secret_key: str, env: Mapping[str, str] | None = None) -> DataSources:
+        """Load and validate the sources file (raises SourcesError naming file, line and field)."""
+        return cls(load_sources(path, env=env), secret_key=secret_key)
+
+    async def find_customer(
+        self, *, customer_id: str | None = None, email: str | None = None
+    ) -> Customer | None:
+        """The directory's customer by id, else by email (case-insensitive); None when unknown."""
+        return await asyncio.to_thread(self.directory.find_customer, customer_id=customer_id, email=email)
+
+    async def collect(self, identity: Identity) -> AsyncIterator[tuple[str, str, dict[str, Any]]]:
+        """Every record of the identity as ``(source, entity, record)``, streamed with JSON-safe values.
+
+        Records come grouped: all of one source, and within it all of one entity, before the next.
+        """
+        async for source, entity, batch in self.collect_batches(identity):
+            for record in batch:
+                yield source, entity, record
+
+    async def collect_batches(
+        self, identity: Identity
+    ) -> AsyncIterator[tuple[str, str, list[dict[str, Any]]]]:
+        """Like :meth:`collect`, in batches (cheaper for large exports)."""
+        for source in self.sources:
+            if isinstance(source, SqlDataSource):
+                batches = iterate_in_thread(partial(source.collect_batches, identity))
+            else:
+                batches = source.collect(identity)
+            async for entity, records in batches:
+                yield source.name, entity, records
+
+    def entity_names(self) -> dict[str, list[str]]:
+        """Configured entity names per source, in file order (HTTP sources: those declared)."""
+        return {s.name: [e.name for e in s.config.entities] for s in self.sources}
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Per source and entity what the package's report and the emails say: purpose, categories,
+        recipients, retention and how it is erased (HTTP sources erase on the remote system)."""
+        out: list[dict[str, Any]] = []
+        for source in self.config.sources:
+            if isinstance(source, SqlSource):
+                for entity in source.entities:
+                    erase = entity.erase
+                    out.append(
+                        _described(source.name, "sql", entity.name, entity, erase.strategy, erase.columns)
+                    )
+            elif not source.entities:
+                out.append(_described(source.name, "http", None, None, "delete", {}))
+            else:
+                for remote in source.entities:
+                    out.append(_described(source.name, "http", remote.name, remote, "delete", {}))
+        return out
+
+    async def dry_run_erasure(self, identity: Identity) -> list[Refusal]:
+        """Ask every source whether erasing the identity is allowed; erases nothing.
+
+        HTTP sources answer with refusals; SQL sources never refuse, but their queries are run so a broken
+        source fails here (SourceError) rather than halfway through an erasure.
+        """
+        refusals: list[Refusal] = []
+        for source in self.sources:
+            if isinstance(source, SqlDataSource):
+                await asyncio.to_thread(source.check_readable, identity)
+            else:
+                refusals.extend(await source.dry_run(identity))
+        return refusals
+
+    async def erase(self, identity: Identity) -> dict[str, Any]:
+        """Erase the identity everywhere per configuration, then check a fresh read; return the erasure report.
+
+        Each SQL source is one transaction. Remote sources go first and the directory last, so a failure
+        leaves the customer findable for the retry; repeating is safe. Raises SourceError when a source fails
+        or the check finds data that should be gone.
+        """
+        reports: dict[str, dict[str, Any]] = {}
+        captures: dict[str, Captured] = {}
+        try:
+            for source in sorted(self.sources, key=self._erase_rank):
+                if isinstance(source, SqlDataSource):
+                    reports[source.name], captures[source.name] = await asyncio.to_thread(
+                        erase_source, source, identity, secret_key=self._secret_key
+                    )
+                else:
+                    reports[source.name] = await source.erase(identity)
+            problems: list[tuple[str, str]] = []
+            for source in self.sources:
+                if isinstance(source, SqlDataSource):
+                    found = await asyncio.to_thread(leftovers, source, identity, captures[source.name])
+                else:
+                    found = await source.leftovers(identity)
+                problems.extend((source.name, problem) for problem in found)
+        finally:
+            for captured in captures.values():
+                captured.close()
+        if problems:
+            raise SourceError(problems[0][0], "erasure check failed: " + "; ".join(p for _, p in problems))
+        return {"sources": {s.name: reports[s.name] for s in self.sources}, "verified": True}
+
+    def _erase_rank(self, source: SqlDataSource | HttpDataSource) -> int:
+        if isinstance(source, HttpDataSource):
+            return 0
+        return 2 if source is self.directory else 1
+
+    async def aclose(self) -> None:
+        """Close the HTTP client and the database pools."""
+        await self._client.aclose()
+        for source in self.sources:
+            if isinstance(source, SqlDataSource):
+                await asyncio.to_thread(source.dispose)
+
+
+def _described(
+    source: str, kind: str, entity: str | None, meta: Any, erase: str, columns: Mapping[str, str]
+) -> dict[str, Any]:
+    return {
+        "source": source,
+        "type": kind,
+        "entity": entity,
+        "purpose": getattr(meta, "purpose", None),
+        "categories": list(getattr(meta, "categories", [])),
+        "recipients": list(getattr(meta, "recipients", [])),
+        "retention": getattr(meta, "retention", None),
+        "erase": erase,
+        "anonymize": dict(columns),
+    }
