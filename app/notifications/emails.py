@@ -35,8 +35,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context, select_autoescape
-from jinja2.runtime import Context
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from app import clock
 from app.notifications import formatting
@@ -69,49 +68,6 @@ class RenderedEmail:
     html: str
 
 
-def _locale_of(context: Context) -> str:
-    return str(context.get("locale", formatting.DEFAULT_LOCALE))
-
-
-@pass_context
-def _date(context: Context, value: Any) -> str:
-    return formatting.format_date(value, _locale_of(context))
-
-
-@pass_context
-def _datetime(context: Context, value: Any) -> str:
-    return formatting.format_datetime(value, _locale_of(context))
-
-
-@pass_context
-def _duration(context: Context, value: Any) -> str:
-    return formatting.format_duration(value, _locale_of(context))
-
-
-@pass_context
-def _request_type(context: Context, value: Any) -> str:
-    return formatting.request_type_name(str(value), _locale_of(context))
-
-
-@pass_context
-def _regulation(context: Context, value: Any) -> str:
-    return formatting.regulation_name(str(value), _locale_of(context))
-
-
-def install_filters(env: Environment) -> None:
-    """Register the locale-aware filters (``date``, ``datetime``, ``duration``, ``request_type``, ``regulation``).
-
-    They read ``locale`` from the template context, so a template never passes the language around.
-    """
-    env.filters.update(
-        date=_date,
-        datetime=_datetime,
-        duration=_duration,
-        request_type=_request_type,
-        regulation=_regulation,
-    )
-
-
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     env = Environment(
@@ -122,7 +78,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    install_filters(env)
+    formatting.install_filters(env)
     return env
 
 
@@ -166,6 +122,8 @@ def _prepare(kind: str, locale: str, context: Mapping[str, Any]) -> dict[str, An
     variables["base_url"] = base_url
     if "request" in context and base_url:
         variables["request_url"] = f"{base_url}/v1/privacy-requests/{context['request']['id']}"
+    if variables["entities"] is not None:
+        variables["entities"] = formatting.describe_entities(variables["entities"])
     if kind == "deletion_completed":
         variables["erasure"] = summarize_report(context["report"])
     if kind in {"due_soon", "overdue"}:

@@ -5,7 +5,12 @@ The service speaks two languages; a small table here is easier to review than a 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
+
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
 
 from app.clock import as_utc
 
@@ -111,3 +116,52 @@ def request_type_name(request_type: str, locale: str) -> str:
 def regulation_name(regulation: str, locale: str) -> str:
     """``gdpr`` -> ``GDPR`` / ``DSGVO``."""
     return _REGULATIONS[normalize_locale(locale)].get(regulation, regulation.upper())
+
+
+def _locale_of(context: Context) -> str:
+    return str(context.get("locale", DEFAULT_LOCALE))
+
+
+@pass_context
+def _date(context: Context, value: Any) -> str:
+    return format_date(value, _locale_of(context))
+
+
+@pass_context
+def _datetime(context: Context, value: Any) -> str:
+    return format_datetime(value, _locale_of(context))
+
+
+@pass_context
+def _duration(context: Context, value: Any) -> str:
+    return format_duration(value, _locale_of(context))
+
+
+@pass_context
+def _request_type(context: Context, value: Any) -> str:
+    return request_type_name(str(value), _locale_of(context))
+
+
+@pass_context
+def _regulation(context: Context, value: Any) -> str:
+    return regulation_name(str(value), _locale_of(context))
+
+
+def install_filters(env: Environment) -> None:
+    """Register the locale-aware filters (``date``, ``datetime``, ``duration``, ``request_type``, ``regulation``).
+
+    They read ``locale`` from the template context, so a template never passes the language around.
+    """
+    env.filters.update(
+        date=_date,
+        datetime=_datetime,
+        duration=_duration,
+        request_type=_request_type,
+        regulation=_regulation,
+    )
+
+
+def describe_entities(entities: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """``sources.describe()`` lines with every key the templates read present (missing ones as ``None``)."""
+    defaults = {"source": "", "entity": None, "erase": "delete", "purpose": None, "retention": None}
+    return [{**defaults, **entity} for entity in entities or ()]

@@ -23,8 +23,9 @@ def make_message_id(email_id: uuid.UUID, domain: str) -> str:
 
 def domain_of(address: str) -> str:
     """The domain part of an address such as ``MAIL_FROM`` (``localhost`` when it has none)."""
-    _, _, domain = address.rpartition("@")
-    return domain.strip(" >") or "localhost"
+    if "@" not in address:
+        return "localhost"
+    return address.rpartition("@")[2].strip(" >") or "localhost"
 
 
 async def enqueue_email(

@@ -44,11 +44,12 @@ def build_message(email_row: Email, *, mail_from: str) -> EmailMessage:
     # The time the email was written (with its change), not the time of this attempt: retries stay identical.
     message["Date"] = format_datetime(as_utc(email_row.created_at))
     message["Message-ID"] = email_row.message_id
-    message["Content-Language"] = email_row.locale
     # RFC 3834: tells vacation responders and ticket systems not to answer a machine.
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(email_row.text_body, charset="utf-8")
     message.add_alternative(email_row.html_body, subtype="html", charset="utf-8")
+    # Set after the parts exist: add_alternative moves Content-* headers down into the first part.
+    message["Content-Language"] = email_row.locale
     return message
 
 

@@ -1,0 +1,81 @@
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.models import Email, Job
+from app.notifications.outbox import domain_of, enqueue_email
+
+from .factories import VERIFY_URL, make_context, make_request
+
+
+async def test_email_and_job_exist_after_commit(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    request = make_request(type="deletion", locale="de")
+    async with sessionmaker() as session:
+        email = await enqueue_email(
+            session,
+            kind="deletion_confirmation",
+            to="ada@example.com",
+            locale="de",
+            context=make_context(request=request),
+            request_id=None,
+            mail_from_domain="privacy.example.com",
+        )
+        await session.commit()
+    async with sessionmaker() as session:
+        stored = (await session.scalars(select(Email))).one()
+        job = (await session.scalars(select(Job))).one()
+    assert stored.id == email.id
+    assert stored.status == "pending"
+    assert stored.kind == "deletion_confirmation"
+    assert stored.to_address == "ada@example.com"
+    assert stored.locale == "de"
+    assert stored.subject == "Bitte bestätigen Sie die Löschung Ihrer Daten"
+    assert VERIFY_URL in stored.text_body
+    assert VERIFY_URL in stored.html_body
+    assert stored.message_id == f"<{email.id.hex}@privacy.example.com>"
+    assert job.kind == "send_email"
+    assert job.payload == {"email_id": str(email.id)}
+    assert job.status == "queued"
+
+
+async def test_nothing_exists_after_rollback(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with sessionmaker() as session:
+        await enqueue_email(
+            session,
+            kind="access_acknowledged",
+            to="ada@example.com",
+            locale="en",
+            context=make_context(),
+            request_id=None,
+            mail_from_domain="example.com",
+        )
+        await session.rollback()
+    async with sessionmaker() as session:
+        assert (await session.scalars(select(Email))).all() == []
+        assert (await session.scalars(select(Job))).all() == []
+
+
+async def test_message_ids_are_unique_and_locale_normalised(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        emails = [
+            await enqueue_email(
+                session,
+                kind="confirmation_expired",
+                to="ada@example.com",
+                locale="fr-FR",
+                context=make_context(),
+                request_id=None,
+                mail_from_domain="example.com",
+            )
+            for _ in range(3)
+        ]
+        await session.commit()
+    assert len({email.message_id for email in emails}) == 3
+    assert {email.locale for email in emails} == {"en"}
+
+
+def test_domain_of_mail_from() -> None:
+    assert domain_of("privacy@example.com") == "example.com"
+    assert domain_of("Privacy Team <privacy@example.com>") == "example.com"
+    assert domain_of("nobody") == "localhost"

@@ -1,0 +1,186 @@
+import uuid
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings
+from app.models import Email
+from app.notifications.outbox import make_message_id
+from app.notifications.transport import (
+    FileTransport,
+    SmtpTransport,
+    TransportError,
+    build_message,
+    transport_from_settings,
+)
+
+from .smtp_server import SmtpServer, free_port, running_smtp_server
+
+MAIL_FROM = "privacy@example.com"
+
+
+def make_email_row(*, subject: str = "Bitte bestätigen Sie die Löschung Ihrer Daten") -> Email:
+    email_id = uuid.uuid4()
+    return Email(
+        id=email_id,
+        message_id=make_message_id(email_id, "example.com"),
+        kind="deletion_confirmation",
+        to_address="ada@example.com",
+        locale="de",
+        subject=subject,
+        text_body="Grüße – bitte bestätigen: https://privacy.example.com/v1/verify?token=abc\n",
+        html_body='<p>Grüße – <a href="https://privacy.example.com/v1/verify?token=abc">bestätigen</a></p>\n',
+        request_id=None,
+        status="pending",
+        created_at=datetime(2026, 11, 30, 9, 30, tzinfo=UTC),
+        sent_at=None,
+    )
+
+
+def files_in(directory: Path) -> list[Path]:
+    return sorted(directory.iterdir())
+
+
+def read_eml(path: Path) -> EmailMessage:
+    parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def assert_is_the_email(parsed: EmailMessage, row: Email) -> None:
+    assert parsed["Subject"] == row.subject
+    assert parsed["To"] == row.to_address
+    assert parsed["From"] == MAIL_FROM
+    assert parsed["Message-ID"] == row.message_id
+    assert parsedate_to_datetime(parsed["Date"]) == row.created_at
+    assert parsed.get_content_type() == "multipart/alternative"
+    text = parsed.get_body(preferencelist=("plain",))
+    html = parsed.get_body(preferencelist=("html",))
+    assert text is not None
+    assert html is not None
+    # SMTP carries CRLF line ends; compare as a mail client shows them.
+    assert text.get_content().replace("\r\n", "\n") == row.text_body
+    assert html.get_content().replace("\r\n", "\n") == row.html_body
+    assert text.get_content_charset() == "utf-8"
+
+
+def test_build_message_is_multipart_alternative_utf8() -> None:
+    row = make_email_row()
+    message = build_message(row, mail_from=MAIL_FROM)
+    parts = [part.get_content_type() for part in message.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    assert message["Content-Language"] == "de"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert_is_the_email(message_from_bytes(bytes(message), policy=policy.default), row)
+
+
+async def test_smtp_server_receives_the_message(smtp_server: SmtpServer) -> None:
+    row = make_email_row()
+    transport = SmtpTransport(host=smtp_server.host, port=smtp_server.port, security="none", timeout=5)
+    await transport.send(build_message(row, mail_from=MAIL_FROM))
+    assert len(smtp_server.received) == 1
+    assert smtp_server.received[0].mail_from == MAIL_FROM
+    assert smtp_server.received[0].rcpt_tos == ["ada@example.com"]
+    assert_is_the_email(smtp_server.messages[0], row)
+
+
+@pytest.mark.parametrize(
+    ("reply", "permanent"), [("451 4.3.0 Try again later", False), ("554 5.7.1 Rejected", True)]
+)
+async def test_smtp_refusal_raises_transport_error(
+    smtp_server: SmtpServer, reply: str, permanent: bool
+) -> None:
+    smtp_server.refuse_with = reply
+    transport = SmtpTransport(host=smtp_server.host, port=smtp_server.port, security="none", timeout=5)
+    with pytest.raises(TransportError) as caught:
+        await transport.send(build_message(make_email_row(), mail_from=MAIL_FROM))
+    assert caught.value.permanent is permanent
+    assert caught.value.smtp_code == int(reply[:3])
+    assert smtp_server.received == []
+    smtp_server.refuse_with = None
+    await transport.send(build_message(make_email_row(), mail_from=MAIL_FROM))
+    assert len(smtp_server.received) == 1
+
+
+async def test_smtp_login() -> None:
+    with running_smtp_server(credentials={"mailer": "s3cret-pass"}) as server:
+        transport = SmtpTransport(
+            host=server.host,
+            port=server.port,
+            username="mailer",
+            password="s3cret-pass",
+            security="none",
+            timeout=5,
+        )
+        await transport.send(build_message(make_email_row(), mail_from=MAIL_FROM))
+        assert server.logins == ["mailer"]
+        assert len(server.received) == 1
+
+
+async def test_smtp_wrong_password_is_not_in_the_error() -> None:
+    with running_smtp_server(credentials={"mailer": "right-password"}) as server:
+        transport = SmtpTransport(
+            host=server.host,
+            port=server.port,
+            username="mailer",
+            password="wrong-password-42",
+            security="none",
+            timeout=5,
+        )
+        with pytest.raises(TransportError) as caught:
+            await transport.send(build_message(make_email_row(), mail_from=MAIL_FROM))
+        assert "wrong-password-42" not in str(caught.value)
+        assert "wrong-password-42" not in repr(transport)
+        assert caught.value.__cause__ is None
+        assert server.received == []
+
+
+async def test_unreachable_smtp_raises_transport_error() -> None:
+    transport = SmtpTransport(
+        host="127.0.0.1", port=free_port(), password="hunter2-secret", security="none", timeout=2
+    )
+    with pytest.raises(TransportError) as caught:
+        await transport.send(build_message(make_email_row(), mail_from=MAIL_FROM))
+    assert caught.value.permanent is False
+    assert "hunter2-secret" not in str(caught.value)
+
+
+async def test_file_transport_writes_one_parseable_eml(tmp_path: Path) -> None:
+    row = make_email_row()
+    transport = FileTransport(tmp_path / "mail")
+    message = build_message(row, mail_from=MAIL_FROM)
+    await transport.send(message)
+    await transport.send(build_message(row, mail_from=MAIL_FROM))  # a retry of the same email
+    files = files_in(tmp_path / "mail")
+    assert [path.name for path in files] == [f"{row.id.hex}@example.com.eml"]
+    parsed = read_eml(files[0])
+    assert_is_the_email(parsed, row)
+
+
+async def test_file_transport_keeps_names_inside_the_mail_dir(tmp_path: Path) -> None:
+    message = build_message(make_email_row(), mail_from=MAIL_FROM)
+    message.replace_header("Message-ID", "<../../etc/passwd@evil>")
+    transport = FileTransport(tmp_path)
+    await transport.send(message)
+    assert transport.path_for(message).parent == tmp_path
+    assert len(files_in(tmp_path)) == 1
+
+
+async def test_file_transport_refuses_a_message_without_id(tmp_path: Path) -> None:
+    message = build_message(make_email_row(), mail_from=MAIL_FROM)
+    del message["Message-ID"]
+    with pytest.raises(TransportError):
+        await FileTransport(tmp_path).send(message)
+
+
+def test_transport_from_settings(tmp_path: Path) -> None:
+    file_transport = transport_from_settings(Settings(mail_dir=tmp_path, smtp_host=None))
+    assert isinstance(file_transport, FileTransport)
+    assert file_transport.mail_dir == tmp_path
+    smtp = transport_from_settings(Settings(smtp_host="mail.example.com", smtp_port=465, smtp_security="tls"))
+    assert isinstance(smtp, SmtpTransport)
+    assert (smtp.host, smtp.port, smtp.security) == ("mail.example.com", 465, "tls")
