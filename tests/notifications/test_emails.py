@@ -235,3 +235,29 @@ def test_rendered_email_is_frozen() -> None:
     assert isinstance(rendered, RenderedEmail)
     with pytest.raises(AttributeError):
         rendered.subject = "changed"  # type: ignore[misc]
+
+
+def test_deletion_confirmation_accepts_sources_describe_lines() -> None:
+    # The shape of DataSources.describe(): an HTTP source without entities has entity None.
+    entities = [
+        {
+            "source": "loyalty",
+            "type": "http",
+            "entity": None,
+            "purpose": None,
+            "categories": [],
+            "erase": "delete",
+        },
+        {
+            "source": "crm",
+            "type": "sql",
+            "entity": "orders",
+            "erase": "anonymize",
+            "anonymize": {"phone": "redact"},
+        },
+    ]
+    for locale in ("en", "de"):
+        rendered = render_email("deletion_confirmation", locale, make_context(entities=entities))
+        assert "- loyalty: " in rendered.text
+        assert "None" not in rendered.text
+        assert "crm / orders" in rendered.html
