@@ -14,7 +14,6 @@ from urllib.parse import quote
 
 import httpx
 
-from app.durations import format_duration
 from app.sources.base import Identity, Refusal, SourceError
 from app.sources.config import HttpSource
 from app.sources.values import json_record
@@ -94,7 +93,7 @@ class HttpDataSource:
                 )
                 return parse(response)
             except httpx.TimeoutException:
-                problem = f"{what} got no answer within {format_duration(self.config.timeout)}"
+                problem = f"{what} got no answer within {self.config.timeout.total_seconds():g}s"
             except httpx.HTTPError as exc:
                 problem = f"{what} failed ({type(exc).__name__})"
             except _BadAnswer as exc:

@@ -19,6 +19,8 @@ from app.sources.config import SqlEntity, SqlSource
 from app.sources.values import json_record
 
 BATCH_ROWS = 1000
+# Per statement: Connection.execution_options() would change the connection for every later statement.
+_STREAM = {"stream_results": True, "yield_per": BATCH_ROWS}
 
 
 class SqlDataSource:
@@ -80,7 +82,7 @@ class SqlDataSource:
                     query: Select[Any] = (
                         select(literal_column("*")).select_from(self.tables[name]).where(condition)
                     )
-                    result = conn.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(query)
+                    result = conn.execute(query, execution_options=_STREAM)
                     for part in result.mappings().partitions():
                         yield name, [json_record(dict(row)) for row in part]
         except SQLAlchemyError as exc:

@@ -21,6 +21,8 @@ from app.sources.sql import BATCH_ROWS, SqlDataSource
 from app.sources.values import REDACTED, anonymized, is_anonymized
 
 CHECK_BATCH = 500
+# Per statement: Connection.execution_options() would change the connection for the DELETEs too.
+_STREAM = {"stream_results": True, "yield_per": BATCH_ROWS}
 
 
 @dataclass
@@ -83,7 +85,7 @@ def _capture_links(source: SqlDataSource, identity: Identity, conn: Connection, 
                 continue
             rows = source.tables[parent]
             query = select(rows.c[parent_column]).where(condition).distinct()
-            result = conn.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(query)
+            result = conn.execute(query, execution_options=_STREAM)
             for part in result.scalars().partitions():
                 pickle.dump(list(part), spool)
 
@@ -129,7 +131,7 @@ def _anonymize(
     # so rows whose match column changes are still each updated exactly once.
     distinct = select(*(rows.c[c] for c in hashed)).where(condition).distinct()
     with tempfile.TemporaryFile() as spool:
-        result = conn.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(distinct)
+        result = conn.execute(distinct, execution_options=_STREAM)
         for part in result.partitions():
             pickle.dump([tuple(row) for row in part], spool)
         spool.seek(0)
@@ -194,7 +196,7 @@ def _bad_rows(source: SqlDataSource, name: str, where: ColumnElement[bool], conn
         return int(conn.execute(select(func.count()).select_from(rows).where(where)).scalar_one())
     query = select(*(rows.c[c] for c in erase.columns)).where(where)
     bad = 0
-    for part in conn.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(query).partitions():
+    for part in conn.execute(query, execution_options=_STREAM).partitions():
         for row in part:
             if not all(
                 is_anonymized(how, value) for how, value in zip(erase.columns.values(), row, strict=True)
