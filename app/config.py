@@ -67,8 +67,8 @@ class Settings(BaseSettings):
     deadline_warnings: Annotated[list[timedelta], NoDecode, BeforeValidator(_duration_list)] = Field(
         default_factory=lambda: [timedelta(days=7), timedelta(days=1)]
     )
-    auto_handle_before_due: Annotated[timedelta | None, NoDecode, BeforeValidator(_optional_duration)] = timedelta(
-        days=2
+    auto_handle_before_due: Annotated[timedelta | None, NoDecode, BeforeValidator(_optional_duration)] = (
+        timedelta(days=2)
     )
     auto_accept_access: bool = False
     verification_ttl: Duration = timedelta(days=7)

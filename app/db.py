@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, open transactions: SAVEPOINTs then work, and BEGIN IMMEDIATE below
+    # takes the write lock up front, so two writers queue instead of failing on a lock upgrade.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets readers work while the worker writes; busy_timeout waits for the writer instead of failing.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -19,6 +23,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -30,6 +38,7 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 15})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(
         url,
@@ -55,3 +64,15 @@ async def unit_of_work(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncI
         except BaseException:
             await session.rollback()
             raise
+
+
+async def _session_dependency(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: committed when the endpoint returns, before the response is sent."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with unit_of_work(sessionmaker) as session:
+        yield session
+    if session.info.get("jobs_enqueued"):
+        request.app.state.wake_workers()
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session_dependency, scope="function")]

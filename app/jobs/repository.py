@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
@@ -37,7 +37,12 @@ async def enqueue(
         created_at=now,
     )
     session.add(job)
-    session.info["jobs_enqueued"] = True
+    if not session.info.get("jobs_enqueued"):
+        session.info["jobs_enqueued"] = True
+        bind = session.get_bind()
+        if bind.dialect.name == "postgresql":
+            # Delivered on commit only: idle workers in other processes wake for work that really exists.
+            await session.execute(text("SELECT pg_notify('privacy_jobs', '')"))
     return job
 
 
@@ -59,7 +64,7 @@ async def claim(session: AsyncSession, *, worker_id: str, lease: timedelta, limi
         .order_by(Job.run_at, Job.id)
         .limit(limit)
     )
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     jobs = list((await session.scalars(query)).all())
     for job in jobs:
@@ -81,7 +86,9 @@ async def mark_done(session: AsyncSession, job_id: int, *, worker_id: str) -> bo
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def mark_retry(session: AsyncSession, job_id: int, *, worker_id: str, error: str, run_at: datetime) -> bool:
+async def mark_retry(
+    session: AsyncSession, job_id: int, *, worker_id: str, error: str, run_at: datetime
+) -> bool:
     result = await session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == "running", Job.locked_by == worker_id)

@@ -13,7 +13,9 @@ class RequestEvent(Base):
     __tablename__ = "request_events"
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
-    request_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("privacy_requests.id", ondelete="RESTRICT"))
+    request_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("privacy_requests.id", ondelete="RESTRICT")
+    )
     at: Mapped[datetime]
     action: Mapped[str] = mapped_column(String(50))
     actor: Mapped[str] = mapped_column(String(100))

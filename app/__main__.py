@@ -1,0 +1,114 @@
+"""The CLI: ``python -m app serve|worker|migrate|demo|api-keys ...``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import uuid
+
+from app.config import ConfigError, Settings, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Privacy Requests service")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="the API with the embedded background worker")
+    serve.add_argument("--no-worker", action="store_true", help="serve the API only")
+    commands.add_parser("worker", help="a standalone background worker (run as many as you like)")
+    commands.add_parser("migrate", help="upgrade the database to the latest schema")
+    commands.add_parser("demo", help="create the demo data sources and customers (once)")
+    keys = commands.add_parser("api-keys", help="manage API keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    create = keys.add_parser("create", help="create a key; the key is printed alone on the last line")
+    create.add_argument("--role", required=True, choices=["app", "operator", "admin"])
+    create.add_argument("--name", required=True)
+    keys.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = keys.add_parser("revoke", help="revoke a key at once")
+    revoke.add_argument("id")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+        if args.command == "demo":
+            return _demo(settings)
+        if args.command == "migrate":
+            from app.migrations import upgrade
+
+            upgrade(settings.database_url)
+            print("database migrated to the latest schema")
+            return 0
+        if args.command == "serve":
+            return _serve(settings, with_worker=not args.no_worker)
+        if args.command == "worker":
+            from app.cli_worker import run_worker
+
+            asyncio.run(run_worker(settings))
+            return 0
+        return asyncio.run(_api_keys(settings, args))
+    except ConfigError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _demo(settings: Settings) -> int:
+    from app.demo import create_demo
+
+    created = create_demo(settings.var_dir / "demo")
+    print("demo data created in var/demo" if created else "demo data already present in var/demo")
+    return 0
+
+
+def _serve(settings: Settings, *, with_worker: bool) -> int:
+    import uvicorn
+
+    from app.cli_worker import check_sources, ensure_first_admin_key
+    from app.main import create_app
+
+    check_sources(settings)
+    key = asyncio.run(ensure_first_admin_key(settings))
+    if key is not None:
+        print(
+            f"\nFirst run: an admin API key was created. Keep it; it is not shown again:\n\n    {key}\n",
+            flush=True,
+        )
+    app = create_app(settings, run_worker=with_worker)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", proxy_headers=False)
+    return 0
+
+
+async def _api_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from app.auth.keys import Role, create_key, list_keys, revoke_key
+    from app.db import create_engine, create_sessionmaker, unit_of_work
+    from app.errors import NotFound
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with unit_of_work(create_sessionmaker(engine)) as session:
+            if args.keys_command == "create":
+                key, plaintext = await create_key(session, name=args.name, role=Role(args.role))
+                print(f"created {key.role} key {key.id} named {key.name!r}")
+                print(plaintext)
+            elif args.keys_command == "list":
+                for key in await list_keys(session):
+                    state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+                    print(f"{key.id}  {key.role:<8}  {key.prefix}...  {state:<24}  {key.name}")
+            else:
+                try:
+                    key = await revoke_key(session, uuid.UUID(args.id))
+                except (ValueError, NotFound):
+                    print(f"no API key has the id {args.id}", file=sys.stderr)
+                    return 1
+                print(f"revoked key {key.id} ({key.name})")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

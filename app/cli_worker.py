@@ -1,0 +1,70 @@
+"""Start-up helpers for the CLI: the standalone worker, the first admin key, the sources check."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+from sqlalchemy import func, select
+
+from app.auth.keys import Role, create_key
+from app.config import ConfigError, Settings
+from app.context import ServiceContext
+from app.db import create_engine, create_sessionmaker, unit_of_work
+from app.jobs.handlers import build_worker
+from app.jobs.listen import listen_forever
+from app.models import ApiKey
+from app.sources import DataSources, SourcesError
+
+
+def check_sources(settings: Settings) -> None:
+    """Fail start-up with one line when SOURCES_FILE is missing or invalid."""
+    if not settings.sources_file.exists():
+        raise ConfigError(
+            f"configuration error: SOURCES_FILE: {settings.sources_file} does not exist (run `python -m app demo`)"
+        )
+    try:
+        DataSources.from_file(settings.sources_file, secret_key=settings.resolved_secret_key())
+    except SourcesError as error:
+        raise ConfigError(f"configuration error: SOURCES_FILE: {error}") from None
+
+
+async def ensure_first_admin_key(settings: Settings) -> str | None:
+    """On a database without keys, create an admin key and return it (printed once by ``serve``)."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with unit_of_work(create_sessionmaker(engine)) as session:
+            if await session.scalar(select(func.count()).select_from(ApiKey)):
+                return None
+            _key, plaintext = await create_key(session, name="admin", role=Role.ADMIN)
+            return plaintext
+    finally:
+        await engine.dispose()
+
+
+async def run_worker(settings: Settings) -> None:
+    """A standalone worker until SIGTERM or SIGINT; it finishes the job in hand first."""
+    check_sources(settings)
+    engine = create_engine(settings.database_url)
+    sessionmaker = create_sessionmaker(engine)
+    sources = DataSources.from_file(settings.sources_file, secret_key=settings.resolved_secret_key())
+    ctx = ServiceContext(settings=settings, secret_key=settings.resolved_secret_key(), sources=sources)
+    worker = build_worker(ctx, sessionmaker)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, worker.stop)
+    listener = (
+        None
+        if settings.is_sqlite
+        else asyncio.create_task(listen_forever(settings.database_url, worker.wake))
+    )
+    try:
+        await worker.run()
+    finally:
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+        await sources.aclose()
+        await engine.dispose()

@@ -1,0 +1,22 @@
+"""What services need besides a session: settings, the secret, the data sources. Built once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from app.config import Settings
+
+if TYPE_CHECKING:
+    from app.sources import DataSources
+
+
+@dataclass
+class ServiceContext:
+    settings: Settings
+    secret_key: str
+    sources: DataSources
+
+    @property
+    def mail_domain(self) -> str:
+        return self.settings.mail_from.rpartition("@")[2] or "localhost"

@@ -1,0 +1,47 @@
+"""The worker's jobs, wired to the services that do them."""
+
+from __future__ import annotations
+
+import functools
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.context import ServiceContext
+from app.db import unit_of_work
+from app.deadlines.sweep import sweep
+from app.jobs.worker import Handler, Worker
+from app.notifications.transport import Transport, transport_from_settings
+from app.processing.access import run_access_package
+from app.processing.erasure import run_erasure
+from app.processing.failure import on_job_dead
+from app.processing.send_email import run_send_email
+from app.requests.actions import ACCESS_PACKAGE, ERASURE
+
+
+def build_worker(
+    ctx: ServiceContext, sessionmaker: async_sessionmaker[AsyncSession], *, transport: Transport | None = None
+) -> Worker:
+    """A worker with every job kind and the deadline sweep, configured from the settings."""
+    transport = transport or transport_from_settings(ctx.settings)
+    handlers: dict[str, Handler] = {
+        "send_email": functools.partial(
+            run_send_email, ctx=ctx, sessionmaker=sessionmaker, transport=transport
+        ),
+        ACCESS_PACKAGE: functools.partial(run_access_package, ctx=ctx, sessionmaker=sessionmaker),
+        ERASURE: functools.partial(run_erasure, ctx=ctx, sessionmaker=sessionmaker),
+    }
+
+    async def periodic() -> None:
+        async with unit_of_work(sessionmaker) as session:
+            await sweep(session, ctx)
+
+    settings = ctx.settings
+    return Worker(
+        sessionmaker=sessionmaker,
+        handlers=handlers,
+        on_dead=functools.partial(on_job_dead, ctx=ctx),
+        poll_interval=settings.worker_poll_interval,
+        lease=settings.job_lease,
+        retry_base=settings.job_retry_base,
+        periodic=periodic,
+    )

@@ -1,0 +1,179 @@
+"""The worker loop: claim due jobs with a lease, run them, retry with backoff, give up after max attempts.
+
+Any number of workers may run against one PostgreSQL database: claiming uses ``FOR UPDATE SKIP LOCKED`` and
+every state change checks that this worker still holds the lease. An idle worker sleeps until the poll
+interval passes or it is woken: in-process by the API (same process) or by PostgreSQL ``NOTIFY``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app import clock
+from app.db import unit_of_work
+from app.jobs import repository
+from app.models import Job
+
+log = logging.getLogger("app.worker")
+
+NOTIFY_CHANNEL = "privacy_jobs"
+
+
+class PermanentError(Exception):
+    """Retrying cannot help (bad data, a refusal): the job fails at once."""
+
+
+Handler = Callable[[AsyncSession, Job], Awaitable[None]]
+DeadHook = Callable[[AsyncSession, Job, str], Awaitable[None]]
+Periodic = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Worker:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    handlers: dict[str, Handler]
+    on_dead: DeadHook
+    poll_interval: timedelta = timedelta(seconds=1)
+    lease: timedelta = timedelta(seconds=60)
+    retry_base: timedelta = timedelta(seconds=2)
+    batch_size: int = 10
+    concurrency: int = 4
+    periodic: Periodic | None = None
+    worker_id: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    )
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _stopping: bool = False
+
+    def wake(self) -> None:
+        """Ask the loop to look for work now (safe to call from any coroutine in this loop)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Work until stopped; a failing iteration is logged and the loop goes on."""
+        log.info("worker %s started", self.worker_id)
+        last_periodic = float("-inf")
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            try:
+                # The sweep runs at most once per poll interval, however busy the worker is.
+                if (
+                    self.periodic is not None
+                    and loop.time() - last_periodic >= self.poll_interval.total_seconds()
+                ):
+                    last_periodic = loop.time()
+                    await self.periodic()
+                worked = await self.run_once()
+            except Exception:
+                log.exception("worker iteration failed; retrying after the poll interval")
+                worked = 0
+            if worked == 0 and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval.total_seconds())
+                self._wake.clear()
+
+    async def run_once(self) -> int:
+        """Claim one batch and run it; the number of jobs claimed."""
+        async with unit_of_work(self.sessionmaker) as session:
+            jobs = await repository.claim(
+                session, worker_id=self.worker_id, lease=self.lease, limit=self.batch_size
+            )
+        if not jobs:
+            return 0
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def guarded(job: Job) -> None:
+            async with semaphore:
+                await self.execute(job)
+
+        await asyncio.gather(*(guarded(job) for job in jobs))
+        return len(jobs)
+
+    async def run_until_idle(self, *, max_rounds: int = 1000) -> int:
+        """Run batches until none is due (tests and the CLI); the number of jobs run."""
+        total = 0
+        for _ in range(max_rounds):
+            if self.periodic is not None:
+                await self.periodic()
+            ran = await self.run_once()
+            if ran == 0:
+                return total
+            total += ran
+        return total
+
+    async def execute(self, job: Job) -> None:
+        handler = self.handlers.get(job.kind)
+        heartbeat = asyncio.create_task(self._heartbeat(job.id))
+        try:
+            if handler is None:
+                raise PermanentError(f"no handler for job kind {job.kind!r}")
+            async with unit_of_work(self.sessionmaker) as session:
+                await handler(session, job)
+                if not await repository.mark_done(session, job.id, worker_id=self.worker_id):
+                    raise _LeaseLost
+        except _LeaseLost:
+            log.warning("job %s: lease lost to another worker; its work was rolled back", job.id)
+        except Exception as exc:
+            await self._failed(job, exc)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _failed(self, job: Job, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        permanent = isinstance(exc, PermanentError)
+        async with unit_of_work(self.sessionmaker) as session:
+            if permanent or job.attempts >= job.max_attempts:
+                log.error(
+                    "job %s (%s) failed for good after %s attempts: %s", job.id, job.kind, job.attempts, error
+                )
+                if await repository.mark_dead(session, job.id, worker_id=self.worker_id, error=error):
+                    await self.on_dead(session, job, str(exc) or type(exc).__name__)
+            else:
+                delay = self.retry_base * (2 ** (job.attempts - 1))
+                log.warning(
+                    "job %s (%s) attempt %s failed, retry in %s: %s",
+                    job.id,
+                    job.kind,
+                    job.attempts,
+                    delay,
+                    error,
+                )
+                await repository.mark_retry(
+                    session, job.id, worker_id=self.worker_id, error=error, run_at=clock.now() + delay
+                )
+
+    async def _heartbeat(self, job_id: int) -> None:
+        """Extend the lease while the job runs, so only a dead worker's job is taken over."""
+        interval = max(self.lease.total_seconds() / 3, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with unit_of_work(self.sessionmaker) as session:
+                    await session.execute(
+                        update(Job)
+                        .where(Job.id == job_id, Job.locked_by == self.worker_id, Job.status == "running")
+                        .values(locked_until=clock.now() + self.lease)
+                    )
+            except Exception:
+                log.warning("could not extend the lease of job %s", job_id, exc_info=True)
+
+
+class _LeaseLost(Exception):
+    pass

@@ -1,0 +1,89 @@
+"""create_app(): the API, its lifespan (engine, sessionmaker, sources, embedded worker) and routers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import error_handlers
+from app.auth.router import router as api_keys_router
+from app.config import Settings, get_settings
+from app.context import ServiceContext
+from app.customers.router import router as customers_router
+from app.db import create_engine, create_sessionmaker
+from app.downloads.router import router as downloads_router
+from app.jobs.handlers import build_worker
+from app.jobs.listen import listen_forever
+from app.observability import MetricsMiddleware
+from app.observability import router as operations_router
+from app.ratelimit import RateLimiter
+from app.requests.router import router as requests_router
+from app.sources import DataSources
+from app.verification.router import router as verification_router
+
+log = logging.getLogger("app")
+
+DESCRIPTION = """GDPR/CCPA/LGPD privacy requests: access ("give me a copy of my data") and deletion ("delete my
+data"), answered on time and with proof. See the README for the lifecycle and deadlines."""
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:
+    """The ASGI app. ``run_worker`` embeds the background worker in the API process."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        sessionmaker = create_sessionmaker(engine)
+        sources = DataSources.from_file(settings.sources_file, secret_key=settings.resolved_secret_key())
+        ctx = ServiceContext(settings=settings, secret_key=settings.resolved_secret_key(), sources=sources)
+        worker = build_worker(ctx, sessionmaker)
+        app.state.engine = engine
+        app.state.sessionmaker = sessionmaker
+        app.state.ctx = ctx
+        app.state.worker = worker
+        app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+        app.state.wake_workers = worker.wake
+        tasks: list[asyncio.Task[None]] = []
+        if run_worker:
+            tasks.append(asyncio.create_task(worker.run(), name="embedded-worker"))
+            if not settings.is_sqlite:
+                tasks.append(
+                    asyncio.create_task(listen_forever(settings.database_url, worker.wake), name="listen")
+                )
+        try:
+            yield
+        finally:
+            worker.stop()
+            for task in tasks:
+                if task.get_name() == "listen":
+                    task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(task, timeout=30)
+            await sources.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Privacy Requests",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    error_handlers.install(app)
+    app.add_middleware(MetricsMiddleware)
+    for router in (
+        requests_router,
+        customers_router,
+        verification_router,
+        downloads_router,
+        api_keys_router,
+        operations_router,
+    ):
+        app.include_router(router)
+    return app

@@ -1,0 +1,117 @@
+"""The automatic part of an access request: collect, package, store encrypted, email the download link."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app import clock, tokens
+from app.audit import timeline
+from app.audit.timeline import SYSTEM
+from app.context import ServiceContext
+from app.db import unit_of_work
+from app.models import Download, Job, PrivacyRequest
+from app.requests import repository
+from app.requests.actions import apply
+from app.requests.lifecycle import Action
+from app.requests.notify import email_customer
+from app.sources import Identity, stream_zip, write_encrypted_package
+
+
+def identity_of(request: PrivacyRequest) -> Identity:
+    return Identity(customer_id=request.customer_id, email=request.email)
+
+
+def package_meta(request: PrivacyRequest) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The ``request`` and ``customer`` parts of data.json."""
+    meta = {
+        "id": str(request.id),
+        "type": request.type,
+        "regulation": request.regulation,
+        "email": request.email,
+        "received_at": request.received_at.isoformat(),
+        "due_at": request.due_at.isoformat(),
+    }
+    customer = (
+        {"id": request.customer_id, "email": request.customer_email, "name": request.customer_name}
+        if request.customer_id is not None
+        else None
+    )
+    return meta, customer
+
+
+async def run_access_package(
+    session: AsyncSession, job: Job, *, ctx: ServiceContext, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Build the package outside any transaction (it may take a while), then record it in the job's one."""
+    request_id = uuid.UUID(job.payload["request_id"])
+    async with unit_of_work(sessionmaker) as reader:
+        snapshot = await repository.get(reader, request_id)
+    if snapshot is None or snapshot.status not in ("in_progress", "processed"):
+        return  # dismissed meanwhile: nothing to deliver
+    meta, customer = package_meta(snapshot)
+    directory = ctx.settings.package_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{uuid.uuid4()}.zip.enc"
+    chunks = stream_zip(ctx.sources, identity_of(snapshot), request=meta, customer=customer)
+    recorded = False
+    try:
+        size = await write_encrypted_package(path, chunks, secret_key=ctx.secret_key)
+        recorded = await _record(session, ctx, request_id=request_id, path=str(path), size=size)
+    finally:
+        if not recorded:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+async def _record(
+    session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID, path: str, size: int
+) -> bool:
+    """Store the download and email its link; False when the request was dismissed meanwhile."""
+    request = await repository.get(session, request_id)
+    if request is None or request.status not in ("in_progress", "processed"):
+        return False
+    now = clock.now()
+    token, token_hash = tokens.new_token(ctx.secret_key)
+    expires_at = now + ctx.settings.download_ttl
+    session.add(
+        Download(
+            id=uuid.uuid4(),
+            request_id=request.id,
+            token_hash=token_hash,
+            path=path,
+            size=size,
+            created_at=now,
+            expires_at=expires_at,
+            download_count=0,
+        )
+    )
+    if request.status == "in_progress":
+        request = await apply(session, request, Action.COMPLETE, {"processed_at": now})
+        timeline.record(
+            session,
+            request_id=request.id,
+            action="processed",
+            actor=SYSTEM,
+            detail="data package built; download link emailed",
+        )
+    else:
+        timeline.record(
+            session,
+            request_id=request.id,
+            action="download_link_sent",
+            actor=SYSTEM,
+            detail="data package built",
+        )
+    await email_customer(
+        session,
+        ctx,
+        request,
+        "data_ready",
+        download_url=f"{ctx.settings.base_url}/v1/downloads/{token}",
+        expires_at=expires_at,
+    )
+    return True

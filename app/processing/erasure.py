@@ -1,0 +1,59 @@
+"""The automatic part of a confirmed deletion: dry run everywhere, erase, check, report."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app import clock
+from app.audit import timeline
+from app.audit.timeline import SYSTEM
+from app.context import ServiceContext
+from app.db import unit_of_work
+from app.models import Job
+from app.processing.access import identity_of
+from app.processing.failure import fail_request
+from app.requests import repository
+from app.requests.actions import apply
+from app.requests.lifecycle import Action
+from app.requests.notify import email_customer
+
+
+async def run_erasure(
+    session: AsyncSession, job: Job, *, ctx: ServiceContext, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """If any source refuses the dry run, nothing is erased and the request fails with the reasons.
+
+    Source errors propagate, so the worker retries with backoff; erasing again after a partial run is safe.
+    """
+    request_id = uuid.UUID(job.payload["request_id"])
+    async with unit_of_work(sessionmaker) as reader:
+        snapshot = await repository.get(reader, request_id)
+    if snapshot is None or snapshot.status != "in_progress":
+        return
+    identity = identity_of(snapshot)
+    refusals = await ctx.sources.dry_run_erasure(identity)
+    if refusals:
+        reasons = [f"{r.source}: {r.message} ({r.code})" for r in refusals]
+        await fail_request(session, ctx, request_id=request_id, reasons=reasons)
+        return
+    report = await ctx.sources.erase(identity)
+    request = await repository.get(session, request_id)
+    if request is None or request.status != "in_progress":
+        return
+    request = await apply(session, request, Action.COMPLETE, {"processed_at": clock.now(), "result": report})
+    timeline.record(session, request_id=request.id, action="erased", actor=SYSTEM, detail=_summary(report))
+    await email_customer(session, ctx, request, "deletion_completed", report=report)
+
+
+def _summary(report: dict[str, object]) -> str:
+    counts = {"deleted": 0, "anonymized": 0, "kept": 0}
+    sources = report.get("sources", {})
+    if isinstance(sources, dict):
+        for entities in sources.values():
+            if isinstance(entities, dict):
+                for outcome in entities.values():
+                    if isinstance(outcome, dict) and outcome.get("action") in counts:
+                        counts[str(outcome["action"])] += int(outcome.get("count", 0))
+    return f"{counts['deleted']} records deleted, {counts['anonymized']} anonymised, {counts['kept']} kept"

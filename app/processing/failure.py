@@ -1,0 +1,52 @@
+"""When automatic work gives up: the request fails with its reasons and the privacy team is alerted."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import timeline
+from app.audit.timeline import SYSTEM
+from app.context import ServiceContext
+from app.models import Email, Job
+from app.requests import repository
+from app.requests.actions import apply
+from app.requests.lifecycle import Action
+from app.requests.notify import email_team
+from app.requests.views import email_context
+
+
+async def fail_request(
+    session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID, reasons: list[str]
+) -> None:
+    """Move an in-progress request to ``failed`` with ``reasons`` in its result; alert the team."""
+    request = await repository.get(session, request_id)
+    if request is None or request.status != "in_progress":
+        return
+    request = await apply(session, request, Action.FAIL, {"result": {"reasons": reasons}})
+    timeline.record(session, request_id=request.id, action="failed", actor=SYSTEM, detail="; ".join(reasons))
+    await email_team(
+        session,
+        ctx,
+        "request_failed",
+        request_id=request.id,
+        request=email_context(request),
+        error="; ".join(reasons),
+    )
+
+
+async def on_job_dead(session: AsyncSession, job: Job, error: str, *, ctx: ServiceContext) -> None:
+    """The worker gave up on ``job`` after its attempts."""
+    if job.kind == "send_email":
+        email = await session.get(Email, uuid.UUID(job.payload["email_id"]))
+        if email is not None and email.status == "pending":
+            email.status = "failed"
+        return
+    if job.request_id is not None:
+        await fail_request(
+            session,
+            ctx,
+            request_id=job.request_id,
+            reasons=[f"gave up after {job.attempts} attempts: {error}"],
+        )

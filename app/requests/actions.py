@@ -1,0 +1,200 @@
+"""Operator, customer and system actions on a request. Each goes through the lifecycle table and is applied
+with a conditional update, so of two actors racing exactly one wins and the other gets 409."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock, tokens
+from app.audit import timeline
+from app.audit.timeline import CUSTOMER
+from app.context import ServiceContext
+from app.deadlines.due_dates import extended_due_at
+from app.errors import Gone, InvalidTransition, NotFound
+from app.jobs.repository import enqueue
+from app.models import DeadlineAlert, PrivacyRequest
+from app.requests import repository
+from app.requests.lifecycle import OPEN, Action, Status, next_status
+from app.requests.notify import email_customer
+
+# Job kinds the worker runs for requests (see app.work.handlers).
+ACCESS_PACKAGE = "access_package"
+ERASURE = "erasure"
+
+
+async def load(session: AsyncSession, request_id: uuid.UUID) -> PrivacyRequest:
+    request = await repository.get(session, request_id)
+    if request is None:
+        raise NotFound("No privacy request has this id.")
+    return request
+
+
+async def apply(
+    session: AsyncSession,
+    request: PrivacyRequest,
+    action: Action,
+    values: dict[str, Any] | None = None,
+) -> PrivacyRequest:
+    """Move ``request`` by ``action`` if it is still where we read it; 409 when the table or a racer says no."""
+    target = next_status(type=request.type, status=request.status, action=action, handling=request.handling)
+    changes = {"status": target.value, **(values or {})}
+    if not await repository.transition(session, request.id, expected_status=request.status, values=changes):
+        raise InvalidTransition("The request was changed by someone else at the same time; reload it.")
+    refreshed = await repository.get(session, request.id)
+    assert refreshed is not None
+    return refreshed
+
+
+async def accept(
+    session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID, handling: str, actor: str
+) -> PrivacyRequest:
+    """Accept a pending access request, or retry a failed request's automatic work."""
+    request = await load(session, request_id)
+    now = clock.now()
+    if request.status == Status.FAILED:
+        if request.type == "deletion" and handling != "automatic":
+            raise InvalidTransition("A failed deletion can only be retried with automatic handling.")
+        request = await apply(
+            session, request, Action.RETRY, {"handling": handling, "accepted_at": now, "result": None}
+        )
+        timeline.record(
+            session, request_id=request.id, action="retried", actor=actor, detail=f"{handling} handling"
+        )
+    else:
+        request = await apply(session, request, Action.ACCEPT, {"handling": handling, "accepted_at": now})
+        timeline.record(
+            session, request_id=request.id, action="accepted", actor=actor, detail=f"{handling} handling"
+        )
+    if handling == "automatic":
+        kind = ERASURE if request.type == "deletion" else ACCESS_PACKAGE
+        await enqueue(session, kind, {"request_id": str(request.id)}, request_id=request.id)
+    return request
+
+
+async def fulfil(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    request_id: uuid.UUID,
+    send_download_link: bool,
+    note: str | None,
+    actor: str,
+) -> PrivacyRequest:
+    """Mark a manually handled access request fulfilled; with a link, the package is built and emailed."""
+    request = await load(session, request_id)
+    if request.status == Status.IN_PROGRESS and request.handling != "manual":
+        raise InvalidTransition("Only a manually handled request can be fulfilled by an operator.")
+    request = await apply(session, request, Action.FULFIL, {"processed_at": clock.now()})
+    how = "download link emailed" if send_download_link else "delivered by the operator"
+    timeline.record(
+        session,
+        request_id=request.id,
+        action="fulfilled",
+        actor=actor,
+        detail=how + (f": {note}" if note else ""),
+    )
+    if send_download_link:
+        await enqueue(
+            session, ACCESS_PACKAGE, {"request_id": str(request.id), "fulfilled": True}, request_id=request.id
+        )
+    else:
+        await email_customer(session, ctx, request, "access_fulfilled", note=note)
+    return request
+
+
+async def dismiss(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    request_id: uuid.UUID,
+    reason: str,
+    notify: bool,
+    actor: str,
+) -> PrivacyRequest:
+    """Delete (dismiss) a request; it stays on record with its timeline, hidden from the default list."""
+    request = await load(session, request_id)
+    request = await apply(session, request, Action.DISMISS, {"deleted_at": clock.now()})
+    timeline.record(session, request_id=request.id, action="deleted", actor=actor, detail=reason)
+    if notify:
+        await email_customer(session, ctx, request, "request_declined", reason=reason)
+    return request
+
+
+async def extend(
+    session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID, reason: str, actor: str
+) -> PrivacyRequest:
+    """Extend the deadline once, before it passes: GDPR +2 calendar months, CCPA +45 days, LGPD never."""
+    request = await load(session, request_id)
+    now = clock.now()
+    new_due_at = extended_due_at(request.regulation, request.due_at)
+    if new_due_at is None:
+        raise InvalidTransition(f"A {request.regulation.upper()} request cannot be extended.")
+    if request.extended_at is not None:
+        raise InvalidTransition("The deadline was already extended once.")
+    if now >= request.due_at:
+        raise InvalidTransition("The deadline has passed; it can only be extended before it.")
+    if request.status not in OPEN:
+        raise InvalidTransition(f"A request in status '{request.status}' cannot be extended.")
+    request = await apply(session, request, Action.EXTEND, {"due_at": new_due_at, "extended_at": now})
+    # Threshold alerts fire again for the new due date.
+    await session.execute(delete(DeadlineAlert).where(DeadlineAlert.request_id == request.id))
+    timeline.record(session, request_id=request.id, action="extended", actor=actor, detail=reason)
+    await email_customer(session, ctx, request, "deadline_extended", reason=reason, new_due_at=new_due_at)
+    return request
+
+
+async def resend_verification(
+    session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID, actor: str
+) -> PrivacyRequest:
+    """A new confirmation link with a fresh expiry; the old link stops working."""
+    request = await load(session, request_id)
+    token, token_hash = tokens.new_token(ctx.secret_key)
+    expires_at = clock.now() + ctx.settings.verification_ttl
+    request = await apply(
+        session,
+        request,
+        Action.RESEND,
+        {"verification_token_hash": token_hash, "verification_expires_at": expires_at},
+    )
+    timeline.record(session, request_id=request.id, action="verification_resent", actor=actor)
+    await email_customer(
+        session,
+        ctx,
+        request,
+        "deletion_confirmation",
+        verify_url=f"{ctx.settings.base_url}/v1/verify?token={token}",
+        expires_at=expires_at,
+        entities=ctx.sources.describe(),
+    )
+    return request
+
+
+async def find_by_token(session: AsyncSession, ctx: ServiceContext, token: str) -> PrivacyRequest:
+    """The unverified request a confirmation token belongs to: 404 unknown or used, 410 expired."""
+    if not tokens.looks_like_token(token):
+        raise NotFound("This confirmation link is not valid.")
+    request = await repository.find_by_verification_hash(session, tokens.hash_token(token, ctx.secret_key))
+    if request is None or request.status not in (Status.UNVERIFIED, Status.EXPIRED):
+        raise NotFound("This confirmation link is not valid or was already used.")
+    expires_at = request.verification_expires_at
+    if request.status == Status.EXPIRED or (expires_at is not None and clock.now() >= expires_at):
+        raise Gone("This confirmation link has expired.")
+    return request
+
+
+async def confirm(session: AsyncSession, ctx: ServiceContext, *, token: str) -> PrivacyRequest:
+    """The customer confirms a deletion: the token is spent and the erasure is queued."""
+    request = await find_by_token(session, ctx, token)
+    request = await apply(
+        session,
+        request,
+        Action.CONFIRM,
+        {"verified_at": clock.now(), "verification_token_hash": None, "handling": "automatic"},
+    )
+    timeline.record(session, request_id=request.id, action="confirmed", actor=CUSTOMER)
+    await enqueue(session, ERASURE, {"request_id": str(request.id)}, request_id=request.id)
+    return request

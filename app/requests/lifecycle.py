@@ -1,0 +1,81 @@
+"""The request lifecycle as one table: (type, status, action) -> new status. Every change goes through it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from app.errors import InvalidTransition
+
+
+class Status(StrEnum):
+    UNVERIFIED = "unverified"
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    PROCESSED = "processed"
+    FAILED = "failed"
+    DELETED = "deleted"
+    EXPIRED = "expired"
+
+
+class Action(StrEnum):
+    ACCEPT = "accept"  # operator or system accepts an access request
+    RETRY = "retry"  # operator accepts a failed request again
+    CONFIRM = "confirm"  # customer confirms a deletion
+    COMPLETE = "complete"  # automatic work finished
+    FULFIL = "fulfil"  # operator marks a manual access request fulfilled
+    FAIL = "fail"  # automatic work failed after its retries
+    DISMISS = "dismiss"  # operator deletes the request
+    EXPIRE = "expire"  # confirmation link expired
+    EXTEND = "extend"  # deadline extended (status unchanged)
+    RESEND = "resend"  # new confirmation link (status unchanged)
+
+
+OPEN = frozenset({Status.UNVERIFIED, Status.PENDING, Status.IN_PROGRESS, Status.FAILED})
+
+_TABLE: dict[tuple[str, Status, Action], Status] = {
+    ("access", Status.PENDING, Action.ACCEPT): Status.IN_PROGRESS,
+    ("access", Status.FAILED, Action.RETRY): Status.IN_PROGRESS,
+    ("access", Status.IN_PROGRESS, Action.COMPLETE): Status.PROCESSED,
+    ("access", Status.IN_PROGRESS, Action.FULFIL): Status.PROCESSED,
+    ("access", Status.IN_PROGRESS, Action.FAIL): Status.FAILED,
+    ("deletion", Status.UNVERIFIED, Action.CONFIRM): Status.IN_PROGRESS,
+    ("deletion", Status.UNVERIFIED, Action.EXPIRE): Status.EXPIRED,
+    ("deletion", Status.UNVERIFIED, Action.RESEND): Status.UNVERIFIED,
+    ("deletion", Status.FAILED, Action.RETRY): Status.IN_PROGRESS,
+    ("deletion", Status.IN_PROGRESS, Action.COMPLETE): Status.PROCESSED,
+    ("deletion", Status.IN_PROGRESS, Action.FAIL): Status.FAILED,
+}
+for _type in ("access", "deletion"):
+    for _status in OPEN:
+        _TABLE[(_type, _status, Action.EXTEND)] = _status
+    for _status in (Status.UNVERIFIED, Status.PENDING, Status.FAILED):
+        _TABLE[(_type, _status, Action.DISMISS)] = Status.DELETED
+
+
+def next_status(*, type: str, status: str, action: Action, handling: str | None = None) -> Status:
+    """The status after ``action``, or ``InvalidTransition`` naming why not.
+
+    A request in progress may be dismissed only under manual handling: automatic work is already running.
+    """
+    current = Status(status)
+    if action is Action.DISMISS and current is Status.IN_PROGRESS and handling == "manual":
+        return Status.DELETED
+    target = _TABLE.get((type, current, action))
+    if target is None:
+        raise InvalidTransition(f"A {type} request in status '{current}' cannot be {_past(action)}.")
+    return target
+
+
+def _past(action: Action) -> str:
+    return {
+        Action.ACCEPT: "accepted",
+        Action.RETRY: "accepted again",
+        Action.CONFIRM: "confirmed",
+        Action.COMPLETE: "completed",
+        Action.FULFIL: "fulfilled",
+        Action.FAIL: "failed",
+        Action.DISMISS: "deleted",
+        Action.EXPIRE: "expired",
+        Action.EXTEND: "extended",
+        Action.RESEND: "sent a new confirmation link",
+    }[action]

@@ -1,0 +1,64 @@
+"""Which email a change causes, written to the outbox in the change's own transaction."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import timeline
+from app.audit.timeline import SYSTEM
+from app.context import ServiceContext
+from app.models import PrivacyRequest
+from app.notifications.outbox import enqueue_email
+from app.requests.views import email_context
+
+
+async def email_customer(
+    session: AsyncSession, ctx: ServiceContext, request: PrivacyRequest, kind: str, **context: Any
+) -> bool:
+    """Queue ``kind`` to the request's address; without one, the timeline says no email could be sent."""
+    address = request.email or request.customer_email
+    if address is None:
+        timeline.record(
+            session,
+            request_id=request.id,
+            action="email_skipped",
+            actor=SYSTEM,
+            detail=f"{kind}: no email address",
+        )
+        return False
+    await enqueue_email(
+        session,
+        kind=kind,
+        to=address,
+        locale=request.locale,
+        context={"request": email_context(request), "base_url": ctx.settings.base_url, **context},
+        request_id=request.id,
+        mail_from_domain=ctx.mail_domain,
+    )
+    return True
+
+
+async def email_team(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    kind: str,
+    *,
+    request_id: uuid.UUID | None = None,
+    **context: Any,
+) -> bool:
+    """Queue an alert to PRIVACY_TEAM_EMAIL; none when it is unset."""
+    if ctx.settings.privacy_team_email is None:
+        return False
+    await enqueue_email(
+        session,
+        kind=kind,
+        to=ctx.settings.privacy_team_email,
+        locale="en",
+        context={"base_url": ctx.settings.base_url, **context},
+        request_id=request_id,
+        mail_from_domain=ctx.mail_domain,
+    )
+    return True

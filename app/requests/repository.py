@@ -1,0 +1,169 @@
+"""All SQL about privacy requests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, not_, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import OPEN_STATUSES, IdempotencyKey, PrivacyRequest
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    statuses: tuple[str, ...] = ()
+    type: str | None = None
+    email: str | None = None
+    customer_id: str | None = None
+    overdue: bool | None = None
+    due_before: datetime | None = None
+    received_after: datetime | None = None
+    received_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    sort: str
+    key: datetime
+    id: uuid.UUID
+
+
+async def get(session: AsyncSession, request_id: uuid.UUID) -> PrivacyRequest | None:
+    return await session.get(PrivacyRequest, request_id, populate_existing=True)
+
+
+async def find_open(session: AsyncSession, *, subject: str, type: str) -> PrivacyRequest | None:
+    query = select(PrivacyRequest).where(
+        PrivacyRequest.subject == subject,
+        PrivacyRequest.type == type,
+        PrivacyRequest.status.in_(OPEN_STATUSES),
+    )
+    return (await session.scalars(query)).first()
+
+
+async def find_by_verification_hash(session: AsyncSession, token_hash: str) -> PrivacyRequest | None:
+    query = select(PrivacyRequest).where(PrivacyRequest.verification_token_hash == token_hash)
+    return (await session.scalars(query)).first()
+
+
+async def transition(
+    session: AsyncSession, request_id: uuid.UUID, *, expected_status: str, values: dict[str, Any]
+) -> bool:
+    """Apply ``values`` only if the request is still in ``expected_status``: of two racers exactly one wins."""
+    result = await session.execute(
+        update(PrivacyRequest)
+        .where(PrivacyRequest.id == request_id, PrivacyRequest.status == expected_status)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _overdue_clause(now: datetime) -> Any:
+    return and_(PrivacyRequest.status.in_(OPEN_STATUSES), PrivacyRequest.due_at < now)
+
+
+def list_query(filters: ListFilters, *, now: datetime) -> Select[PrivacyRequest]:
+    query = select(PrivacyRequest)
+    if filters.statuses:
+        query = query.where(PrivacyRequest.status.in_(filters.statuses))
+    else:
+        query = query.where(PrivacyRequest.status != "deleted")
+    if filters.type is not None:
+        query = query.where(PrivacyRequest.type == filters.type)
+    if filters.email is not None:
+        query = query.where(PrivacyRequest.email == filters.email)
+    if filters.customer_id is not None:
+        query = query.where(PrivacyRequest.customer_id == filters.customer_id)
+    if filters.overdue is True:
+        query = query.where(_overdue_clause(now))
+    elif filters.overdue is False:
+        query = query.where(not_(_overdue_clause(now)))
+    if filters.due_before is not None:
+        query = query.where(PrivacyRequest.due_at < filters.due_before)
+    if filters.received_after is not None:
+        query = query.where(PrivacyRequest.received_at >= filters.received_after)
+    if filters.received_before is not None:
+        query = query.where(PrivacyRequest.received_at < filters.received_before)
+    return query
+
+
+async def list_page(
+    session: AsyncSession,
+    filters: ListFilters,
+    *,
+    sort: str,
+    limit: int,
+    cursor: Cursor | None,
+    now: datetime,
+) -> list[PrivacyRequest]:
+    """One page in keyset order (sort column, then id), starting after ``cursor``; ``limit + 1`` rows."""
+    column = PrivacyRequest.received_at if sort.lstrip("-") == "received_at" else PrivacyRequest.due_at
+    descending = sort.startswith("-")
+    query = list_query(filters, now=now)
+    if cursor is not None:
+        after = tuple_(column, PrivacyRequest.id)
+        boundary = tuple_(cursor.key, cursor.id)
+        query = query.where(after < boundary if descending else after > boundary)
+    if descending:
+        query = query.order_by(column.desc(), PrivacyRequest.id.desc())
+    else:
+        query = query.order_by(column.asc(), PrivacyRequest.id.asc())
+    return list((await session.scalars(query.limit(limit + 1))).all())
+
+
+async def list_for_customer(
+    session: AsyncSession, customer_id: str, *, limit: int = 200
+) -> Sequence[PrivacyRequest]:
+    query = (
+        select(PrivacyRequest)
+        .where(PrivacyRequest.customer_id == customer_id)
+        .order_by(PrivacyRequest.received_at.desc(), PrivacyRequest.id.desc())
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def count_by(session: AsyncSession, column: Any) -> dict[str, int]:
+    rows = await session.execute(select(column, func.count()).group_by(column))
+    return {str(key): int(count) for key, count in rows.all()}
+
+
+async def count_where(session: AsyncSession, *conditions: Any) -> int:
+    return int(await session.scalar(select(func.count()).select_from(PrivacyRequest).where(*conditions)) or 0)
+
+
+def overdue_condition(now: datetime) -> Any:
+    return _overdue_clause(now)
+
+
+def due_within_condition(now: datetime, until: datetime) -> Any:
+    return and_(
+        PrivacyRequest.status.in_(OPEN_STATUSES), PrivacyRequest.due_at >= now, PrivacyRequest.due_at < until
+    )
+
+
+async def open_due_before(
+    session: AsyncSession, until: datetime, *, limit: int = 500
+) -> Sequence[PrivacyRequest]:
+    query = (
+        select(PrivacyRequest)
+        .where(PrivacyRequest.status.in_(OPEN_STATUSES), PrivacyRequest.due_at < until)
+        .order_by(PrivacyRequest.due_at, PrivacyRequest.id)
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def find_idempotent(session: AsyncSession, *, api_key_id: uuid.UUID, key: str) -> IdempotencyKey | None:
+    query = select(IdempotencyKey).where(IdempotencyKey.api_key_id == api_key_id, IdempotencyKey.key == key)
+    return (await session.scalars(query)).first()
+
+
+def any_of(*conditions: Any) -> Any:
+    return or_(*conditions)

@@ -1,0 +1,193 @@
+"""Privacy-request endpoints: authorise, parse, call one service function, answer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+
+from app import clock
+from app.auth.dependencies import AppKey, OperatorKey
+from app.auth.keys import Role
+from app.db import SessionDep
+from app.dependencies import ContextDep
+from app.errors import ValidationFailed
+from app.ratelimit import SubmitLimit
+from app.requests import actions, service
+from app.requests.repository import ListFilters
+from app.requests.schemas import (
+    AcceptBody,
+    AppPrivacyRequestDetail,
+    AppPrivacyRequestOut,
+    ExtendBody,
+    FulfilBody,
+    PrivacyRequestDetail,
+    PrivacyRequestOut,
+    PrivacyRequestPage,
+    RequestStatus,
+    RequestType,
+    SortKey,
+    Stats,
+    SubmitRequest,
+    normalise_email,
+)
+from app.requests.views import resource
+
+router = APIRouter(prefix="/v1", tags=["privacy requests"])
+
+RequestId = Annotated[uuid.UUID, "the request's id"]
+
+
+@router.post(
+    "/privacy-requests",
+    status_code=201,
+    response_model=AppPrivacyRequestOut,
+    responses={
+        200: {
+            "model": AppPrivacyRequestOut,
+            "description": "An open request of this type already exists, or a repeat with the same Idempotency-Key",
+        }
+    },
+)
+async def submit_request(
+    body: SubmitRequest,
+    principal: AppKey,
+    session: SessionDep,
+    ctx: ContextDep,
+    response: Response,
+    _limit: SubmitLimit,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
+) -> dict[str, Any]:
+    outcome = await service.submit(
+        session, ctx, principal=principal, body=body, idempotency_key=idempotency_key
+    )
+    response.status_code = outcome.status_code
+    return outcome.body
+
+
+@router.get("/privacy-requests", response_model=PrivacyRequestPage)
+async def list_requests(
+    _principal: OperatorKey,
+    session: SessionDep,
+    status: Annotated[list[RequestStatus] | None, Query()] = None,
+    type: RequestType | None = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    customer_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    overdue: bool | None = None,
+    due_before: datetime | None = None,
+    received_after: datetime | None = None,
+    received_before: datetime | None = None,
+    sort: SortKey = "-received_at",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> dict[str, Any]:
+    filters = ListFilters(
+        statuses=tuple(dict.fromkeys(status or ())),
+        type=type,
+        email=_email_filter(email),
+        customer_id=customer_id,
+        overdue=overdue,
+        due_before=_aware("due_before", due_before),
+        received_after=_aware("received_after", received_after),
+        received_before=_aware("received_before", received_before),
+    )
+    return await service.list_requests(session, filters=filters, sort=sort, limit=limit, cursor=cursor)
+
+
+def _email_filter(email: str | None) -> str | None:
+    if email is None:
+        return None
+    try:
+        return normalise_email(email)
+    except ValueError:
+        raise ValidationFailed(
+            "email is not an email address.", fields=[{"field": "email", "detail": "not an email address"}]
+        ) from None
+
+
+def _aware(name: str, value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValidationFailed(
+            f"{name} needs a time zone, e.g. 2026-01-31T00:00:00Z.",
+            fields=[{"field": name, "detail": "time zone missing"}],
+        )
+    return clock.as_utc(value) if value is not None else None
+
+
+@router.get(
+    "/privacy-requests/{request_id}",
+    response_model=PrivacyRequestDetail | AppPrivacyRequestDetail,
+    description="The detail view with the timeline. The app role's view has no `customer`.",
+)
+async def get_request(request_id: uuid.UUID, principal: AppKey, session: SessionDep) -> dict[str, Any]:
+    return await service.get_detail(session, request_id, with_customer=principal.has(Role.OPERATOR))
+
+
+@router.post("/privacy-requests/{request_id}/accept", response_model=PrivacyRequestOut)
+async def accept_request(
+    request_id: uuid.UUID, body: AcceptBody, principal: OperatorKey, session: SessionDep, ctx: ContextDep
+) -> dict[str, Any]:
+    request = await actions.accept(
+        session, ctx, request_id=request_id, handling=body.handling, actor=principal.name
+    )
+    return resource(request, now=clock.now())
+
+
+@router.post("/privacy-requests/{request_id}/fulfil", response_model=PrivacyRequestOut)
+async def fulfil_request(
+    request_id: uuid.UUID,
+    principal: OperatorKey,
+    session: SessionDep,
+    ctx: ContextDep,
+    body: FulfilBody | None = None,
+) -> dict[str, Any]:
+    body = body or FulfilBody()
+    request = await actions.fulfil(
+        session,
+        ctx,
+        request_id=request_id,
+        send_download_link=body.send_download_link,
+        note=body.note,
+        actor=principal.name,
+    )
+    return resource(request, now=clock.now())
+
+
+@router.delete("/privacy-requests/{request_id}", response_model=PrivacyRequestOut)
+async def delete_request(
+    request_id: uuid.UUID,
+    principal: OperatorKey,
+    session: SessionDep,
+    ctx: ContextDep,
+    reason: Annotated[str, Query(min_length=1, max_length=2000)],
+    notify: bool = False,
+) -> dict[str, Any]:
+    request = await actions.dismiss(
+        session, ctx, request_id=request_id, reason=reason, notify=notify, actor=principal.name
+    )
+    return resource(request, now=clock.now())
+
+
+@router.post("/privacy-requests/{request_id}/extend", response_model=PrivacyRequestOut)
+async def extend_request(
+    request_id: uuid.UUID, body: ExtendBody, principal: OperatorKey, session: SessionDep, ctx: ContextDep
+) -> dict[str, Any]:
+    request = await actions.extend(
+        session, ctx, request_id=request_id, reason=body.reason, actor=principal.name
+    )
+    return resource(request, now=clock.now())
+
+
+@router.post("/privacy-requests/{request_id}/resend-verification", response_model=PrivacyRequestOut)
+async def resend_verification(
+    request_id: uuid.UUID, principal: OperatorKey, session: SessionDep, ctx: ContextDep
+) -> dict[str, Any]:
+    request = await actions.resend_verification(session, ctx, request_id=request_id, actor=principal.name)
+    return resource(request, now=clock.now())
+
+
+@router.get("/stats", response_model=Stats, tags=["cockpit"])
+async def get_stats(_principal: OperatorKey, session: SessionDep) -> dict[str, Any]:
+    return await service.stats(session)

@@ -1,0 +1,276 @@
+"""Submitting and reading privacy requests: the rules, not the SQL."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock, tokens
+from app.audit import timeline
+from app.audit.timeline import CUSTOMER, SYSTEM
+from app.auth.keys import Principal
+from app.context import ServiceContext
+from app.deadlines.due_dates import due_at_for
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.models import IdempotencyKey, PrivacyRequest, RequestEvent
+from app.models.privacy_request import OPEN_STATUSES
+from app.requests import repository
+from app.requests.notify import email_customer
+from app.requests.repository import Cursor, ListFilters
+from app.requests.schemas import SubmitRequest
+from app.requests.views import detail, resource
+from app.sources import Customer
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    status_code: int  # 201 new, 200 an existing open request (or a replay)
+    body: dict[str, Any]
+
+
+def _fingerprint(body: SubmitRequest) -> str:
+    return hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
+
+
+async def submit(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    principal: Principal,
+    body: SubmitRequest,
+    idempotency_key: str | None,
+) -> SubmitOutcome:
+    """Record a request, or return the open one of the same subject and type, or replay an idempotent repeat.
+
+    The answer never reveals whether the email belongs to a customer: both get the same status and shape.
+    """
+    claim: IdempotencyKey | None = None
+    if idempotency_key is not None:
+        previous = await repository.find_idempotent(session, api_key_id=principal.key_id, key=idempotency_key)
+        if previous is not None:
+            return _replay(previous, body)
+        claimed = await _claim_key(session, principal=principal, key=idempotency_key, body=body)
+        if isinstance(claimed, SubmitOutcome):
+            return claimed
+        claim = claimed
+
+    customer = None
+    if body.customer_id is not None:
+        customer = await ctx.sources.find_customer(customer_id=body.customer_id)
+        if customer is None:
+            raise ValidationFailed(
+                "No customer has this customer_id.",
+                fields=[{"field": "customer_id", "detail": "no customer has this id"}],
+            )
+    elif body.email is not None:
+        customer = await ctx.sources.find_customer(email=body.email)
+    subject = f"c:{customer.id}" if customer is not None else f"e:{body.email}"
+
+    existing = await repository.find_open(session, subject=subject, type=body.type)
+    if existing is None:
+        existing, created = await _create(
+            session, ctx, principal=principal, body=body, customer=customer, subject=subject
+        )
+        status_code = 201 if created else 200
+    else:
+        status_code = 200
+    outcome = SubmitOutcome(status_code, _app_body(existing))
+    if claim is not None:
+        claim.request_id = existing.id
+        claim.status_code = outcome.status_code
+        claim.response_body = outcome.body
+    return outcome
+
+
+def _app_body(request: PrivacyRequest) -> dict[str, Any]:
+    body: dict[str, Any] = jsonable_encoder(resource(request, now=clock.now(), with_customer=False))
+    return body
+
+
+def _replay(previous: IdempotencyKey, body: SubmitRequest) -> SubmitOutcome:
+    if previous.fingerprint != _fingerprint(body):
+        raise Conflict("This Idempotency-Key was used before with a different body.")
+    return SubmitOutcome(previous.status_code, previous.response_body)
+
+
+async def _claim_key(
+    session: AsyncSession, *, principal: Principal, key: str, body: SubmitRequest
+) -> IdempotencyKey | SubmitOutcome:
+    """Insert the key first: a concurrent repeat waits on it, then replays the winner's answer."""
+    record = IdempotencyKey(
+        api_key_id=principal.key_id,
+        key=key,
+        fingerprint=_fingerprint(body),
+        request_id=uuid.UUID(int=0),
+        status_code=0,
+        response_body={},
+        created_at=clock.now(),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        previous = await repository.find_idempotent(session, api_key_id=principal.key_id, key=key)
+        if previous is None:
+            raise Conflict("A request with this Idempotency-Key is being processed; retry shortly.") from None
+        return _replay(previous, body)
+    return record
+
+
+async def _create(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    principal: Principal,
+    body: SubmitRequest,
+    customer: Customer | None,
+    subject: str,
+) -> tuple[PrivacyRequest, bool]:
+    """Insert a new request with its first event and email; (the open request, False) if one won a race."""
+    now = clock.now()
+    settings = ctx.settings
+    request = PrivacyRequest(
+        id=uuid.uuid4(),
+        type=body.type,
+        status="unverified" if body.type == "deletion" else "pending",
+        regulation=body.regulation,
+        email=body.email or (customer.email.lower() if customer and customer.email else None),
+        customer_id=customer.id if customer else None,
+        customer_name=customer.name if customer else None,
+        customer_email=customer.email if customer else None,
+        subject=subject,
+        channel=body.channel,
+        locale=body.locale,
+        received_at=now,
+        due_at=due_at_for(body.regulation, now, request_deadline=settings.request_deadline),
+    )
+    token = None
+    if request.type == "deletion":
+        token, request.verification_token_hash = tokens.new_token(ctx.secret_key)
+        request.verification_expires_at = now + settings.verification_ttl
+    try:
+        async with session.begin_nested():
+            session.add(request)
+    except IntegrityError:
+        # Another submit for the same subject and type committed first: answer with its request.
+        winner = await repository.find_open(session, subject=subject, type=body.type)
+        if winner is None:
+            raise Conflict("A request for this person was being recorded at the same time; retry.") from None
+        return winner, False
+
+    via = f" via {body.channel}" if body.channel else ""
+    timeline.record(
+        session,
+        request_id=request.id,
+        action="received",
+        actor=principal.name,
+        detail=f"{body.type} request{via}",
+    )
+    if request.type == "deletion":
+        assert token is not None
+        assert request.verification_expires_at is not None
+        await email_customer(
+            session,
+            ctx,
+            request,
+            "deletion_confirmation",
+            verify_url=f"{settings.base_url}/v1/verify?token={token}",
+            expires_at=request.verification_expires_at,
+            entities=ctx.sources.describe(),
+        )
+    else:
+        await email_customer(session, ctx, request, "access_acknowledged")
+        if settings.auto_accept_access:
+            from app.requests.actions import accept
+
+            await accept(session, ctx, request_id=request.id, handling="automatic", actor=SYSTEM)
+    await session.flush()
+    return request, True
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    raw = json.dumps({"s": cursor.sort, "k": cursor.key.isoformat(), "i": str(cursor.id)})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str, *, sort: str) -> Cursor:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        cursor = Cursor(
+            sort=raw["s"], key=clock.as_utc(datetime.fromisoformat(raw["k"])), id=uuid.UUID(raw["i"])
+        )
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ValidationFailed(
+            "The cursor is not one this API returned.",
+            fields=[{"field": "cursor", "detail": "invalid cursor"}],
+        ) from None
+    if cursor.sort != sort:
+        raise ValidationFailed(
+            "The cursor belongs to another sort order.",
+            fields=[{"field": "cursor", "detail": "sort changed"}],
+        )
+    return cursor
+
+
+async def list_requests(
+    session: AsyncSession, *, filters: ListFilters, sort: str, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """A page of requests in keyset order with the cursor of the next page (None on the last)."""
+    now = clock.now()
+    position = decode_cursor(cursor, sort=sort) if cursor else None
+    rows = await repository.list_page(session, filters, sort=sort, limit=limit, cursor=position, now=now)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        key = last.received_at if sort.lstrip("-") == "received_at" else last.due_at
+        next_cursor = encode_cursor(Cursor(sort=sort, key=key, id=last.id))
+    return {"items": [resource(row, now=now) for row in rows], "next_cursor": next_cursor}
+
+
+async def get_detail(session: AsyncSession, request_id: uuid.UUID, *, with_customer: bool) -> dict[str, Any]:
+    request = await repository.get(session, request_id)
+    if request is None:
+        raise NotFound("No privacy request has this id.")
+    events = await timeline.events_of(session, request_id)
+    return detail(request, events, now=clock.now(), with_customer=with_customer)
+
+
+async def stats(session: AsyncSession) -> dict[str, Any]:
+    """Counts for the cockpit's dashboard."""
+    now = clock.now()
+    by_status = dict.fromkeys(STATUSES, 0)
+    by_status.update(await repository.count_by(session, PrivacyRequest.status))
+    by_type = {"access": 0, "deletion": 0}
+    by_type.update(await repository.count_by(session, PrivacyRequest.type))
+    return {
+        "by_status": by_status,
+        "by_type": by_type,
+        "overdue": await repository.count_where(session, repository.overdue_condition(now)),
+        "due_within_7_days": await repository.count_where(
+            session, repository.due_within_condition(now, now + timedelta(days=7))
+        ),
+    }
+
+
+STATUSES = ("unverified", "pending", "in_progress", "processed", "failed", "deleted", "expired")
+__all__ = [
+    "OPEN_STATUSES",
+    "CUSTOMER",
+    "RequestEvent",
+    "SubmitOutcome",
+    "get_detail",
+    "list_requests",
+    "stats",
+    "submit",
+]

@@ -1,0 +1,46 @@
+"""Small helpers for endpoint tests: submit, act, read the outbox."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .conftest import bearer
+
+
+async def submit(client: httpx.AsyncClient, key: str, **body: Any) -> dict[str, Any]:
+    response = await client.post("/v1/privacy-requests", json=body, headers=bearer(key))
+    assert response.status_code in (200, 201), response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def detail(client: httpx.AsyncClient, key: str, request_id: str) -> dict[str, Any]:
+    response = await client.get(f"/v1/privacy-requests/{request_id}", headers=bearer(key))
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def mailbox(mail_dir: Path) -> list[EmailMessage]:
+    """Every email the file transport wrote, oldest first."""
+    files = sorted(mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) if mail_dir.exists() else []
+    messages = []
+    for path in files:
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        messages.append(message)
+    return messages
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    content = part.get_content()
+    assert isinstance(content, str)
+    return content
