@@ -56,6 +56,10 @@ class DataJsonWriter:
         return head[:-1] + ', "sources": {'
 
     def records(self, source: str, entity: str, records: list[dict[str, Any]]) -> str:
+        return self.encoded(source, entity, [_dumps(record) for record in records])
+
+    def encoded(self, source: str, entity: str, records: list[str]) -> str:
+        """Like :meth:`records`, with each record already JSON text (the spool's lines, not parsed again)."""
         parts: list[str] = []
         if source != self._source:
             parts.append(self._close_source())
@@ -66,8 +70,8 @@ class DataJsonWriter:
             self._entity = entity
             self._done_entities.add(entity)
             self._first_record = True
-        for record in records:
-            parts.append(("" if self._first_record else ", ") + _dumps(record))
+        if records:
+            parts.append(("" if self._first_record else ", ") + ", ".join(records))
             self._first_record = False
         return "".join(parts)
 
@@ -153,12 +157,17 @@ class Spool:
 
     def records(self, source: str, entity: str) -> Iterator[dict[str, Any]]:
         """Blocking: the spooled records of one entity, read back one at a time."""
+        for line in self.lines(source, entity):
+            yield json.loads(line)
+
+    def lines(self, source: str, entity: str) -> Iterator[str]:
+        """Blocking: the spooled records of one entity as JSON text, one record per item."""
         path = self._path((source, entity))
         if not path.exists():
             return
         with path.open(encoding="utf-8") as lines:
             for line in lines:
-                yield json.loads(line)
+                yield line.rstrip("\n")
 
     def names(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {source: [] for source in self.sources}
@@ -198,15 +207,15 @@ def _zip_chunks(
             writer = DataJsonWriter(spool.names(), request=request, customer=customer)
             entry.write(writer.start().encode())
             for source, entity in spool.order:
-                batch: list[dict[str, Any]] = []
-                for record in spool.records(source, entity):
-                    batch.append(record)
+                batch: list[str] = []
+                for line in spool.lines(source, entity):
+                    batch.append(line)
                     if len(batch) >= 500:
-                        entry.write(writer.records(source, entity, batch).encode())
+                        entry.write(writer.encoded(source, entity, batch).encode())
                         batch = []
                         if len(pipe.buffer) >= CHUNK:
                             yield pipe.take()
-                entry.write(writer.records(source, entity, batch).encode())
+                entry.write(writer.encoded(source, entity, batch).encode())
             entry.write(writer.finish().encode())
         yield pipe.take()
         for source, entity in spool.order:
@@ -217,10 +226,18 @@ def _zip_chunks(
                 text.detach()
             yield pipe.take()
         with archive.open("report.html", "w", force_zip64=True) as entry:
+            # The page comes in many small pieces; compressing each separately is slow, so gather ~64 KiB.
+            pieces: list[str] = []
+            gathered = 0
             for piece in report_html(spool, describe, request=request, customer=customer):
-                entry.write(piece.encode())
-                if len(pipe.buffer) >= CHUNK:
-                    yield pipe.take()
+                pieces.append(piece)
+                gathered += len(piece)
+                if gathered >= CHUNK:
+                    entry.write("".join(pieces).encode())
+                    pieces, gathered = [], 0
+                    if len(pipe.buffer) >= CHUNK:
+                        yield pipe.take()
+            entry.write("".join(pieces).encode())
     yield pipe.take()
 
 

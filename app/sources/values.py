@@ -16,11 +16,15 @@ from app.durations import format_duration
 REDACTED = "[redacted]"
 ColumnStrategy = Literal["null", "redact", "hash"]
 _HASH = re.compile(r"^[0-9a-f]{64}$")
+# The common types, checked by exact type first: this runs for every value of every exported row.
+_PLAIN = frozenset({str, int, bool})
 
 
 def json_safe(value: Any) -> Any:
     """A JSON-serialisable form of a database value: ISO 8601 times, decimals as exact strings, bytes as base64."""
-    if value is None or isinstance(value, bool | int | str):
+    if value is None or type(value) in _PLAIN:
+        return value
+    if isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         # NaN and infinities are not JSON; they are rare enough to carry as text.
