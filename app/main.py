@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import error_handlers
+from app import error_handlers, openapi_schema
 from app.auth.router import router as api_keys_router
 from app.config import Settings, get_settings
 from app.context import ServiceContext
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         lifespan=lifespan,
     )
     error_handlers.install(app)
+    openapi_schema.install(app)
     app.add_middleware(MetricsMiddleware)
     for router in (
         requests_router,

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.context import ServiceContext
 from app.db import unit_of_work
-from app.models import Email, Job
 from app.jobs.worker import PermanentError
+from app.models import Email, Job
 from app.notifications.transport import Transport, TransportError, build_message
 from app.observability import EMAILS_SENT
 
