@@ -65,29 +65,8 @@ class CustomerOut(BaseModel):
     name: str | None
 
 
-class PrivacyRequestOut(BaseModel):
-    id: uuid.UUID
-    type: RequestType
-    status: RequestStatus
-    regulation: Regulation
-    email: str | None
-    customer: CustomerOut | None
-    channel: str | None
-    locale: Locale
-    handling: Handling | None
-    received_at: datetime
-    due_at: datetime
-    verified_at: datetime | None
-    accepted_at: datetime | None
-    processed_at: datetime | None
-    deleted_at: datetime | None
-    extended_at: datetime | None
-    days_left: int
-    overdue: bool
-
-
 class AppPrivacyRequestOut(BaseModel):
-    """The app role's view: no ``customer``, so no answer reveals whether someone is a customer."""
+    """The request as the app role sees it: no ``customer``, so no answer reveals whether someone is a customer."""
 
     id: uuid.UUID
     type: RequestType
@@ -106,6 +85,12 @@ class AppPrivacyRequestOut(BaseModel):
     extended_at: datetime | None
     days_left: int
     overdue: bool
+
+
+class PrivacyRequestOut(AppPrivacyRequestOut):
+    """The privacy request resource (contract section 3)."""
+
+    customer: CustomerOut | None
 
 
 class EventOut(BaseModel):
