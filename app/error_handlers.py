@@ -1,4 +1,9 @@
-"""One place that turns every error into the contract's body ``{"error", "detail", "fields"?}``."""
+"""One place that turns every error into the contract's body ``{"error", "detail", "fields"?}``.
+
+It also caps the size of request bodies (413 ``payload_too_large``), so that no client can make the API hold
+an arbitrarily large body in memory: the largest legitimate body (a request with a 2,000-character note) is a
+few kilobytes.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,17 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import AppError
 
 log = logging.getLogger("app.errors")
+
+MAX_BODY_BYTES = 1024 * 1024
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -82,6 +91,45 @@ async def _database_unavailable(_request: Request, exc: Exception) -> JSONRespon
     )
 
 
+def _sqlstate(exc: DBAPIError) -> str:
+    # asyncpg's adapted errors carry ``sqlstate`` (and ``pgcode``); psycopg's carry ``sqlstate``.
+    return str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    state = _sqlstate(exc)
+    if state.startswith("22"):
+        # Class 22 "data exception": a value the database cannot store or compare, such as a NUL character
+        # in a text field. That is the client's input, so a 422 rather than a 500. (Validation should refuse
+        # such values before they reach the database; this is the safety net.)
+        log.info("input refused by the database: sqlstate %s", state)
+        return _invalid_input("A value contains characters or a range the service cannot store.")
+    if exc.connection_invalidated or state.startswith(("08", "57P")):
+        # 08: connection exception; 57P01-57P03: the server is shutting down or starting up.
+        return await _database_unavailable(request, exc)
+    return await _unexpected(request, exc)
+
+
+def _invalid_input(detail: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": "validation_error", "detail": detail, "fields": [{"field": "body", "detail": detail}]},
+        status_code=422,
+    )
+
+
+async def _out_of_range(_request: Request, exc: Exception) -> JSONResponse:
+    # Python raises OverflowError for values out of range, e.g. a date near year 1 or 9999 moved to UTC.
+    # Only input reaches such values, so this is a validation error (the safety net behind the validators).
+    log.info("input out of range: %s", exc)
+    return _invalid_input("A value is out of the supported range.")
+
+
+async def _too_deep(_request: Request, _exc: Exception) -> JSONResponse:
+    # A deeply nested document that some parser gave up on.
+    return _invalid_input("The input is nested too deeply.")
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, (OSError, ConnectionError)):
         return await _database_unavailable(_request, exc)
@@ -91,6 +139,43 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` with 413: at once when Content-Length says so, else as soon
+    as the streamed body passes the limit (the route's body reading then fails with the 413)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await _too_large()(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise StarletteHTTPException(413, _TOO_LARGE)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+_TOO_LARGE = f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB."
+
+
+def _too_large() -> JSONResponse:
+    return JSONResponse({"error": "payload_too_large", "detail": _TOO_LARGE}, status_code=413)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -98,4 +183,11 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
     app.add_exception_handler(InterfaceError, _database_unavailable)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(RecursionError, _too_deep)
+    # A connection refused or reset on the way to the database: registered here, not only in the catch-all,
+    # because the catch-all's errors are re-raised to the server after the answer (and logged as crashes).
+    app.add_exception_handler(OSError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(BodyLimit)

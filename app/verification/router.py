@@ -104,7 +104,8 @@ async def _read_token(request: Request, *, is_form: bool) -> str:
             raise invalid
         try:
             data = json.loads(body or b"null")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            # RecursionError: a small body can still nest deeper than the parser goes.
             raise ValidationFailed(
                 "The body is not JSON.", fields=[{"field": "body", "detail": "invalid JSON"}]
             ) from None
