@@ -61,6 +61,13 @@ def build(db: Path, rows: int, others: int) -> None:
 
 
 def peak_rss_mib() -> float:
+    # Linux: VmHWM is this process's own peak. ru_maxrss is not: Linux carries it over from the parent
+    # through fork and exec, so run from a big parent (bench/run_all.py) it reported the parent's peak.
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     # ru_maxrss is KiB on Linux, bytes on macOS.
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
