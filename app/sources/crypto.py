@@ -20,6 +20,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 MAGIC = b"PRQPKG1"
 FRAME = 64 * 1024
+# Frames are encrypted and written, or read and decrypted, this many bytes at a time on a worker thread:
+# one thread hop per frame would cost more than the AES-GCM work itself.
+BLOCK = 1024 * 1024
 _SALT = 16
 _TAG = 16
 
@@ -56,17 +59,15 @@ async def write_encrypted_package(path: Path, chunks: AsyncIterator[bytes], *, s
             async for chunk in chunks:
                 size += len(chunk)
                 pending += chunk
-                # Keep at least one byte back: the final frame must be written with the last-frame flag.
-                while len(pending) > FRAME:
-                    frame = bytes(pending[:FRAME])
-                    del pending[:FRAME]
-                    await asyncio.to_thread(
-                        _write_frame, out, cipher.encrypt(_nonce(counter, False), frame, header)
-                    )
-                    counter += 1
-            await asyncio.to_thread(
-                _write_frame, out, cipher.encrypt(_nonce(counter, True), bytes(pending), header)
-            )
+                if len(pending) > BLOCK:
+                    # Whole frames only, and at least one byte kept back: the final frame must be written
+                    # with the last-frame flag.
+                    whole = (len(pending) - 1) // FRAME * FRAME
+                    data = bytes(pending[:whole])
+                    del pending[:whole]
+                    counter = await asyncio.to_thread(_write_frames, out, cipher, header, data, counter)
+            data = bytes(pending)
+            await asyncio.to_thread(_write_frames, out, cipher, header, data, counter, last=True)
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -74,8 +75,20 @@ async def write_encrypted_package(path: Path, chunks: AsyncIterator[bytes], *, s
     return size
 
 
-def _write_frame(out: BinaryIO, sealed: bytes) -> None:
-    out.write(len(sealed).to_bytes(4, "big") + sealed)
+def _write_frames(
+    out: BinaryIO, cipher: AESGCM, header: bytes, data: bytes, counter: int, *, last: bool = False
+) -> int:
+    """Blocking: encrypt ``data`` as frames of :data:`FRAME` bytes (the last one flagged when ``last``, even if
+    empty) and write them; returns the next frame counter."""
+    view = memoryview(data)
+    starts = range(0, len(data), FRAME) if data else range(1)
+    for start in starts:
+        final = last and start + FRAME >= len(data)
+        sealed = cipher.encrypt(_nonce(counter, final), view[start : start + FRAME], header)
+        out.write(len(sealed).to_bytes(4, "big"))
+        out.write(sealed)
+        counter += 1
+    return counter
 
 
 async def read_encrypted_package(path: Path, *, secret_key: str) -> AsyncIterator[bytes]:
@@ -86,22 +99,51 @@ async def read_encrypted_package(path: Path, *, secret_key: str) -> AsyncIterato
         if len(header) != len(MAGIC) + _SALT or not header.startswith(MAGIC):
             raise PackageError(f"{path.name} is not a data package")
         cipher = _cipher(secret_key, header[len(MAGIC) :])
-        counter = 0
-        sealed = await asyncio.to_thread(_read_frame, source)
-        if sealed is None:
-            raise PackageError(f"{path.name} is truncated")
-        while sealed is not None:
-            following = await asyncio.to_thread(_read_frame, source)
-            try:
-                plain = cipher.decrypt(_nonce(counter, following is None), sealed, header)
-            except InvalidTag:
-                raise PackageError(f"{path.name} failed authentication: damaged or tampered with") from None
+        frames = _Frames(source, cipher, header, path.name)
+        await asyncio.to_thread(frames.start)
+        while not frames.done:
+            plain = await asyncio.to_thread(frames.next_block)
             if plain:
                 yield plain
-            counter += 1
-            sealed = following
     finally:
         await asyncio.to_thread(source.close)
+
+
+class _Frames:
+    """Blocking: reads and decrypts a package's frames, about :data:`BLOCK` plaintext bytes per call."""
+
+    def __init__(self, source: BinaryIO, cipher: AESGCM, header: bytes, name: str) -> None:
+        self._source = source
+        self._cipher = cipher
+        self._header = header
+        self._name = name
+        self._counter = 0
+        self._sealed: bytes | None = None
+        self.done = False
+
+    def start(self) -> None:
+        self._sealed = _read_frame(self._source)
+        if self._sealed is None:
+            raise PackageError(f"{self._name} is truncated")
+
+    def next_block(self) -> bytes:
+        plain: list[bytes] = []
+        size = 0
+        while self._sealed is not None and size < BLOCK:
+            # One frame read ahead: the last frame is the one with nothing after it.
+            following = _read_frame(self._source)
+            try:
+                frame = self._cipher.decrypt(
+                    _nonce(self._counter, following is None), self._sealed, self._header
+                )
+            except InvalidTag:
+                raise PackageError(f"{self._name} failed authentication: damaged or tampered with") from None
+            plain.append(frame)
+            size += len(frame)
+            self._counter += 1
+            self._sealed = following
+        self.done = self._sealed is None
+        return b"".join(plain)
 
 
 def _read_frame(source: BinaryIO) -> bytes | None:

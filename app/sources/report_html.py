@@ -16,6 +16,7 @@ h1{font-size:1.6rem}h2{margin-top:2.5rem;border-bottom:1px solid #ccc}h3{margin-
 table{border-collapse:collapse;font-size:.85rem;display:block;overflow-x:auto}
 th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}th{background:#f3f3f3}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}.none{color:#666}
+.more{font-style:italic}
 """
 
 RIGHTS = [
@@ -63,7 +64,10 @@ def _list(values: list[str]) -> str:
 def report_html(
     spool: Spool, describe: list[dict[str, Any]], *, request: dict[str, Any], customer: dict[str, Any] | None
 ) -> Iterator[str]:
-    """The page in pieces (blocking: reads the spooled records); every value is HTML-escaped."""
+    """The page in pieces; every value is HTML-escaped.
+
+    A page with hundreds of thousands of rows helps nobody read it: each entity shows its first records
+    (``spool.samples``) and says how many more are in its CSV file and in ``data.json``."""
     yield '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Your personal data</title>'
     yield f"<style>{_STYLE}</style></head><body>\n<h1>Your personal data</h1>\n"
     yield "<p>This is a copy of the personal data we hold about you, with why we hold it and who receives it."
@@ -85,7 +89,7 @@ def report_html(
             yield f"<h2>Source: {escape(source)}</h2>\n"
             current = source
         about = meta.get((source, entity)) or meta.get((source, None)) or {}
-        yield f"<h3>{escape(entity)} ({spool.counts[(source, entity)]} records)</h3>\n<dl>"
+        yield f"<h3>{escape(entity)} ({spool.counts[(source, entity)]:,} records)</h3>\n<dl>"
         yield f"<dt>Purpose</dt><dd>{_text(about.get('purpose')) or '<span class=none>not stated</span>'}</dd>"
         yield f"<dt>Categories</dt><dd>{_list(about.get('categories', []))}</dd>"
         yield f"<dt>Recipients</dt><dd>{_list(about.get('recipients', []))}</dd>"
@@ -95,7 +99,8 @@ def report_html(
             yield f"<dt>On erasure</dt><dd>{escape(_STRATEGY.get(about['erase'], about['erase']))}</dd>"
         yield "</dl>\n"
         columns = list(spool.columns[(source, entity)])
-        if not columns:
+        count = spool.counts[(source, entity)]
+        if not count:
             yield '<p class="none">No records.</p>\n'
             continue
         yield (
@@ -103,7 +108,14 @@ def report_html(
             + "".join(f"<th>{escape(c)}</th>" for c in columns)
             + "</tr></thead><tbody>\n"
         )
-        for record in spool.records(source, entity):
+        shown = spool.samples[(source, entity)]
+        for record in shown:
             yield "<tr>" + "".join(f"<td>{_text(record.get(c))}</td>" for c in columns) + "</tr>\n"
         yield "</tbody></table>\n"
+        if count > len(shown):
+            more = count - len(shown)
+            yield (
+                f'<p class="more">{more:,} more {"record is" if more == 1 else "records are"} in '
+                f"<code>{escape(source)}/{escape(entity)}.csv</code> and <code>data.json</code>.</p>\n"
+            )
     yield "</body></html>\n"

@@ -7,8 +7,10 @@ import hashlib
 import hmac
 import re
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import repeat
 from typing import Any, Literal
 
 from app.durations import format_duration
@@ -18,6 +20,9 @@ ColumnStrategy = Literal["null", "redact", "hash"]
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 # The common types, checked by exact type first: this runs for every value of every exported row.
 _PLAIN = frozenset({str, int, bool})
+# What a whole column may hold to be passed through untouched (floats are checked for NaN and infinities).
+_AS_IS = frozenset({str, int, bool, float, type(None)})
+_INFINITIES = (float("inf"), float("-inf"))
 
 
 def json_safe(value: Any) -> Any:
@@ -49,6 +54,35 @@ def json_safe(value: Any) -> Any:
 def json_record(row: dict[str, Any]) -> dict[str, Any]:
     """A record with every value JSON-safe."""
     return {str(key): json_safe(value) for key, value in row.items()}
+
+
+def json_records(keys: Sequence[Any], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Records with every value JSON-safe from a batch of rows (tuples in ``keys`` order).
+
+    Converted column by column: a column of plain values (text, numbers, booleans, NULL; the common case) is
+    passed through without touching each value in Python; only columns holding other types go through
+    :func:`json_safe`.
+    """
+    if not rows:
+        return []
+    names = [str(key) for key in keys]
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    converted = False
+    for index, values in enumerate(columns):
+        if not _plain_column(values):
+            columns[index] = list(map(json_safe, values))
+            converted = True
+    values_by_row: Iterable[Sequence[Any]] = zip(*columns, strict=True) if converted else rows
+    return list(map(dict, map(zip, repeat(names), values_by_row)))
+
+
+def _plain_column(values: Sequence[Any]) -> bool:
+    types = set(map(type, values))
+    if not types <= _AS_IS:
+        return False
+    if float in types:
+        return all(v == v and v not in _INFINITIES for v in values if type(v) is float)
+    return True
 
 
 def hash_value(value: Any, *, secret_key: str) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 import stat
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,15 @@ from app.sources import (
     DataSources,
     Identity,
     PackageError,
+    SourceError,
     read_encrypted_package,
     stream_json,
     stream_zip,
     write_encrypted_package,
 )
+from app.sources.package import REPORT_ROWS, Spool
 
-from .factories import SECRET
+from .factories import SECRET, write_sources
 from .http_source import HttpSourceServer
 
 ADA = Identity.of(customer_id="cus_1", email="ada@example.com")
@@ -100,6 +103,7 @@ async def test_zip_holds_json_csvs_and_report(shop: DataSources, remote: HttpSou
     assert "Invoices are kept 7 years for tax law" in report
     assert "Customer account" in report
     assert "tax advisor" in report
+    assert "more records are in" not in report  # everything fits: nothing is cut
     for right in (
         "Rectification",
         "Erasure",
@@ -109,6 +113,109 @@ async def test_zip_holds_json_csvs_and_report(shop: DataSources, remote: HttpSou
         "supervisory authority",
     ):
         assert right in report
+
+
+async def test_report_shows_the_first_records_and_the_files_hold_every_one(tmp_path: Path) -> None:
+    total = 2 * 1000 + 345  # more than one batch of rows
+    db = tmp_path / "big.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE customers (id TEXT, email TEXT)")
+        conn.execute("CREATE TABLE events (id INTEGER, customer_id TEXT, note TEXT, amount REAL)")
+        conn.execute("INSERT INTO customers VALUES ('c1', 'c1@example.com'), ('c2', 'c2@example.com')")
+        conn.executemany(
+            "INSERT INTO events VALUES (?, ?, ?, ?)",
+            [(i, "c1", f'<b>note {i}</b>, "quoted"\nline', i / 4) for i in range(total)]
+            + [(total + i, "c2", "someone else", 0.5) for i in range(10)],
+        )
+    path = write_sources(
+        tmp_path,
+        f"""\
+sources:
+  - name: app
+    type: sql
+    url: sqlite:///{db}
+    directory: {{table: customers, id: id, email: email}}
+    entities:
+      - {{name: events, table: events, match: {{customer_id: customer_id}}, erase: delete, purpose: Support}}
+""",
+    )
+    sources = DataSources.from_file(path, secret_key=SECRET)
+    try:
+        package = await joined(
+            stream_zip(sources, Identity.of(customer_id="c1"), request=REQUEST, customer=CUSTOMER)
+        )
+    finally:
+        await sources.aclose()
+
+    archive = zipfile.ZipFile(io.BytesIO(package))
+    assert archive.testzip() is None
+    expected = [
+        {"id": i, "customer_id": "c1", "note": f'<b>note {i}</b>, "quoted"\nline', "amount": i / 4}
+        for i in range(total)
+    ]
+    assert json.loads(archive.read("data.json"))["sources"]["app"]["events"] == expected
+    rows = list(csv.DictReader(io.StringIO(archive.read("app/events.csv").decode(), newline="")))
+    assert rows == [{key: str(value) for key, value in record.items()} for record in expected]
+
+    report = archive.read("report.html").decode()
+    assert f"events ({total:,} records)" in report
+    assert report.count("<tr><td>") == REPORT_ROWS
+    assert f"<td>{REPORT_ROWS - 1}</td>" in report
+    assert f"<td>{REPORT_ROWS}</td>" not in report
+    assert (
+        f"{total - REPORT_ROWS:,} more records are in <code>app/events.csv</code> and <code>data.json</code>."
+    ) in report
+    assert "&lt;b&gt;note 0&lt;/b&gt;" in report
+    assert "<b>" not in report
+    assert "someone else" not in report
+
+
+async def test_records_with_differing_keys_fill_every_column(
+    shop: DataSources, remote: HttpSourceServer
+) -> None:
+    remote.data["cus_1"] = {
+        "points": [{"balance": 1}, {"tier": "gold", "balance": 2}, {"history": [{"at": "2024"}]}, {}]
+    }
+    archive = zipfile.ZipFile(io.BytesIO(await joined(stream_zip(shop, ADA, request=REQUEST, customer=None))))
+    assert archive.read("loyalty/points.csv").decode().splitlines() == [
+        "balance,tier,history",
+        "1,,",
+        "2,gold,",
+        ',,"[{""at"": ""2024""}]"',
+        ",,",
+    ]
+    report = archive.read("report.html").decode()
+    assert "<td>gold</td>" in report
+    assert "[{&quot;at&quot;: &quot;2024&quot;}]" in report
+
+
+async def test_a_source_failing_midway_fails_the_package(shop: DataSources, remote: HttpSourceServer) -> None:
+    remote.fail_next = 100  # the loyalty source, read after the SQL rows, answers 500 to every retry
+    chunks = stream_zip(shop, ADA, request=REQUEST, customer=CUSTOMER)
+    with pytest.raises(SourceError, match="loyalty"):
+        await joined(chunks)
+
+
+async def test_a_reader_stopping_early_closes_the_package(shop: DataSources) -> None:
+    chunks = stream_zip(shop, ADA, request=REQUEST, customer=CUSTOMER)
+    assert isinstance(chunks, AsyncGenerator)
+    assert (await anext(chunks)).startswith(b"PK")
+    await chunks.aclose()
+    # The sources are still usable: the cursor and connection were released.
+    assert json.loads(await joined(stream_json(shop, ADA, request=REQUEST, customer=None)))["sources"]["crm"]
+
+
+def test_spool_pads_rows_written_before_a_column_appeared(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, {"remote": ["things"]})
+    spool.add("remote", "things", [{"a": 1, "b": "x"}, {"a": 2, "b": None}])
+    spool.add("remote", "things", [{"b": "y", "c": [1]}, {"a": 3}])
+    spool.add("remote", "other", [{"z": "undeclared"}])
+
+    text = b"".join(spool.csv_chunks("remote", "things")).decode()
+    assert text.splitlines() == ["a,b,c", "1,x,", "2,,", ",y,[1]", "3,,"]
+    assert b"".join(spool.csv_chunks("remote", "other")).decode().splitlines() == ["z", "undeclared"]
+    assert spool.counts[("remote", "things")] == 4
+    assert spool.names() == {"remote": ["things", "other"]}
 
 
 async def encrypt(path: Path, payload: bytes) -> int:
