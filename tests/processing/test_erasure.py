@@ -1,0 +1,210 @@
+"""Deletion through the API and the worker: confirm, dry run everywhere, erase SQL + HTTP, report, email;
+a refusing source stops everything; a failed erasure is retried safely."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from app.config import Settings
+
+from ..conftest import SECRET
+from ..helpers import detail, submit
+from ..sources.http_source import HttpSourceServer
+from .world import accept, confirmed_deletion, emails_to, events, snapshot_rows, work
+
+TEAM = "privacy-team@brand.test"
+
+EXPECTED_REPORT: dict[str, Any] = {
+    "sources": {
+        "crm": {
+            "customers": {"action": "deleted", "count": 1},
+            "orders": {"action": "anonymized", "count": 2, "columns": {"shipping_address": "redact"}},
+        },
+        "support": {
+            "tickets": {
+                "action": "anonymized",
+                "count": 2,
+                "columns": {"customer_name": "null", "body": "redact", "email": "hash"},
+            },
+            "ticket_notes": {
+                "action": "kept",
+                "count": 2,
+                "reason": "Notes are kept 3 years for warranty claims",
+            },
+            "newsletter": {"action": "deleted", "count": 1},
+        },
+        "loyalty": {"points": {"action": "deleted", "count": 2}},
+    },
+    "verified": True,
+}
+
+
+def hmac_hex(value: str) -> str:
+    return hmac.new(SECRET.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def assert_ada_erased(world: Path) -> None:
+    assert snapshot_rows(world) == {
+        "customers": [
+            ("cus_2", "grace@example.com", "Grace", "Hopper"),
+            ("cus_3", "alan@example.com", "Alan", "Turing"),
+        ],
+        "orders": [
+            (1, "cus_1", 12.5, "[redacted]"),
+            (2, "cus_1", 99.0, "[redacted]"),
+            (3, "cus_2", 7.0, "2 Navy Rd"),
+        ],
+        "tickets": [
+            (1, "cus_1", hmac_hex("Ada@Example.com"), None, "[redacted]", "Delivery"),
+            (2, None, hmac_hex("ada@example.com"), None, "[redacted]", "Callback"),
+            (3, "cus_2", "grace@example.com", "Grace Hopper", "Found a bug", "Bug"),
+        ],
+        "ticket_notes": [(10, 1, "refund issued"), (11, 2, "called back"), (30, 3, "forwarded")],
+        "newsletter": [(2, "grace@example.com", "weekly")],
+    }
+
+
+async def test_confirmed_deletion_erases_sql_and_http_and_reports(
+    client: httpx.AsyncClient,
+    keys: dict[str, str],
+    app: FastAPI,
+    settings: Settings,
+    world: Path,
+    remote: HttpSourceServer,
+) -> None:
+    request_id = await confirmed_deletion(client, keys, settings.mail_dir, app, email="ada@example.com")
+
+    await work(app)
+
+    view = await detail(client, keys["operator"], request_id)
+    assert view["status"] == "processed"
+    assert view["processed_at"] is not None
+    assert view["result"] == EXPECTED_REPORT
+    assert_ada_erased(world)
+    assert "cus_1" not in remote.data
+    assert remote.data["cus_2"] == {"points": [{"balance": 7, "tier": "silver"}]}
+    # Dry run first, then the erasure; every call carried the source's secret header.
+    deletes = [query for method, _, query, _ in remote.calls if method == "DELETE"]
+    assert deletes == ["dry_run=true", ""]
+    assert all(headers["authorization"] == "Bearer loyalty-secret-7f3a9c" for *_, headers in remote.calls)
+
+    done = emails_to(settings.mail_dir, "ada@example.com", "erased")
+    assert len(done) == 1
+    text = done[0]
+    erased, _, kept = text.partition("Kept, because the law requires it:")
+    assert "crm / customers (1 record)" in erased
+    assert "support / newsletter (1 record)" in erased
+    assert "loyalty / points (2 records)" in erased
+    assert "crm / orders (2 records)" in erased  # anonymised
+    assert "support / tickets (2 records)" in erased
+    assert "support / ticket_notes (2 records): Notes are kept 3 years for warranty claims" in kept
+
+    timeline = await events(client, keys["operator"], request_id)
+    assert [a for a, _ in timeline][:2] == ["received", "confirmed"]
+    assert ("confirmed", "customer") in timeline
+    erased_event = next(e for e in view["events"] if e["action"] == "erased")
+    assert erased_event["actor"] == "system"
+    assert erased_event["detail"] == "4 records deleted, 4 anonymised, 2 kept"
+
+    # The customer is gone from the directory: a new request by email no longer matches anyone.
+    again = await submit(client, keys["operator"], type="access", email="ada@example.com")
+    assert (await detail(client, keys["operator"], again["id"]))["customer"] is None
+
+
+async def test_refusing_source_fails_the_request_and_erases_nothing_then_retry_succeeds(
+    client: httpx.AsyncClient,
+    keys: dict[str, str],
+    app: FastAPI,
+    settings: Settings,
+    world: Path,
+    remote: HttpSourceServer,
+) -> None:
+    before = snapshot_rows(world)
+    remote.refusals["cus_1"] = [{"code": "legal_hold", "message": "Open dispute until 2026-03-31"}]
+    request_id = await confirmed_deletion(client, keys, settings.mail_dir, app, email="ada@example.com")
+
+    await work(app)
+
+    view = await detail(client, keys["operator"], request_id)
+    assert view["status"] == "failed"
+    assert view["result"] == {"reasons": ["loyalty: Open dispute until 2026-03-31 (legal_hold)"]}
+    assert view["overdue"] is False
+    assert snapshot_rows(world) == before
+    assert "cus_1" in remote.data
+    assert [query for method, _, query, _ in remote.calls if method == "DELETE"] == ["dry_run=true"]
+    [alert] = emails_to(settings.mail_dir, TEAM, "failed")
+    assert "Open dispute until 2026-03-31" in alert
+    assert request_id in alert
+    assert emails_to(settings.mail_dir, "ada@example.com", "erased") == []
+    assert ("failed", "system") in await events(client, keys["operator"], request_id)
+
+    # The hold is lifted; the operator retries.
+    remote.refusals.clear()
+    manual = await client.post(
+        f"/v1/privacy-requests/{request_id}/accept",
+        json={"handling": "manual"},
+        headers={"Authorization": f"Bearer {keys['operator']}"},
+    )
+    assert manual.status_code == 409
+    retried = await accept(client, keys["operator"], request_id, "automatic")
+    assert retried["status"] == "in_progress"
+    await work(app)
+
+    view = await detail(client, keys["operator"], request_id)
+    assert view["status"] == "processed"
+    assert view["result"] == EXPECTED_REPORT
+    assert_ada_erased(world)
+    assert ("retried", "operator-key") in await events(client, keys["operator"], request_id)
+    assert len(emails_to(settings.mail_dir, "ada@example.com", "erased")) == 1
+
+
+async def test_failed_erasure_halfway_is_retried_safely(
+    client: httpx.AsyncClient,
+    keys: dict[str, str],
+    app: FastAPI,
+    settings: Settings,
+    world: Path,
+    remote: HttpSourceServer,
+) -> None:
+    """The support desk refuses writes (a maintenance lock) after the remote source already erased: the
+    support transaction rolls back, the directory is left for the retry, and the retry completes it."""
+    support = world / "support.db"
+    with sqlite3.connect(support) as connection:
+        connection.execute(
+            "CREATE TRIGGER locked BEFORE UPDATE ON tickets BEGIN SELECT RAISE(ABORT, 'tickets are locked'); END"
+        )
+    before = snapshot_rows(world)
+    request_id = await confirmed_deletion(client, keys, settings.mail_dir, app, email="ada@example.com")
+
+    await work(app)
+
+    view = await detail(client, keys["operator"], request_id)
+    assert view["status"] == "failed"
+    [reason] = view["result"]["reasons"]
+    assert "support" in reason
+    assert "tickets are locked" in reason
+    assert snapshot_rows(world) == before  # support rolled back; the crm (the directory) goes last, untouched
+    assert "cus_1" not in remote.data  # the remote source had erased already
+    assert emails_to(settings.mail_dir, TEAM, "failed")
+
+    with sqlite3.connect(support) as connection:
+        connection.execute("DROP TRIGGER locked")
+    await accept(client, keys["operator"], request_id, "automatic")
+    await work(app)
+
+    view = await detail(client, keys["operator"], request_id)
+    assert view["status"] == "processed"
+    assert_ada_erased(world)
+    report = view["result"]
+    assert report["verified"] is True
+    assert report["sources"]["support"] == EXPECTED_REPORT["sources"]["support"]
+    assert report["sources"]["crm"] == EXPECTED_REPORT["sources"]["crm"]
+    # Already erased remotely: the source answers 204 and the declared entity is reported deleted.
+    assert report["sources"]["loyalty"] == {"points": {"action": "deleted"}}
