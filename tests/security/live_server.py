@@ -36,10 +36,10 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(app: FastAPI) -> Iterator[LiveServer]:
+def live_server(app: FastAPI, *, port: int | None = None) -> Iterator[LiveServer]:
     """Serve ``app`` (lifespan included) until the block ends. Logging goes to the root logger, so caplog
     sees the access log as a deployment would write it."""
-    port = free_port()
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=True, lifespan="on")
     server = uvicorn.Server(config)
     loops: list[asyncio.AbstractEventLoop] = []
