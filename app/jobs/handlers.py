@@ -43,5 +43,6 @@ def build_worker(
         poll_interval=settings.worker_poll_interval,
         lease=settings.job_lease,
         retry_base=settings.job_retry_base,
+        max_attempts=settings.job_max_attempts,
         periodic=periodic,
     )

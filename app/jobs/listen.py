@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -23,7 +24,7 @@ async def listen_forever(database_url: str, wake: Callable[[], None]) -> None:
     while True:
         try:
             connection = await asyncpg.connect(dsn, timeout=5)
-        except (OSError, asyncpg.PostgresError, TimeoutError):
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
             await asyncio.sleep(2)
             continue
         try:
@@ -36,11 +37,17 @@ async def listen_forever(database_url: str, wake: Callable[[], None]) -> None:
             connection.add_termination_listener(functools.partial(_set, lost))
             wake()  # work may have been enqueued while we were not listening
             await lost.wait()
-        except (OSError, asyncpg.PostgresError):
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            # InterfaceError (not a PostgresError) is what a connection dropped mid-call raises: without it
+            # here the task would die and the worker would silently fall back to polling.
             log.warning("LISTEN connection lost; reconnecting")
         finally:
             if not connection.is_closed():
-                await connection.close(timeout=2)
+                with contextlib.suppress(
+                    OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError
+                ):
+                    await connection.close(timeout=2)
+        await asyncio.sleep(1)  # a server that accepts then drops connections must not make this spin
 
 
 def _set(event: asyncio.Event, *_args: Any) -> None:

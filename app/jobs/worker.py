@@ -50,6 +50,9 @@ class Worker:
     batch_size: int = 10
     concurrency: int = 4
     periodic: Periodic | None = None
+    # JOB_MAX_ATTEMPTS: when set, it wins over the count stored on each job row, so changing the setting
+    # applies to jobs already queued.
+    max_attempts: int | None = None
     worker_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     )
@@ -98,8 +101,16 @@ class Worker:
         semaphore = asyncio.Semaphore(self.concurrency)
 
         async def guarded(job: Job) -> None:
-            async with semaphore:
-                await self.execute(job)
+            # The heartbeat starts at the claim, not when a slot frees up: a claimed job waiting for its turn
+            # behind slow ones must keep its lease, or another worker would take it and both would run it.
+            heartbeat = asyncio.create_task(self._heartbeat(job.id))
+            try:
+                async with semaphore:
+                    await self.execute(job)
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
 
         await asyncio.gather(*(guarded(job) for job in jobs))
         return len(jobs)
@@ -117,8 +128,11 @@ class Worker:
         return total
 
     async def execute(self, job: Job) -> None:
+        """Run one claimed job in its own unit of work; on failure, retry with backoff or give up.
+
+        The caller keeps the lease alive (see ``run_once``).
+        """
         handler = self.handlers.get(job.kind)
-        heartbeat = asyncio.create_task(self._heartbeat(job.id))
         try:
             if handler is None:
                 raise PermanentError(f"no handler for job kind {job.kind!r}")
@@ -130,16 +144,13 @@ class Worker:
             log.warning("job %s: lease lost to another worker; its work was rolled back", job.id)
         except Exception as exc:
             await self._failed(job, exc)
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
 
     async def _failed(self, job: Job, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         permanent = isinstance(exc, PermanentError)
         async with unit_of_work(self.sessionmaker) as session:
-            if permanent or job.attempts >= job.max_attempts:
+            max_attempts = self.max_attempts if self.max_attempts is not None else job.max_attempts
+            if permanent or job.attempts >= max_attempts:
                 log.error(
                     "job %s (%s) failed for good after %s attempts: %s", job.id, job.kind, job.attempts, error
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import os
 import re
 import tempfile
@@ -18,6 +19,11 @@ from app.config import Settings
 from app.models import Email
 
 SMTP_TIMEOUT_SECONDS = 30.0
+
+# Header lines up to RFC 5322's hard limit of 998 characters. At the default 78, CPython folds a subject ending
+# in a long unbreakable word (a request id) as "Subject:<CRLF> Privacy request failed: ...", which parsers
+# (Python's own included) read back with a leading space.
+MESSAGE_POLICY = email.policy.default.clone(max_line_length=998)
 
 
 class TransportError(Exception):
@@ -37,7 +43,7 @@ class Transport(Protocol):
 
 def build_message(email_row: Email, *, mail_from: str) -> EmailMessage:
     """The MIME message for an outbox row: multipart/alternative (text, then HTML), UTF-8, the row's Message-ID."""
-    message = EmailMessage()
+    message = EmailMessage(policy=MESSAGE_POLICY)
     message["From"] = mail_from
     message["To"] = email_row.to_address
     message["Subject"] = email_row.subject

@@ -1,0 +1,265 @@
+"""Helpers for the worker tests: standalone worker processes, an SMTP server on a chosen port, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from aiosmtpd.controller import Controller
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.models import Email, Job
+
+from ..notifications.smtp_server import SmtpServer
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def smtp_server_on(port: int) -> Iterator[SmtpServer]:
+    """A real aiosmtpd server on 127.0.0.1:``port`` (so a test can start it where a worker already points)."""
+    server = SmtpServer(host="127.0.0.1", port=port)
+    controller = Controller(server, hostname=server.host, port=port)
+    controller.start()
+    try:
+        yield server
+    finally:
+        controller.stop()
+
+
+def message_id_counts(server: SmtpServer) -> Counter[str]:
+    return Counter(str(message["Message-ID"]) for message in server.messages)
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool]],
+    *,
+    within: float,
+    what: str,
+    output: Callable[[], str] = str,
+    interval: float = 0.1,
+) -> None:
+    """Poll ``check`` until it holds; fail naming ``what`` (and the workers' output) after ``within`` s."""
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within} s waiting for {what}\n{output()}")
+        await asyncio.sleep(interval)
+
+
+async def job_statuses(
+    sessionmaker: async_sessionmaker[AsyncSession], kind: str | None = None
+) -> Counter[str]:
+    async with sessionmaker() as session:
+        query = select(Job.status, func.count()).group_by(Job.status)
+        if kind is not None:
+            query = query.where(Job.kind == kind)
+        rows = await session.execute(query)
+        return Counter({str(row[0]): int(row[1]) for row in rows})
+
+
+async def emails(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Email]:
+    async with sessionmaker() as session:
+        return list((await session.scalars(select(Email).order_by(Email.created_at))).all())
+
+
+def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
+    """The environment of a ``python -m app worker`` that shares ``settings``' database, sources and mail."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT"}
+    }
+    env.update(
+        {
+            "DATABASE_URL": settings.database_url,
+            "SECRET_KEY": settings.resolved_secret_key(),
+            "SOURCES_FILE": str(settings.sources_file),
+            "MAIL_DIR": str(settings.mail_dir),
+            "PACKAGE_DIR": str(settings.package_dir),
+            "VAR_DIR": str(settings.var_dir),
+            "PUBLIC_BASE_URL": settings.base_url,
+            "PRIVACY_TEAM_EMAIL": settings.privacy_team_email or "",
+            "MAIL_FROM": settings.mail_from,
+            "JOB_RETRY_BASE": "PT0.2S",
+            "WORKER_POLL_INTERVAL": "PT0.2S",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if settings.smtp_host:
+        env.update(
+            {
+                "SMTP_HOST": settings.smtp_host,
+                "SMTP_PORT": str(settings.smtp_port),
+                "SMTP_SECURITY": settings.smtp_security,
+            }
+        )
+    env.update(overrides)
+    return env
+
+
+class WorkerProcess:
+    """One ``python -m app worker`` subprocess; its output goes to a log file shown when a test fails."""
+
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log: IO[bytes] = self.log_path.open("wb")
+        # cwd outside the repository: no .env file there may change the settings under test.
+        self.killed = False
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app", "worker"],
+            env=env,
+            cwd=log_dir,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def output(self) -> str:
+        self._log.flush()
+        return (
+            f"--- {self.name} (pid {self.pid}, exit {self.process.poll()}) ---\n"
+            + self.log_path.read_text(errors="replace")
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up at all, as when a machine dies."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.killed = True
+
+    def stop(self) -> None:
+        """SIGTERM, the way an orchestrator stops a worker; SIGKILL if it does not exit."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+class Workers:
+    """The worker processes of one test; all are stopped at the end."""
+
+    def __init__(self, settings: Settings, log_dir: Path) -> None:
+        self.settings = settings
+        self.log_dir = log_dir
+        self.started: list[WorkerProcess] = []
+
+    def start(self, name: str, **env: str) -> WorkerProcess:
+        worker = WorkerProcess(name, worker_env(self.settings, **env), self.log_dir)
+        self.started.append(worker)
+        return worker
+
+    def output(self) -> str:
+        return "\n".join(worker.output() for worker in self.started)
+
+    def assert_alive(self) -> None:
+        for worker in self.started:
+            if worker.killed:
+                continue
+            code = worker.process.poll()
+            assert code is None, f"worker {worker.name} exited with {code}\n{self.output()}"
+
+    def stop_all(self) -> None:
+        for worker in self.started:
+            worker.stop()
+
+
+@contextmanager
+def worker_processes(settings: Settings, log_dir: Path) -> Iterator[Workers]:
+    workers = Workers(settings, log_dir)
+    try:
+        yield workers
+    finally:
+        workers.stop_all()
+
+
+def http_source_yaml(url: str, *, timeout: str = "PT5S", attempts: int = 3) -> str:
+    """A ``loyalty`` HTTP source entry for ``write_crm(extra_sources=...)``."""
+    return f"""\
+  - name: loyalty
+    type: http
+    url: {url}/gdpr/customers/{{customer_id}}
+    timeout: {timeout}
+    attempts: {attempts}
+    backoff: PT0.01S
+    entities:
+      - name: points
+        purpose: Loyalty programme
+"""
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    assert isinstance(value, dict)
+    return value
+
+
+class SmtpSink:
+    """``tests.jobs.smtp_sink`` in its own process on ``port``; ``received()`` lists (Message-ID, recipients)."""
+
+    def __init__(self, port: int, directory: Path) -> None:
+        self.host = "127.0.0.1"
+        self.port = port
+        self.path = directory / "smtp-sink.txt"
+        self.path.touch()
+        self._log = (directory / "smtp-sink.log").open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.jobs.smtp_sink", str(port), str(self.path)],
+            cwd=REPO,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, within: float = 20) -> None:
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                with socket.create_connection((self.host, self.port), timeout=1):
+                    return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise AssertionError("the SMTP sink did not start") from None
+                time.sleep(0.05)
+
+    def received(self) -> list[tuple[str, str]]:
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        return [(line.split(" ")[0], line.split(" ")[1]) for line in lines if line]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self._log.close()
+
+
+@contextmanager
+def smtp_sink(port: int, directory: Path) -> Iterator[SmtpSink]:
+    sink = SmtpSink(port, directory)
+    try:
+        sink.wait_ready()
+        yield sink
+    finally:
+        sink.stop()

@@ -1,0 +1,120 @@
+"""SMTP down while requests arrive: nothing is lost, nothing is sent twice once it is back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from app import clock
+from app.config import Settings
+from app.main import create_app
+from app.models import Job
+
+from ..conftest import make_settings
+from ..helpers import submit
+from ..notifications.smtp_server import free_port
+from .support import emails, message_id_counts, smtp_server_on
+
+REQUESTS = 12
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, sources_file: Path, smtp_port: int) -> Settings:
+    return make_settings(
+        database_url,
+        tmp_path,
+        sources_file,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        smtp_security="none",
+        job_retry_base="PT10S",
+        job_max_attempts=8,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, run_worker=False)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def _send_jobs(app: FastAPI) -> list[Job]:
+    async with app.state.sessionmaker() as session:
+        return list((await session.scalars(select(Job).where(Job.kind == "send_email"))).all())
+
+
+async def test_emails_wait_for_smtp_and_arrive_exactly_once(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], smtp_port: int
+) -> None:
+    worker = app.state.worker
+    clock.freeze(datetime(2030, 5, 1, 8, 0, tzinfo=UTC))
+    for number in range(REQUESTS):
+        kind = "access" if number % 2 else "deletion"
+        await submit(client, keys["app"], type=kind, email=f"person{number}@example.com")
+
+    # Nobody listens on the port: every attempt fails, and each retry waits longer (10 s, then 20 s).
+    await worker.run_until_idle()
+    jobs = await _send_jobs(app)
+    assert len(jobs) == REQUESTS
+    assert {(job.status, job.attempts) for job in jobs} == {("queued", 1)}
+    assert all("127.0.0.1" in (job.last_error or "") for job in jobs)
+    assert all(clock.as_utc(job.run_at) == clock.now() + timedelta(seconds=10) for job in jobs)
+    assert await worker.run_until_idle() == 0  # not due yet: backoff
+    clock.advance(timedelta(seconds=10))
+    await worker.run_until_idle()
+    jobs = await _send_jobs(app)
+    assert {(job.status, job.attempts) for job in jobs} == {("queued", 2)}
+    assert all(clock.as_utc(job.run_at) == clock.now() + timedelta(seconds=20) for job in jobs)
+
+    with smtp_server_on(smtp_port) as server:
+        # Up, but refusing for now (451: try again later): still retried, nothing counted as delivered.
+        server.refuse_with = "451 4.3.0 Try again later"
+        clock.advance(timedelta(seconds=20))
+        await worker.run_until_idle()
+        assert server.received == []
+        assert {(job.status, job.attempts) for job in await _send_jobs(app)} == {("queued", 3)}
+        assert {row.status for row in await emails(app.state.sessionmaker)} == {"pending"}
+
+        server.refuse_with = None
+        clock.advance(timedelta(minutes=1))
+        await worker.run_until_idle()
+        clock.advance(timedelta(hours=1))
+        await worker.run_until_idle()  # nothing left: a late run must not send anything again
+
+        rows = await emails(app.state.sessionmaker)
+        assert len(rows) == REQUESTS
+        assert {row.status for row in rows} == {"sent"}
+        counts = message_id_counts(server)
+        assert sorted(counts) == sorted(row.message_id for row in rows)
+        assert set(counts.values()) == {1}
+        assert sorted(str(m["To"]) for m in server.messages) == sorted(
+            f"person{n}@example.com" for n in range(REQUESTS)
+        )
+    assert {job.status for job in await _send_jobs(app)} == {"done"}
+
+
+async def test_a_permanent_refusal_is_not_retried(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], smtp_port: int
+) -> None:
+    with smtp_server_on(smtp_port) as server:
+        server.refuse_with = "550 5.1.1 Mailbox does not exist"
+        await submit(client, keys["app"], type="access", email="nobody@example.com")
+        await app.state.worker.run_until_idle()
+        [job] = await _send_jobs(app)
+        assert (job.status, job.attempts) == ("dead", 1)
+        assert "550" in (job.last_error or "")
+        [row] = await emails(app.state.sessionmaker)
+        assert row.status == "failed"
+        assert server.received == []
