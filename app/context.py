@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from app.config import Settings
+from app.notifications.outbox import domain_of
 
 if TYPE_CHECKING:
     from app.sources import DataSources
@@ -19,4 +20,4 @@ class ServiceContext:
 
     @property
     def mail_domain(self) -> str:
-        return self.settings.mail_from.rpartition("@")[2] or "localhost"
+        return domain_of(self.settings.mail_from)
