@@ -101,7 +101,7 @@ def run(
 
     # In its own process: the profile's memory must not inflate this process (and its children's ru_maxrss).
     subprocess.run(
-        [PYTHON, str(REPO / "bench" / "submit_bench.py"), f"--requests={150 if quick else 800}"],
+        [PYTHON, str(REPO / "bench" / "submit_bench.py"), f"--requests={150 if quick else 400}"],
         cwd=REPO,
         env={**os.environ, "BENCH_DATABASE_URL": url, "BENCH_SOURCES_FILE": str(ws.sources_file)},
         check=True,
