@@ -209,7 +209,7 @@ def profile_submit(*, url: str, sources_file: Path, results: Path, requests: int
     asyncio.run(go())
 
 
-_PACKAGE = re.compile(r"(?:site-packages|lib/python3\.\d+)/([A-Za-z0-9_]+)")
+_PACKAGE = re.compile(r"site-packages/([A-Za-z0-9_]+)|lib/python3\.\d+/([A-Za-z0-9_]+)")
 
 
 def _package(path: str) -> str:
@@ -217,7 +217,7 @@ def _package(path: str) -> str:
         return "app (this service)"
     match = _PACKAGE.search(path)
     if match:
-        return match.group(1)
+        return match.group(1) or match.group(2)
     return "<other>"
 
 
