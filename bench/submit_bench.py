@@ -209,15 +209,16 @@ def profile_submit(*, url: str, sources_file: Path, results: Path, requests: int
     asyncio.run(go())
 
 
-_PACKAGE = re.compile(r"site-packages/([A-Za-z0-9_]+)|lib/python3\.\d+/([A-Za-z0-9_]+)")
+_PACKAGE = re.compile(r"site-packages/([A-Za-z0-9_]+)")
+_STDLIB = re.compile(r"lib/python3\.\d+/([A-Za-z0-9_]+)")
 
 
 def _package(path: str) -> str:
     if path.startswith(str(REPO / "app")):
         return "app (this service)"
-    match = _PACKAGE.search(path)
+    match = _PACKAGE.search(path) or _STDLIB.search(path)
     if match:
-        return match.group(1) or match.group(2)
+        return match.group(1)
     return "<other>"
 
 
