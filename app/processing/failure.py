@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import timeline
 from app.audit.timeline import SYSTEM
 from app.context import ServiceContext
-from app.models import Email, Job
+from app.models import Email, Job, PrivacyRequest
 from app.requests import repository
 from app.requests.actions import apply
 from app.requests.lifecycle import Action
@@ -43,10 +43,33 @@ async def on_job_dead(session: AsyncSession, job: Job, error: str, *, ctx: Servi
         if email is not None and email.status == "pending":
             email.status = "failed"
         return
-    if job.request_id is not None:
-        await fail_request(
-            session,
-            ctx,
-            request_id=job.request_id,
-            reasons=[f"gave up after {job.attempts} attempts: {error}"],
-        )
+    if job.request_id is None:
+        return
+    reason = f"gave up after {job.attempts} attempts: {error}"
+    request = await repository.get(session, job.request_id)
+    if request is not None and request.status == "processed" and job.payload.get("fulfilled"):
+        await _link_not_sent(session, ctx, request, reason)
+        return
+    await fail_request(session, ctx, request_id=job.request_id, reasons=[reason])
+
+
+async def _link_not_sent(
+    session: AsyncSession, ctx: ServiceContext, request: PrivacyRequest, reason: str
+) -> None:
+    """An operator fulfilled the request with a link, but the package could not be built.
+
+    The request stays ``processed`` (the lifecycle has no way back from it), so the customer is waiting for
+    a link that will not come unless someone acts: the timeline says so and the team is alerted.
+    """
+    detail = f"no download link was sent: {reason}"
+    timeline.record(
+        session, request_id=request.id, action="download_link_failed", actor=SYSTEM, detail=detail
+    )
+    await email_team(
+        session,
+        ctx,
+        "request_failed",
+        request_id=request.id,
+        request=email_context(request),
+        error=f"{detail}. Export the data (GET /v1/privacy-requests/{request.id}/data) and deliver it another way.",
+    )

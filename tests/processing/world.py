@@ -99,14 +99,16 @@ def loyalty_yaml(url: str, *, timeout: str = "PT2S") -> str:
 """
 
 
-def write_world(directory: Path, *, loyalty_url: str | None = None, extra: str = "") -> Path:
+def write_world(
+    directory: Path, *, loyalty_url: str | None = None, loyalty_timeout: str = "PT2S", extra: str = ""
+) -> Path:
     """The CRM, the support desk and (with ``loyalty_url``) the remote loyalty source; the yaml's path."""
     directory.mkdir(parents=True, exist_ok=True)
     support = directory / "support.db"
     build_support(support)
     text = support_yaml(support)
     if loyalty_url is not None:
-        text += loyalty_yaml(loyalty_url)
+        text += loyalty_yaml(loyalty_url, timeout=loyalty_timeout)
     return write_crm(directory, extra_sources=text + extra)
 
 
@@ -188,7 +190,7 @@ async def confirmed_deletion(
     """Submit a deletion, follow the confirmation email's link and confirm; the request id (in_progress)."""
     request = await submit(client, keys["app"], type="deletion", email=email)
     await app.state.worker.run_until_idle()
-    confirmation = emails_to(mail_dir, email)[-1]
+    [confirmation] = emails_to(mail_dir, email, "Confirm the deletion")
     token = link_in(confirmation, "/v1/verify").split("token=", 1)[1]
     page = await client.get("/v1/verify", params={"token": token})
     assert page.status_code == 200
