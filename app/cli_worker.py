@@ -66,5 +66,6 @@ async def run_worker(settings: Settings) -> None:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+        await worker.aclose()
         await sources.aclose()
         await engine.dispose()

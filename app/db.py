@@ -44,7 +44,8 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout. A connection lost to a database restart fails
+        # one request (503, Retry-After) and the pool replaces it; pool_recycle retires idle ones.
         pool_recycle=1800,
         connect_args={"timeout": 5, "command_timeout": 30},
     )
@@ -54,15 +55,22 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+# session.info key: callables that undo side effects outside the database (a written file) on rollback.
+ON_ROLLBACK = "on_rollback"
+
+
 @asynccontextmanager
 async def unit_of_work(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session that commits when the block succeeds and rolls back when it raises."""
+    """A session that commits when the block succeeds and rolls back when it raises (then runs the
+    callables registered under ``session.info[ON_ROLLBACK]``)."""
     async with sessionmaker() as session:
         try:
             yield session
             await session.commit()
         except BaseException:
             await session.rollback()
+            for undo in session.info.pop(ON_ROLLBACK, []):
+                undo()
             raise
 
 

@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(task, timeout=30)
+            await worker.aclose()
             await sources.aclose()
             await engine.dispose()
 

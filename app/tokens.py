@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import string
+
+_URLSAFE = frozenset(string.ascii_letters + string.digits + "-_")
 
 
 def new_token(secret_key: str) -> tuple[str, str]:
@@ -19,4 +22,4 @@ def hash_token(token: str, secret_key: str) -> str:
 
 def looks_like_token(token: str) -> bool:
     """Cheap shape check before any database work: 43 URL-safe characters."""
-    return len(token) == 43 and all(c.isalnum() or c in "-_" for c in token)
+    return len(token) == 43 and all(c in _URLSAFE for c in token)

@@ -44,3 +44,10 @@ def text_of(message: EmailMessage) -> str:
     content = part.get_content()
     assert isinstance(content, str)
     return content
+
+
+def mail_with_subject(mail_dir: Path, fragment: str) -> EmailMessage:
+    """The one email whose subject contains ``fragment`` (the worker sends concurrently: order is not fixed)."""
+    matches = [m for m in mailbox(mail_dir) if fragment.lower() in str(m["Subject"]).lower()]
+    assert len(matches) == 1, [str(m["Subject"]) for m in mailbox(mail_dir)]
+    return matches[0]

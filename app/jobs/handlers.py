@@ -36,7 +36,7 @@ def build_worker(
             await sweep(session, ctx)
 
     settings = ctx.settings
-    return Worker(
+    worker = Worker(
         sessionmaker=sessionmaker,
         handlers=handlers,
         on_dead=functools.partial(on_job_dead, ctx=ctx),
@@ -46,3 +46,5 @@ def build_worker(
         max_attempts=settings.job_max_attempts,
         periodic=periodic,
     )
+    worker.closers.append(transport.aclose)
+    return worker

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
@@ -37,12 +37,9 @@ async def enqueue(
         created_at=now,
     )
     session.add(job)
-    if not session.info.get("jobs_enqueued"):
-        session.info["jobs_enqueued"] = True
-        bind = session.get_bind()
-        if bind.dialect.name == "postgresql":
-            # Delivered on commit only: idle workers in other processes wake for work that really exists.
-            await session.execute(text("SELECT pg_notify('privacy_jobs', '')"))
+    # In this process the session dependency wakes the embedded worker after commit; other processes are
+    # woken by PostgreSQL NOTIFY from a trigger on the jobs table (see the first migration).
+    session.info["jobs_enqueued"] = True
     return job
 
 

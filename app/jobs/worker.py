@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
@@ -50,6 +51,7 @@ class Worker:
     batch_size: int = 10
     concurrency: int = 4
     periodic: Periodic | None = None
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # JOB_MAX_ATTEMPTS: when set, it wins over the count stored on each job row, so changing the setting
     # applies to jobs already queued.
     max_attempts: int | None = None
@@ -62,6 +64,11 @@ class Worker:
     def wake(self) -> None:
         """Ask the loop to look for work now (safe to call from any coroutine in this loop)."""
         self._wake.set()
+
+    async def aclose(self) -> None:
+        """Release what the handlers hold (pooled SMTP connections); call after ``run`` has returned."""
+        for close in self.closers:
+            await close()
 
     def stop(self) -> None:
         self._stopping = True
@@ -82,6 +89,10 @@ class Worker:
                     last_periodic = loop.time()
                     await self.periodic()
                 worked = await self.run_once()
+            except (OSError, OperationalError, InterfaceError) as exc:
+                # The database is unreachable (a restart, a failover): one line per poll, not a traceback.
+                log.warning("database unavailable, retrying after the poll interval: %s", type(exc).__name__)
+                worked = 0
             except Exception:
                 log.exception("worker iteration failed; retrying after the poll interval")
                 worked = 0

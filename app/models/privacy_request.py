@@ -9,7 +9,7 @@ from app.models.base import Base, JSONType
 
 # Statuses in which a request still needs work; at most one such request per subject and type.
 OPEN_STATUSES = ("unverified", "pending", "in_progress", "failed")
-_OPEN_SQL = "status IN ('unverified', 'pending', 'in_progress', 'failed')"
+OPEN_SQL = "status IN ('unverified', 'pending', 'in_progress', 'failed')"
 
 
 class PrivacyRequest(Base):
@@ -52,8 +52,23 @@ class PrivacyRequest(Base):
             "subject",
             "type",
             unique=True,
-            postgresql_where=text(_OPEN_SQL),
-            sqlite_where=text(_OPEN_SQL),
+            postgresql_where=text(OPEN_SQL),
+            sqlite_where=text(OPEN_SQL),
+        ),
+        # Open requests by due date and by receipt: the overdue filter, the sweep, the cockpit's work queue.
+        Index(
+            "ix_privacy_requests_open_due_at_id",
+            "due_at",
+            "id",
+            postgresql_where=text(OPEN_SQL),
+            sqlite_where=text(OPEN_SQL),
+        ),
+        Index(
+            "ix_privacy_requests_open_received_at_id",
+            "received_at",
+            "id",
+            postgresql_where=text(OPEN_SQL),
+            sqlite_where=text(OPEN_SQL),
         ),
         Index(
             "ix_privacy_requests_verification_expires_at",

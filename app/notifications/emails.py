@@ -77,6 +77,8 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates ship with the code: no need to stat them on every render.
+        auto_reload=False,
     )
     formatting.install_filters(env)
     return env

@@ -40,6 +40,10 @@ class Transport(Protocol):
         """Deliver ``message`` or raise ``TransportError``."""
         ...
 
+    async def aclose(self) -> None:
+        """Release connections held for reuse."""
+        ...
+
 
 def build_message(email_row: Email, *, mail_from: str) -> EmailMessage:
     """The MIME message for an outbox row: multipart/alternative (text, then HTML), UTF-8, the row's Message-ID."""
@@ -71,32 +75,31 @@ class SmtpTransport:
         password: str | None = None,
         security: Literal["none", "starttls", "tls"] = "starttls",
         timeout: float = SMTP_TIMEOUT_SECONDS,
+        pool_size: int = 0,
     ) -> None:
+        """``pool_size`` idle connections are kept for reuse (0: one connection per email); whoever makes a
+        pooled transport calls ``aclose()`` when done."""
         self.host = host
         self.port = port
         self.username = username
         self._password = password
         self.security = security
         self.timeout = timeout
+        self.pool_size = pool_size
+        self._idle: list[aiosmtplib.SMTP] = []
 
     def __repr__(self) -> str:
         # Never the password: this object may end up in a log line or a traceback's locals.
         return f"SmtpTransport(host={self.host!r}, port={self.port}, security={self.security!r}, username={self.username!r})"
 
     async def send(self, message: EmailMessage) -> None:
-        """Deliver ``message``; raise ``TransportError`` (never naming the password) when it cannot be delivered."""
+        """Deliver ``message``; raise ``TransportError`` (never naming the password) when it cannot be delivered.
+
+        Connections are kept open and reused (a handshake per email would cost more than the email); a
+        reused connection the server has dropped is replaced once, transparently.
+        """
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self._password if self.username else None,
-                use_tls=self.security == "tls",
-                # False rather than None for "none": aiosmtplib would otherwise upgrade opportunistically.
-                start_tls=self.security == "starttls",
-                timeout=self.timeout,
-            )
+            client = await self._deliver(message)
         except aiosmtplib.SMTPResponseException as exc:
             raise TransportError(
                 self._redact(f"SMTP server {self.host}:{self.port} refused: {exc.code} {exc.message}"),
@@ -115,11 +118,76 @@ class SmtpTransport:
             raise TransportError(
                 self._redact(f"SMTP delivery via {self.host}:{self.port} failed: {type(exc).__name__}: {exc}")
             ) from None
+        # Only a connection that just delivered goes back to the pool; a failed one is dropped above.
+        if len(self._idle) < self.pool_size:
+            self._idle.append(client)
+        else:
+            await _quit(client)
+
+    async def _deliver(self, message: EmailMessage) -> aiosmtplib.SMTP:
+        """Send on a pooled or new connection; the connection it used, or it is closed and the error raised."""
+        client, reused = await self._checkout()
+        try:
+            try:
+                await client.send_message(message)
+            except aiosmtplib.SMTPServerDisconnected:
+                if not reused:
+                    raise
+                await _close(client)
+                client, _ = await self._connect()
+                await client.send_message(message)
+        except BaseException:
+            await _close(client)
+            raise
+        return client
+
+    async def _checkout(self) -> tuple[aiosmtplib.SMTP, bool]:
+        while self._idle:
+            client = self._idle.pop()
+            if client.is_connected:
+                return client, True
+        return await self._connect()
+
+    async def _connect(self) -> tuple[aiosmtplib.SMTP, bool]:
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self._password if self.username else None,
+            use_tls=self.security == "tls",
+            # False rather than None for "none": aiosmtplib would otherwise upgrade opportunistically.
+            start_tls=self.security == "starttls",
+            timeout=self.timeout,
+        )
+        try:
+            await client.connect()
+        except BaseException:
+            await _close(client)
+            raise
+        return client, False
+
+    async def aclose(self) -> None:
+        """Say goodbye on every idle connection."""
+        while self._idle:
+            await _quit(self._idle.pop())
 
     def _redact(self, text: str) -> str:
         if self._password:
             text = text.replace(self._password, "[redacted]")
         return text
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    try:
+        await client.quit()
+    except (aiosmtplib.SMTPException, OSError):
+        await _close(client)
+
+
+async def _close(client: aiosmtplib.SMTP) -> None:
+    client.close()
+    # The transport finishes closing on the loop's next turn; give it that turn so no socket is left behind.
+    await asyncio.sleep(0)
 
 
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._@+-]")
@@ -137,6 +205,9 @@ class FileTransport:
         if not message_id:
             raise TransportError("message has no Message-ID", permanent=True)
         return self.mail_dir / (_UNSAFE_FILENAME.sub("_", message_id) + ".eml")
+
+    async def aclose(self) -> None:
+        """Nothing to release: files are written whole."""
 
     async def send(self, message: EmailMessage) -> None:
         """Write ``message`` atomically (temporary file, then rename); raise ``TransportError`` on I/O failure."""
@@ -171,5 +242,7 @@ def transport_from_settings(settings: Settings) -> Transport:
             username=settings.smtp_username,
             password=settings.smtp_password,
             security=settings.smtp_security,
+            # One reusable connection per job a worker runs at once (the worker's concurrency).
+            pool_size=4,
         )
     return FileTransport(settings.mail_dir)

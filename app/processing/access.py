@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,7 +14,7 @@ from app import clock, tokens
 from app.audit import timeline
 from app.audit.timeline import SYSTEM
 from app.context import ServiceContext
-from app.db import unit_of_work
+from app.db import ON_ROLLBACK, unit_of_work
 from app.models import Download, Job, PrivacyRequest
 from app.requests import repository
 from app.requests.actions import apply
@@ -61,6 +63,10 @@ async def run_access_package(
     try:
         size = await write_encrypted_package(path, chunks, secret_key=ctx.secret_key)
         recorded = await _record(session, ctx, request_id=request_id, path=str(path), size=size)
+        if recorded:
+            # If the job's transaction still rolls back (a lost lease, a failed commit), no row points at
+            # the file: remove it rather than leave an encrypted orphan that no sweep would purge.
+            session.info.setdefault(ON_ROLLBACK, []).append(functools.partial(_remove, path))
     finally:
         if not recorded:
             with contextlib.suppress(OSError):
@@ -115,3 +121,8 @@ async def _record(
         expires_at=expires_at,
     )
     return True
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()

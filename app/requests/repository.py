@@ -9,9 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, func, not_, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import OPEN_STATUSES, IdempotencyKey, PrivacyRequest
+from app.models import OPEN_STATUSES, Base, IdempotencyKey, PrivacyRequest
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,10 @@ def list_query(filters: ListFilters, *, now: datetime) -> Select[PrivacyRequest]
     elif filters.overdue is False:
         query = query.where(not_(_overdue_clause(now)))
     if filters.due_before is not None:
-        query = query.where(PrivacyRequest.due_at < filters.due_before)
+        # A request is never due before it is received, so this bound lets the receipt index narrow the scan.
+        query = query.where(
+            PrivacyRequest.due_at < filters.due_before, PrivacyRequest.received_at < filters.due_before
+        )
     if filters.received_after is not None:
         query = query.where(PrivacyRequest.received_at >= filters.received_after)
     if filters.received_before is not None:
@@ -158,6 +163,44 @@ async def open_due_before(
         .limit(limit)
     )
     return (await session.scalars(query)).all()
+
+
+async def insert_unless_conflict(
+    session: AsyncSession,
+    model: type[Base],
+    values: dict[str, Any],
+    *,
+    index_elements: list[str],
+    index_where: Any = None,
+) -> bool:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in one round trip; False when a unique row already exists.
+
+    On PostgreSQL a conflicting insert in flight makes this wait for it to commit (then False) or roll back
+    (then this insert goes in), so concurrent submits settle without savepoints.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert(model) if dialect == "postgresql" else sqlite_insert(model)
+    statement = insert.values(**values).on_conflict_do_nothing(
+        index_elements=index_elements, index_where=index_where
+    )
+    result = await session.execute(statement)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def complete_idempotent(
+    session: AsyncSession,
+    *,
+    api_key_id: uuid.UUID,
+    key: str,
+    request_id: uuid.UUID,
+    status_code: int,
+    body: dict[str, Any],
+) -> None:
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.api_key_id == api_key_id, IdempotencyKey.key == key)
+        .values(request_id=request_id, status_code=status_code, response_body=body)
+    )
 
 
 async def find_idempotent(session: AsyncSession, *, api_key_id: uuid.UUID, key: str) -> IdempotencyKey | None:

@@ -6,7 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
 
 from app import clock
 from app.auth.dependencies import AppKey, OperatorKey
@@ -26,6 +27,7 @@ from app.requests.schemas import (
     PrivacyRequestDetail,
     PrivacyRequestOut,
     PrivacyRequestPage,
+    Prose,
     RequestStatus,
     RequestType,
     SortKey,
@@ -52,19 +54,18 @@ RequestId = Annotated[uuid.UUID, "the request's id"]
     },
 )
 async def submit_request(
+    _limit: SubmitLimit,  # first: an unauthenticated flood is limited too
     body: SubmitRequest,
     principal: AppKey,
     session: SessionDep,
     ctx: ContextDep,
-    response: Response,
-    _limit: SubmitLimit,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     outcome = await service.submit(
         session, ctx, principal=principal, body=body, idempotency_key=idempotency_key
     )
-    response.status_code = outcome.status_code
-    return outcome.body
+    # The body is already JSON-ready and shaped by the service: skip a second validation pass.
+    return JSONResponse(outcome.body, status_code=outcome.status_code)
 
 
 @router.get("/privacy-requests", response_model=PrivacyRequestPage)
@@ -82,7 +83,7 @@ async def list_requests(
     sort: SortKey = "-received_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     filters = ListFilters(
         statuses=tuple(dict.fromkeys(status or ())),
         type=type,
@@ -93,7 +94,8 @@ async def list_requests(
         received_after=_aware("received_after", received_after),
         received_before=_aware("received_before", received_before),
     )
-    return await service.list_requests(session, filters=filters, sort=sort, limit=limit, cursor=cursor)
+    page = await service.list_requests(session, filters=filters, sort=sort, limit=limit, cursor=cursor)
+    return JSONResponse(page)
 
 
 def _email_filter(email: str | None) -> str | None:
@@ -113,7 +115,14 @@ def _aware(name: str, value: datetime | None) -> datetime | None:
             f"{name} needs a time zone, e.g. 2026-01-31T00:00:00Z.",
             fields=[{"field": name, "detail": "time zone missing"}],
         )
-    return clock.as_utc(value) if value is not None else None
+    if value is None:
+        return None
+    try:
+        return clock.as_utc(value)
+    except OverflowError:
+        raise ValidationFailed(
+            f"{name} is out of range.", fields=[{"field": name, "detail": "date out of range"}]
+        ) from None
 
 
 @router.get(
@@ -161,7 +170,7 @@ async def delete_request(
     principal: OperatorKey,
     session: SessionDep,
     ctx: ContextDep,
-    reason: Annotated[str, Query(min_length=1, max_length=2000)],
+    reason: Annotated[Prose, Query(min_length=1, max_length=2000)],
     notify: bool = False,
 ) -> dict[str, Any]:
     request = await actions.dismiss(

@@ -17,11 +17,33 @@ Handling = Literal["automatic", "manual"]
 SortKey = Literal["received_at", "-received_at", "due_at", "-due_at"]
 
 _EMAIL = re.compile(r"^[^@\s<>\"',;()\[\]]+@[^@\s<>\"',;()\[\]]+\.[^@\s<>\"',;()\[\].]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def no_control_characters(value: str) -> str:
+    """Text that goes into emails, logs and databases carries no control characters (NUL, newlines...)."""
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+_CONTROL_IN_PROSE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def no_control_characters_in_prose(value: str) -> str:
+    """Free text (a reason, a note) may span lines and use tabs, but carries no other control characters."""
+    if _CONTROL_IN_PROSE.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(no_control_characters)]
+Prose = Annotated[str, AfterValidator(no_control_characters_in_prose)]
 
 
 def normalise_email(value: str) -> str:
     value = value.strip().lower()
-    if len(value) > 320 or not _EMAIL.match(value):
+    if len(value) > 320 or _CONTROL.search(value) or not _EMAIL.match(value):
         raise ValueError("is not an email address")
     return value
 
@@ -34,10 +56,10 @@ class SubmitRequest(BaseModel):
 
     type: RequestType
     email: Email | None = None
-    customer_id: str | None = Field(default=None, min_length=1, max_length=200)
+    customer_id: PlainText | None = Field(default=None, min_length=1, max_length=200)
     regulation: Regulation = "gdpr"
     locale: Locale = "en"
-    channel: str | None = Field(default=None, min_length=1, max_length=50)
+    channel: PlainText | None = Field(default=None, min_length=1, max_length=50)
 
     @model_validator(mode="after")
     def _someone(self) -> SubmitRequest:
@@ -52,11 +74,11 @@ class AcceptBody(BaseModel):
 
 class FulfilBody(BaseModel):
     send_download_link: bool = True
-    note: str | None = Field(default=None, max_length=2000)
+    note: Prose | None = Field(default=None, max_length=2000)
 
 
 class ExtendBody(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Prose = Field(min_length=1, max_length=2000)
 
 
 class CustomerOut(BaseModel):

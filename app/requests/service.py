@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi.encoders import jsonable_encoder
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, tokens
@@ -23,12 +22,12 @@ from app.context import ServiceContext
 from app.deadlines.due_dates import due_at_for
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import IdempotencyKey, PrivacyRequest, RequestEvent
-from app.models.privacy_request import OPEN_STATUSES
+from app.models.privacy_request import OPEN_SQL, OPEN_STATUSES
 from app.requests import repository
 from app.requests.notify import email_customer
 from app.requests.repository import Cursor, ListFilters
 from app.requests.schemas import SubmitRequest
-from app.requests.views import detail, resource
+from app.requests.views import detail, resource_json
 from app.sources import Customer
 
 
@@ -54,15 +53,13 @@ async def submit(
 
     The answer never reveals whether the email belongs to a customer: both get the same status and shape.
     """
-    claim: IdempotencyKey | None = None
     if idempotency_key is not None:
         previous = await repository.find_idempotent(session, api_key_id=principal.key_id, key=idempotency_key)
         if previous is not None:
             return _replay(previous, body)
-        claimed = await _claim_key(session, principal=principal, key=idempotency_key, body=body)
-        if isinstance(claimed, SubmitOutcome):
-            return claimed
-        claim = claimed
+        replay = await _claim_key(session, principal=principal, key=idempotency_key, body=body)
+        if replay is not None:
+            return replay
 
     customer = None
     if body.customer_id is not None:
@@ -76,25 +73,24 @@ async def submit(
         customer = await ctx.sources.find_customer(email=body.email)
     subject = f"c:{customer.id}" if customer is not None else f"e:{body.email}"
 
-    existing = await repository.find_open(session, subject=subject, type=body.type)
-    if existing is None:
-        existing, created = await _create(
-            session, ctx, principal=principal, body=body, customer=customer, subject=subject
+    existing, created = await _create(
+        session, ctx, principal=principal, body=body, customer=customer, subject=subject
+    )
+    outcome = SubmitOutcome(201 if created else 200, _app_body(existing))
+    if idempotency_key is not None:
+        await repository.complete_idempotent(
+            session,
+            api_key_id=principal.key_id,
+            key=idempotency_key,
+            request_id=existing.id,
+            status_code=outcome.status_code,
+            body=outcome.body,
         )
-        status_code = 201 if created else 200
-    else:
-        status_code = 200
-    outcome = SubmitOutcome(status_code, _app_body(existing))
-    if claim is not None:
-        claim.request_id = existing.id
-        claim.status_code = outcome.status_code
-        claim.response_body = outcome.body
     return outcome
 
 
 def _app_body(request: PrivacyRequest) -> dict[str, Any]:
-    body: dict[str, Any] = jsonable_encoder(resource(request, now=clock.now(), with_customer=False))
-    return body
+    return resource_json(request, now=clock.now(), with_customer=False)
 
 
 def _replay(previous: IdempotencyKey, body: SubmitRequest) -> SubmitOutcome:
@@ -105,26 +101,25 @@ def _replay(previous: IdempotencyKey, body: SubmitRequest) -> SubmitOutcome:
 
 async def _claim_key(
     session: AsyncSession, *, principal: Principal, key: str, body: SubmitRequest
-) -> IdempotencyKey | SubmitOutcome:
-    """Insert the key first: a concurrent repeat waits on it, then replays the winner's answer."""
-    record = IdempotencyKey(
-        api_key_id=principal.key_id,
-        key=key,
-        fingerprint=_fingerprint(body),
-        request_id=uuid.UUID(int=0),
-        status_code=0,
-        response_body={},
-        created_at=clock.now(),
-    )
-    try:
-        async with session.begin_nested():
-            session.add(record)
-    except IntegrityError:
+) -> SubmitOutcome | None:
+    """Insert the key first: a concurrent repeat waits on it, then replays the winner's answer (returned)."""
+    values = {
+        "api_key_id": principal.key_id,
+        "key": key,
+        "fingerprint": _fingerprint(body),
+        "request_id": uuid.UUID(int=0),
+        "status_code": 0,
+        "response_body": {},
+        "created_at": clock.now(),
+    }
+    if not await repository.insert_unless_conflict(
+        session, IdempotencyKey, values, index_elements=["api_key_id", "key"]
+    ):
         previous = await repository.find_idempotent(session, api_key_id=principal.key_id, key=key)
-        if previous is None:
-            raise Conflict("A request with this Idempotency-Key is being processed; retry shortly.") from None
+        if previous is None or previous.status_code == 0:
+            raise Conflict("A request with this Idempotency-Key is being processed; retry shortly.")
         return _replay(previous, body)
-    return record
+    return None
 
 
 async def _create(
@@ -136,11 +131,22 @@ async def _create(
     customer: Customer | None,
     subject: str,
 ) -> tuple[PrivacyRequest, bool]:
-    """Insert a new request with its first event and email; (the open request, False) if one won a race."""
+    """Insert a new request with its first event and email, in one statement that yields to an open request
+    of the same subject and type (the partial unique index decides, also between concurrent submits):
+    then (that open request, False)."""
     now = clock.now()
     settings = ctx.settings
     request = PrivacyRequest(
         id=uuid.uuid4(),
+        handling=None,
+        verified_at=None,
+        accepted_at=None,
+        processed_at=None,
+        deleted_at=None,
+        extended_at=None,
+        result=None,
+        verification_token_hash=None,
+        verification_expires_at=None,
         type=body.type,
         status="unverified" if body.type == "deletion" else "pending",
         regulation=body.regulation,
@@ -158,14 +164,18 @@ async def _create(
     if request.type == "deletion":
         token, request.verification_token_hash = tokens.new_token(ctx.secret_key)
         request.verification_expires_at = now + settings.verification_ttl
-    try:
-        async with session.begin_nested():
-            session.add(request)
-    except IntegrityError:
-        # Another submit for the same subject and type committed first: answer with its request.
+    values = {column.key: getattr(request, column.key) for column in PrivacyRequest.__table__.columns}
+    if not await repository.insert_unless_conflict(
+        session,
+        PrivacyRequest,
+        values,
+        index_elements=["subject", "type"],
+        # Literal SQL, not bound parameters: PostgreSQL must match it to the partial unique index's predicate.
+        index_where=text(OPEN_SQL),
+    ):
         winner = await repository.find_open(session, subject=subject, type=body.type)
-        if winner is None:
-            raise Conflict("A request for this person was being recorded at the same time; retry.") from None
+        if winner is None:  # it closed between the two statements: extremely rare, and safe to retry
+            raise Conflict("A request for this person was being recorded at the same time; retry.")
         return winner, False
 
     via = f" via {body.channel}" if body.channel else ""
@@ -193,8 +203,7 @@ async def _create(
         if settings.auto_accept_access:
             from app.requests.actions import accept
 
-            await accept(session, ctx, request_id=request.id, handling="automatic", actor=SYSTEM)
-    await session.flush()
+            request = await accept(session, ctx, request_id=request.id, handling="automatic", actor=SYSTEM)
     return request, True
 
 
@@ -209,7 +218,7 @@ def decode_cursor(text: str, *, sort: str) -> Cursor:
         cursor = Cursor(
             sort=raw["s"], key=clock.as_utc(datetime.fromisoformat(raw["k"])), id=uuid.UUID(raw["i"])
         )
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise ValidationFailed(
             "The cursor is not one this API returned.",
             fields=[{"field": "cursor", "detail": "invalid cursor"}],
@@ -235,7 +244,7 @@ async def list_requests(
         last = rows[-1]
         key = last.received_at if sort.lstrip("-") == "received_at" else last.due_at
         next_cursor = encode_cursor(Cursor(sort=sort, key=key, id=last.id))
-    return {"items": [resource(row, now=now) for row in rows], "next_cursor": next_cursor}
+    return {"items": [resource_json(row, now=now) for row in rows], "next_cursor": next_cursor}
 
 
 async def get_detail(session: AsyncSession, request_id: uuid.UUID, *, with_customer: bool) -> dict[str, Any]:

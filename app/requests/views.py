@@ -40,6 +40,27 @@ def resource(request: PrivacyRequest, *, now: datetime, with_customer: bool = Tr
     return body
 
 
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def resource_json(request: PrivacyRequest, *, now: datetime, with_customer: bool = True) -> dict[str, Any]:
+    """``resource`` with JSON-ready values, serialised without a validation pass (the hot paths: list, submit)."""
+    body = resource(request, now=now, with_customer=with_customer)
+    body["id"] = str(request.id)
+    for key in (
+        "received_at",
+        "due_at",
+        "verified_at",
+        "accepted_at",
+        "processed_at",
+        "deleted_at",
+        "extended_at",
+    ):
+        body[key] = _time(body[key])
+    return body
+
+
 def detail(
     request: PrivacyRequest, events: Sequence[RequestEvent], *, now: datetime, with_customer: bool = True
 ) -> dict[str, Any]:

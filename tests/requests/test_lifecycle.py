@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from app import clock
 
 from ..conftest import bearer
-from ..helpers import detail, mailbox, submit, text_of
+from ..helpers import detail, mail_with_subject, mailbox, submit, text_of
 
 
 async def _accept(client: httpx.AsyncClient, key: str, request_id: str, handling: str) -> httpx.Response:
@@ -45,7 +45,7 @@ async def test_manual_access_accept_then_fulfil_without_link(
     assert [e["action"] for e in view["events"]] == ["received", "accepted", "fulfilled"]
     assert view["events"][1]["actor"] == "operator-key"
     await app.state.worker.run_until_idle()
-    last = mailbox(app.state.ctx.settings.mail_dir)[-1]
+    last = mail_with_subject(app.state.ctx.settings.mail_dir, "is complete")
     assert "sent by registered post" in text_of(last)
 
 
@@ -100,7 +100,7 @@ async def test_dismiss_hides_from_the_default_list_but_keeps_the_record(
         "detail": "Duplicate of a request by post",
     }
     await app.state.worker.run_until_idle()
-    declined = mailbox(app.state.ctx.settings.mail_dir)[-1]
+    declined = mail_with_subject(app.state.ctx.settings.mail_dir, "cannot carry out")
     assert "Duplicate of a request by post" in text_of(declined)
     again = await client.delete(
         f"/v1/privacy-requests/{request['id']}", params={"reason": "x"}, headers=bearer(keys["operator"])
@@ -153,7 +153,7 @@ async def test_extend_once_before_due_gdpr_two_months(
     )
     assert twice.status_code == 409
     await app.state.worker.run_until_idle()
-    told = mailbox(app.state.ctx.settings.mail_dir)[-1]
+    told = mail_with_subject(app.state.ctx.settings.mail_dir, "need more time")
     assert "Data in archived systems" in text_of(told)
 
 

@@ -119,9 +119,11 @@ async def test_no_secret_in_logs_events_or_error_bodies(
 
 
 def test_the_access_log_of_a_real_server_masks_link_tokens(
-    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # Another test's uvicorn may have applied uvicorn's logging config, which stops this logger propagating.
+    monkeypatch.setattr(logging.getLogger("uvicorn.access"), "propagate", True)
     application = create_app(settings, run_worker=False)
     with live_server(application) as server, httpx.Client(base_url=server.base_url) as http:
         from app.auth.keys import Role, create_key

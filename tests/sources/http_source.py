@@ -75,7 +75,8 @@ def running_http_source() -> Iterator[HttpSourceServer]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     remote.url = f"http://127.0.0.1:{port}"
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)
+    # log_config=None: leave the process's logging alone (uvicorn's own config would stop its loggers propagating).
+    config = uvicorn.Config(app, log_config=None, lifespan="off", ws="none", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
