@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, func, not_, or_, select, tuple_, update
+from sqlalchemy import Select, Table, and_, func, not_, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -165,26 +165,37 @@ async def open_due_before(
     return (await session.scalars(query)).all()
 
 
+_CONFLICT_FREE_INSERTS: dict[tuple[str, str, tuple[str, ...], str | None], Any] = {}
+
+
 async def insert_unless_conflict(
     session: AsyncSession,
     model: type[Base],
     values: dict[str, Any],
     *,
     index_elements: list[str],
-    index_where: Any = None,
+    index_where: str | None = None,
 ) -> bool:
     """``INSERT ... ON CONFLICT DO NOTHING`` in one round trip; False when a unique row already exists.
 
     On PostgreSQL a conflicting insert in flight makes this wait for it to commit (then False) or roll back
-    (then this insert goes in), so concurrent submits settle without savepoints.
+    (then this insert goes in), so concurrent submits settle without savepoints. ``index_where`` is literal
+    SQL: PostgreSQL must match it to a partial unique index's predicate, which bound parameters defeat.
     """
     dialect = session.get_bind().dialect.name
-    insert = postgresql_insert(model) if dialect == "postgresql" else sqlite_insert(model)
-    statement = insert.values(**values).on_conflict_do_nothing(
-        index_elements=index_elements, index_where=index_where
-    )
-    result = await session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    key = (dialect, model.__tablename__, tuple(index_elements), index_where)
+    statement = _CONFLICT_FREE_INSERTS.get(key)
+    if statement is None:
+        # Built once per table: the values travel as parameters, so each call skips building a statement.
+        table = cast(Table, model.__table__)
+        insert = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+        statement = insert.on_conflict_do_nothing(
+            index_elements=index_elements, index_where=text(index_where) if index_where else None
+        )
+        _CONFLICT_FREE_INSERTS[key] = statement
+    connection = await session.connection()
+    result = await connection.execute(statement, values)
+    return bool(result.rowcount)
 
 
 async def complete_idempotent(

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, tokens
@@ -170,8 +169,7 @@ async def _create(
         PrivacyRequest,
         values,
         index_elements=["subject", "type"],
-        # Literal SQL, not bound parameters: PostgreSQL must match it to the partial unique index's predicate.
-        index_where=text(OPEN_SQL),
+        index_where=OPEN_SQL,
     ):
         winner = await repository.find_open(session, subject=subject, type=body.type)
         if winner is None:  # it closed between the two statements: extremely rare, and safe to retry
