@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, select_autoescape
 
 from app import clock
 from app.notifications import formatting
@@ -70,18 +70,10 @@ class RenderedEmail:
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("app.notifications", "templates"),
+    return formatting.template_environment(
+        "app.notifications",
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
-        # StrictUndefined: a typo in a template fails the test suite instead of mailing a blank.
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        # Templates ship with the code: no need to stat them on every render.
-        auto_reload=False,
     )
-    formatting.install_filters(env)
-    return env
 
 
 def summarize_report(report: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:

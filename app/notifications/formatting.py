@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from jinja2 import Environment, pass_context
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
 from app.clock import as_utc
@@ -165,3 +165,19 @@ def describe_entities(entities: Iterable[Mapping[str, Any]] | None) -> list[dict
     """``sources.describe()`` lines with every key the templates read present (missing ones as ``None``)."""
     defaults = {"source": "", "entity": None, "erase": "delete", "purpose": None, "retention": None}
     return [{**defaults, **entity} for entity in entities or ()]
+
+
+def template_environment(package: str, *, autoescape: Any) -> Environment:
+    """The Jinja2 environment shared by emails and pages: strict, trimmed, with our filters."""
+    env = Environment(
+        loader=PackageLoader(package, "templates"),
+        autoescape=autoescape,
+        # StrictUndefined: a typo in a template fails the test suite instead of showing a blank.
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        # Templates ship with the code: no need to stat them on every render.
+        auto_reload=False,
+    )
+    install_filters(env)
+    return env

@@ -21,7 +21,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 
 from app.notifications import formatting
 
@@ -46,17 +46,7 @@ SECURITY_HEADERS: dict[str, str] = {
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("app.pages", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        # Templates ship with the code: no need to stat them on every render.
-        auto_reload=False,
-    )
-    formatting.install_filters(env)
-    return env
+    return formatting.template_environment("app.pages", autoescape=True)
 
 
 def render_page(name: str, locale: str, context: dict[str, Any]) -> str:
