@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -44,8 +44,9 @@ class RateLimiter:
         self._windows[key] = (start, count + 1)
 
 
-def _limit(scope: str) -> Callable[[Request], None]:
-    def dependency(request: Request) -> None:
+def _limit(scope: str) -> Callable[[Request], Awaitable[None]]:
+    # async: a plain ``def`` dependency would be sent to the thread pool for a dictionary update.
+    async def dependency(request: Request) -> None:
         limiter: RateLimiter = request.app.state.rate_limiter
         address = request.client.host if request.client else "unknown"
         limiter.hit(scope, address)

@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
 from app.clock import as_utc
+from app.deadlines import due_dates
 
 LOCALES = ("en", "de")
 DEFAULT_LOCALE = "en"
@@ -104,8 +105,8 @@ def format_duration(value: timedelta, locale: str) -> str:
 
 
 def days_left(due_at: datetime, now: datetime) -> int:
-    """Whole days until ``due_at``, rounded down; negative once overdue (the contract's ``days_left``)."""
-    return (as_utc(due_at) - as_utc(now)) // timedelta(days=1)
+    """The contract's ``days_left``, tolerating the naive UTC datetimes SQLite hands back."""
+    return due_dates.days_left(as_utc(due_at), as_utc(now))
 
 
 def request_type_name(request_type: str, locale: str) -> str:

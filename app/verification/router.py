@@ -27,6 +27,11 @@ def _page(name: str, locale: str, context: dict[str, Any], status_code: int = 20
     return HTMLResponse(render_page(name, locale, context), status_code=status_code, headers=SECURITY_HEADERS)
 
 
+def _error_page(request: Request, error: AppError) -> HTMLResponse:
+    """The page for an unknown, used or expired link, in the browser's language (the request's is unknown)."""
+    return _page(_PAGE_FOR_STATUS.get(error.status_code, "error"), _locale(request), {}, error.status_code)
+
+
 def _locale(request: Request) -> str:
     accept = request.headers.get("accept-language", "")
     return "de" if accept.lower().startswith("de") else "en"
@@ -48,9 +53,7 @@ async def verify_page(
     try:
         privacy_request = await actions.find_by_token(session, ctx, token)
     except AppError as error:
-        return _page(
-            _PAGE_FOR_STATUS.get(error.status_code, "error"), _locale(request), {}, error.status_code
-        )
+        return _error_page(request, error)
     return _page(
         "verify",
         privacy_request.locale,
@@ -82,9 +85,7 @@ async def confirm(request: Request, session: SessionDep, ctx: ContextDep, _limit
     except AppError as error:
         if not is_form:
             raise
-        return _page(
-            _PAGE_FOR_STATUS.get(error.status_code, "error"), _locale(request), {}, error.status_code
-        )
+        return _error_page(request, error)
     if is_form:
         return _page("verified", privacy_request.locale, {"email": privacy_request.email})
     return JSONResponse({"id": str(privacy_request.id), "status": privacy_request.status})
