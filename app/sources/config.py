@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -162,14 +162,18 @@ def load_sources(path: Path, *, env: Mapping[str, str] | None = None) -> Sources
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SourcesError(f"{path}: cannot read the sources file: {exc.strerror or exc}") from None
+    loader = yaml.SafeLoader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        # Parsed once: the node tree gives the lines, the same tree is then constructed into the data.
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"{mark.line + 1}:" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SourcesError(f"{path}:{line} invalid YAML: {problem}") from None
+    finally:
+        loader.dispose()
     lines = _node_lines(root) if root is not None else {}
     try:
         return _validate(path, data, environ)
@@ -263,12 +267,18 @@ def _sql_url(where: Path_, source: SqlSource, env: Mapping[str, str]) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _check_entities(where: Path_, source: SqlSource) -> list[str]:
+def _entity_indexes(where: Path_, entities: Sequence[SqlEntity | HttpEntity]) -> dict[str, int]:
+    """Each entity's position by name; raises on a duplicate name."""
     names: dict[str, int] = {}
-    for index, entity in enumerate(source.entities):
+    for index, entity in enumerate(entities):
         if entity.name in names:
             raise _Invalid((*where, "entities", index, "name"), f"duplicate entity name {entity.name!r}")
         names[entity.name] = index
+    return names
+
+
+def _check_entities(where: Path_, source: SqlSource) -> list[str]:
+    names = _entity_indexes(where, source.entities)
     referenced: dict[tuple[str, str], str] = {}
     parents: dict[str, set[str]] = {}
     for index, entity in enumerate(source.entities):
@@ -323,11 +333,7 @@ def _check_http(where: Path_, source: HttpSource, env: Mapping[str, str]) -> dic
         if value is None:
             raise _Invalid((*where, "headers_env", header), f"environment variable {variable} is not set")
         headers[header] = value
-    names: set[str] = set()
-    for index, entity in enumerate(source.entities):
-        if entity.name in names:
-            raise _Invalid((*where, "entities", index, "name"), f"duplicate entity name {entity.name!r}")
-        names.add(entity.name)
+    _entity_indexes(where, source.entities)
     return headers
 
 

@@ -49,12 +49,12 @@ async def write_encrypted_package(path: Path, chunks: AsyncIterator[bytes], *, s
     header = MAGIC + salt
     cipher = _cipher(secret_key, salt)
     partial = path.with_name(path.name + ".partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    out = await asyncio.to_thread(_create, partial)
     size = 0
     counter = 0
     pending = bytearray()
     try:
-        with os.fdopen(fd, "wb") as out:
+        try:
             await asyncio.to_thread(out.write, header)
             async for chunk in chunks:
                 size += len(chunk)
@@ -68,11 +68,18 @@ async def write_encrypted_package(path: Path, chunks: AsyncIterator[bytes], *, s
                     counter = await asyncio.to_thread(_write_frames, out, cipher, header, data, counter)
             data = bytes(pending)
             await asyncio.to_thread(_write_frames, out, cipher, header, data, counter, last=True)
-        os.replace(partial, path)
+        finally:
+            await asyncio.to_thread(out.close)
+        await asyncio.to_thread(os.replace, partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     return size
+
+
+def _create(path: Path) -> BinaryIO:
+    """Blocking: open ``path`` for writing, readable by the owner only."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
 
 
 def _write_frames(

@@ -333,9 +333,13 @@ async def stream_zip(
 
     The next batch is read from the sources while the current one is written to the package.
     """
-    with tempfile.TemporaryDirectory(prefix="package-") as directory:
+    # The spooled CSVs may be large: creating and removing them is disk work, kept off the event loop.
+    directory = await asyncio.to_thread(tempfile.TemporaryDirectory, prefix="package-")
+    try:
         package = await asyncio.to_thread(
-            partial(ZipPackage, Path(directory), sources.entity_names(), request=request, customer=customer)
+            partial(
+                ZipPackage, Path(directory.name), sources.entity_names(), request=request, customer=customer
+            )
         )
         finished = False
         batches = aiter(sources.collect_batches(identity))
@@ -366,3 +370,5 @@ async def stream_zip(
                 await batches.aclose()
             if not finished:
                 package.abandon()
+    finally:
+        await asyncio.to_thread(directory.cleanup)

@@ -12,15 +12,24 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Select, create_engine, func, literal_column, or_, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.sql.expression import TableClause, column, table
+from sqlalchemy.sql.expression import ColumnClause, TableClause, column, table
 
 from app.sources.base import Customer, Identity, SourceError
 from app.sources.config import SqlEntity, SqlSource
 from app.sources.values import json_records
 
 BATCH_ROWS = 1000
-# Per statement: Connection.execution_options() would change the connection for every later statement.
-_STREAM = {"stream_results": True, "yield_per": BATCH_ROWS}
+# Per statement (also for erasure reads): Connection.execution_options() would change the connection for
+# every later statement, the DELETEs and UPDATEs too.
+STREAM = {"stream_results": True, "yield_per": BATCH_ROWS}
+
+
+def identity_clause(col: ColumnClause[Any], target: str, identity: Identity) -> ColumnElement[bool] | None:
+    """``col`` equals the identity's ``customer_id`` or ``email`` (``target``), or None when it lacks that key."""
+    if target == "customer_id":
+        return None if identity.customer_id is None else col == identity.customer_id
+    # Addresses are stored in whatever case the customer typed them.
+    return None if identity.email is None else func.lower(col) == identity.email
 
 
 class SqlDataSource:
@@ -52,13 +61,9 @@ class SqlDataSource:
         clauses: list[ColumnElement[bool]] = []
         for column_name, target in entity.match.items():
             col = rows.c[column_name]
-            if target == "customer_id":
-                if identity.customer_id is not None:
-                    clauses.append(col == identity.customer_id)
-            elif target == "email":
-                if identity.email is not None:
-                    # Addresses are stored in whatever case the customer typed them.
-                    clauses.append(func.lower(col) == identity.email)
+            if target in ("customer_id", "email"):
+                if (clause := identity_clause(col, target, identity)) is not None:
+                    clauses.append(clause)
             else:
                 parent, _, parent_column = target.partition(".")
                 parent_condition = self.condition(parent, identity)
@@ -82,7 +87,7 @@ class SqlDataSource:
                     query: Select[Any] = (
                         select(literal_column("*")).select_from(self.tables[name]).where(condition)
                     )
-                    result = conn.execute(query, execution_options=_STREAM)
+                    result = conn.execute(query, execution_options=STREAM)
                     keys = list(result.keys())
                     # Rows as tuples, converted column by column: far cheaper than a mapping per row.
                     for part in result.partitions():

@@ -17,12 +17,10 @@ from sqlalchemy import ColumnElement, Connection, and_, case, delete, func, lite
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.sources.base import Identity
-from app.sources.sql import BATCH_ROWS, SqlDataSource
+from app.sources.sql import STREAM, SqlDataSource, identity_clause
 from app.sources.values import REDACTED, anonymized, is_anonymized
 
 CHECK_BATCH = 500
-# Per statement: Connection.execution_options() would change the connection for the DELETEs too.
-_STREAM = {"stream_results": True, "yield_per": BATCH_ROWS}
 
 
 @dataclass
@@ -33,19 +31,23 @@ class Captured:
 
     def values(self, entity: str, column_name: str) -> Iterator[list[Any]]:
         spool = self.files.get((entity, column_name))
-        if spool is None:
-            return
-        spool.seek(0)
-        while True:
-            try:
-                yield pickle.load(spool)  # our own temp file, written just before
-            except EOFError:
-                return
+        if spool is not None:
+            yield from _unspooled(spool)
 
     def close(self) -> None:
         for spool in self.files.values():
             spool.close()
         self.files.clear()
+
+
+def _unspooled(spool: IO[bytes]) -> Iterator[Any]:
+    """The batches pickled into ``spool``, from the start."""
+    spool.seek(0)
+    while True:
+        try:
+            yield pickle.load(spool)  # our own temp file, written just before
+        except EOFError:
+            return
 
 
 def erase_source(
@@ -85,7 +87,7 @@ def _capture_links(source: SqlDataSource, identity: Identity, conn: Connection, 
                 continue
             rows = source.tables[parent]
             query = select(rows.c[parent_column]).where(condition).distinct()
-            result = conn.execute(query, execution_options=_STREAM)
+            result = conn.execute(query, execution_options=STREAM)
             for part in result.scalars().partitions():
                 pickle.dump(list(part), spool)
 
@@ -131,15 +133,11 @@ def _anonymize(
     # so rows whose match column changes are still each updated exactly once.
     distinct = select(*(rows.c[c] for c in hashed)).where(condition).distinct()
     with tempfile.TemporaryFile() as spool:
-        result = conn.execute(distinct, execution_options=_STREAM)
+        result = conn.execute(distinct, execution_options=STREAM)
         for part in result.partitions():
             pickle.dump([tuple(row) for row in part], spool)
-        spool.seek(0)
-        while True:
-            try:
-                batch: list[tuple[Any, ...]] = pickle.load(spool)
-            except EOFError:
-                break
+        batch: list[tuple[Any, ...]]
+        for batch in _unspooled(spool):
             for original in batch:
                 same = [
                     rows.c[c].is_(None) if value is None else rows.c[c] == value
@@ -178,10 +176,9 @@ def _check_conditions(
     rows = source.tables[name]
     for column_name, target in source.entities[name].match.items():
         col = rows.c[column_name]
-        if target == "customer_id" and identity.customer_id is not None:
-            yield col == identity.customer_id
-        elif target == "email" and identity.email is not None:
-            yield func.lower(col) == identity.email
+        if target in ("customer_id", "email"):
+            if (clause := identity_clause(col, target, identity)) is not None:
+                yield clause
         elif "." in target:
             parent, _, parent_column = target.partition(".")
             for values in captured.values(parent, parent_column):
@@ -196,7 +193,7 @@ def _bad_rows(source: SqlDataSource, name: str, where: ColumnElement[bool], conn
         return int(conn.execute(select(func.count()).select_from(rows).where(where)).scalar_one())
     query = select(*(rows.c[c] for c in erase.columns)).where(where)
     bad = 0
-    for part in conn.execute(query, execution_options=_STREAM).partitions():
+    for part in conn.execute(query, execution_options=STREAM).partitions():
         for row in part:
             if not all(
                 is_anonymized(how, value) for how, value in zip(erase.columns.values(), row, strict=True)

@@ -33,7 +33,7 @@ def json_safe(value: Any) -> Any:
         return value
     if isinstance(value, float):
         # NaN and infinities are not JSON; they are rare enough to carry as text.
-        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+        return value if value == value and value not in _INFINITIES else str(value)
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, Decimal):
