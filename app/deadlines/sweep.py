@@ -7,6 +7,7 @@ import contextlib
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,7 @@ from app.requests.notify import email_customer, email_team
 log = logging.getLogger("app.deadlines")
 
 _BATCH = 200
+_ALERT_BATCH = 500  # requests listed in one alert email; the next sweep lists the rest
 _SWEEP_LOCK = 724_311  # an arbitrary constant: one sweeper at a time across all workers
 
 
@@ -89,52 +91,52 @@ def _item(request: PrivacyRequest, now: datetime) -> dict[str, object]:
     }
 
 
-async def _alerted(session: AsyncSession, ids: list[object]) -> set[tuple[object, str]]:
-    if not ids:
-        return set()
-    rows = await session.execute(
-        select(DeadlineAlert.request_id, DeadlineAlert.kind).where(DeadlineAlert.request_id.in_(ids))
+async def _not_yet_alerted(session: AsyncSession, kind: str, *conditions: Any) -> list[PrivacyRequest]:
+    """Open requests matching ``conditions`` with no ``kind`` alert yet, soonest due first.
+
+    The "not yet" is in SQL, so requests alerted long ago never crowd out new ones however many there are.
+    """
+    alerted = select(DeadlineAlert.request_id).where(
+        DeadlineAlert.request_id == PrivacyRequest.id, DeadlineAlert.kind == kind
     )
-    return {(r.request_id, r.kind) for r in rows}
+    query = (
+        select(PrivacyRequest)
+        .where(PrivacyRequest.status.in_(OPEN_STATUSES), *conditions, ~alerted.exists())
+        .order_by(PrivacyRequest.due_at, PrivacyRequest.id)
+        .limit(_ALERT_BATCH)
+    )
+    return list((await session.scalars(query)).all())
+
+
+def _due_soon_kind(threshold: timedelta) -> str:
+    return f"due_soon:{format_duration(threshold)}"
 
 
 async def alert_due_soon(session: AsyncSession, ctx: ServiceContext, now: datetime) -> None:
     """Each threshold alerts once per request; a request first seen inside a tighter threshold is listed
     only under that one (and marked for the wider ones, so it is not listed again later)."""
     thresholds = sorted(ctx.settings.deadline_warnings)  # tightest first
-    if not thresholds:
-        return
-    query = (
-        select(PrivacyRequest)
-        .where(
-            PrivacyRequest.status.in_(OPEN_STATUSES),
+    for position, threshold in enumerate(thresholds):
+        fresh = await _not_yet_alerted(
+            session,
+            _due_soon_kind(threshold),
             PrivacyRequest.due_at > now,
-            PrivacyRequest.due_at <= now + thresholds[-1],
+            PrivacyRequest.due_at <= now + threshold,
         )
-        .order_by(PrivacyRequest.due_at)
-        .limit(1000)
-    )
-    candidates = list((await session.scalars(query)).all())
-    seen = await _alerted(session, [r.id for r in candidates])
-    batches: dict[timedelta, list[PrivacyRequest]] = {}
-    for request in candidates:
-        tightest = next(t for t in thresholds if request.due_at <= now + t)
-        kind = f"due_soon:{format_duration(tightest)}"
-        if (request.id, kind) in seen:
+        if not fresh:
             continue
-        batches.setdefault(tightest, []).append(request)
-        for threshold in thresholds:
-            if threshold >= tightest and (request.id, f"due_soon:{format_duration(threshold)}") not in seen:
-                session.add(
-                    DeadlineAlert(
-                        request_id=request.id, kind=f"due_soon:{format_duration(threshold)}", at=now
-                    )
-                )
-    for threshold, requests in sorted(batches.items()):
-        await email_team(
-            session, ctx, "due_soon", threshold=threshold, requests=[_item(r, now) for r in requests]
+        wider = [_due_soon_kind(t) for t in thresholds[position + 1 :]]
+        # A request first seen here may already carry a wider mark (it was listed there earlier).
+        rows = await session.execute(
+            select(DeadlineAlert.request_id, DeadlineAlert.kind).where(
+                DeadlineAlert.request_id.in_([r.id for r in fresh]), DeadlineAlert.kind.in_(wider)
+            )
         )
-        for request in requests:
+        already = {(row.request_id, row.kind) for row in rows}
+        for request in fresh:
+            for kind in [_due_soon_kind(threshold), *wider]:
+                if (request.id, kind) not in already:
+                    session.add(DeadlineAlert(request_id=request.id, kind=kind, at=now))
             timeline.record(
                 session,
                 request_id=request.id,
@@ -142,18 +144,15 @@ async def alert_due_soon(session: AsyncSession, ctx: ServiceContext, now: dateti
                 actor=SYSTEM,
                 detail=f"due within {format_duration(threshold)}",
             )
+        # The wider thresholds' queries must see these marks.
+        await session.flush()
+        await email_team(
+            session, ctx, "due_soon", threshold=threshold, requests=[_item(r, now) for r in fresh]
+        )
 
 
 async def alert_overdue(session: AsyncSession, ctx: ServiceContext, now: datetime) -> None:
-    query = (
-        select(PrivacyRequest)
-        .where(PrivacyRequest.status.in_(OPEN_STATUSES), PrivacyRequest.due_at <= now)
-        .order_by(PrivacyRequest.due_at)
-        .limit(1000)
-    )
-    candidates = list((await session.scalars(query)).all())
-    seen = await _alerted(session, [r.id for r in candidates])
-    fresh = [r for r in candidates if (r.id, "overdue") not in seen]
+    fresh = await _not_yet_alerted(session, "overdue", PrivacyRequest.due_at <= now)
     if not fresh:
         return
     for request in fresh:

@@ -73,6 +73,13 @@ async def claim(session: AsyncSession, *, worker_id: str, lease: timedelta, limi
     return jobs
 
 
+async def extend_leases(session: AsyncSession, *, worker_id: str, until: datetime) -> None:
+    """The heartbeat: every job this worker is running stays leased until ``until``."""
+    await session.execute(
+        update(Job).where(Job.locked_by == worker_id, Job.status == "running").values(locked_until=until)
+    )
+
+
 async def mark_done(session: AsyncSession, job_id: int, *, worker_id: str) -> bool:
     """Finish a job this worker still holds; False when its lease was lost to another worker."""
     result = await session.execute(

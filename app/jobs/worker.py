@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -112,18 +111,18 @@ class Worker:
         semaphore = asyncio.Semaphore(self.concurrency)
 
         async def guarded(job: Job) -> None:
-            # The heartbeat starts at the claim, not when a slot frees up: a claimed job waiting for its turn
-            # behind slow ones must keep its lease, or another worker would take it and both would run it.
-            heartbeat = asyncio.create_task(self._heartbeat(job.id))
-            try:
-                async with semaphore:
-                    await self.execute(job)
-            finally:
-                heartbeat.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await heartbeat
+            async with semaphore:
+                await self.execute(job)
 
-        await asyncio.gather(*(guarded(job) for job in jobs))
+        # One heartbeat for the whole batch, from the claim on: a claimed job waiting for its turn behind slow
+        # ones must keep its lease too, or another worker would take it and both would run it.
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            await asyncio.gather(*(guarded(job) for job in jobs))
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
         return len(jobs)
 
     async def run_until_idle(self, *, max_rounds: int = 1000) -> int:
@@ -181,20 +180,18 @@ class Worker:
                     session, job.id, worker_id=self.worker_id, error=error, run_at=clock.now() + delay
                 )
 
-    async def _heartbeat(self, job_id: int) -> None:
-        """Extend the lease while the job runs, so only a dead worker's job is taken over."""
+    async def _heartbeat(self) -> None:
+        """Extend the leases of this worker's running jobs, so only a dead worker's jobs are taken over."""
         interval = max(self.lease.total_seconds() / 3, 0.05)
         while True:
             await asyncio.sleep(interval)
             try:
                 async with unit_of_work(self.sessionmaker) as session:
-                    await session.execute(
-                        update(Job)
-                        .where(Job.id == job_id, Job.locked_by == self.worker_id, Job.status == "running")
-                        .values(locked_until=clock.now() + self.lease)
+                    await repository.extend_leases(
+                        session, worker_id=self.worker_id, until=clock.now() + self.lease
                     )
             except Exception:
-                log.warning("could not extend the lease of job %s", job_id, exc_info=True)
+                log.warning("could not extend the leases of worker %s", self.worker_id, exc_info=True)
 
 
 class _LeaseLost(Exception):

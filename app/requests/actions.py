@@ -19,7 +19,7 @@ from app.jobs.repository import enqueue
 from app.models import DeadlineAlert, PrivacyRequest
 from app.requests import repository
 from app.requests.lifecycle import OPEN, Action, Status, next_status
-from app.requests.notify import email_customer
+from app.requests.notify import email_confirmation_link, email_customer
 
 # Job kinds the worker runs for requests (see app.work.handlers).
 ACCESS_PACKAGE = "access_package"
@@ -42,11 +42,10 @@ async def apply(
     """Move ``request`` by ``action`` if it is still where we read it; 409 when the table or a racer says no."""
     target = next_status(type=request.type, status=request.status, action=action, handling=request.handling)
     changes = {"status": target.value, **(values or {})}
-    if not await repository.transition(session, request.id, expected_status=request.status, values=changes):
+    moved = await repository.transition(session, request.id, expected_status=request.status, values=changes)
+    if moved is None:
         raise InvalidTransition("The request was changed by someone else at the same time; reload it.")
-    refreshed = await repository.get(session, request.id)
-    assert refreshed is not None
-    return refreshed
+    return moved
 
 
 async def accept(
@@ -161,15 +160,7 @@ async def resend_verification(
         {"verification_token_hash": token_hash, "verification_expires_at": expires_at},
     )
     timeline.record(session, request_id=request.id, action="verification_resent", actor=actor)
-    await email_customer(
-        session,
-        ctx,
-        request,
-        "deletion_confirmation",
-        verify_url=f"{ctx.settings.base_url}/v1/verify?token={token}",
-        expires_at=expires_at,
-        entities=ctx.sources.describe(),
-    )
+    await email_confirmation_link(session, ctx, request, token=token, expires_at=expires_at)
     return request
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from app.errors import InvalidTransition
+from app.models.privacy_request import OPEN_STATUSES
 
 
 class Status(StrEnum):
@@ -30,7 +31,8 @@ class Action(StrEnum):
     RESEND = "resend"  # new confirmation link (status unchanged)
 
 
-OPEN = frozenset({Status.UNVERIFIED, Status.PENDING, Status.IN_PROGRESS, Status.FAILED})
+# The statuses that still need work; the same set backs the partial indexes on privacy_requests.
+OPEN = frozenset(Status(status) for status in OPEN_STATUSES)
 
 _TABLE: dict[tuple[str, Status, Action], Status] = {
     ("access", Status.PENDING, Action.ACCEPT): Status.IN_PROGRESS,

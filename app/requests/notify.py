@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +40,21 @@ async def email_customer(
         mail_from_domain=ctx.mail_domain,
     )
     return True
+
+
+async def email_confirmation_link(
+    session: AsyncSession, ctx: ServiceContext, request: PrivacyRequest, *, token: str, expires_at: datetime
+) -> bool:
+    """The deletion confirmation email: what will be erased, the link, and when it expires."""
+    return await email_customer(
+        session,
+        ctx,
+        request,
+        "deletion_confirmation",
+        verify_url=f"{ctx.settings.base_url}/v1/verify?token={token}",
+        expires_at=expires_at,
+        entities=ctx.sources.describe(),
+    )
 
 
 async def email_team(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, func, not_, or_, select, text, tuple_, update
+from sqlalchemy import Select, Table, and_, func, not_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,18 +55,20 @@ async def find_by_verification_hash(session: AsyncSession, token_hash: str) -> P
 
 async def transition(
     session: AsyncSession, request_id: uuid.UUID, *, expected_status: str, values: dict[str, Any]
-) -> bool:
-    """Apply ``values`` only if the request is still in ``expected_status``: of two racers exactly one wins."""
-    result = await session.execute(
+) -> PrivacyRequest | None:
+    """Apply ``values`` only if the request is still in ``expected_status`` and return it as it now is (one
+    round trip, ``UPDATE ... RETURNING``); None when a racer changed it first: of two racers exactly one wins."""
+    result = await session.scalars(
         update(PrivacyRequest)
         .where(PrivacyRequest.id == request_id, PrivacyRequest.status == expected_status)
         .values(**values)
-        .execution_options(synchronize_session=False)
+        .returning(PrivacyRequest)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return result.first()
 
 
-def _overdue_clause(now: datetime) -> Any:
+def overdue_condition(now: datetime) -> Any:
     return and_(PrivacyRequest.status.in_(OPEN_STATUSES), PrivacyRequest.due_at < now)
 
 
@@ -83,9 +85,9 @@ def list_query(filters: ListFilters, *, now: datetime) -> Select[PrivacyRequest]
     if filters.customer_id is not None:
         query = query.where(PrivacyRequest.customer_id == filters.customer_id)
     if filters.overdue is True:
-        query = query.where(_overdue_clause(now))
+        query = query.where(overdue_condition(now))
     elif filters.overdue is False:
-        query = query.where(not_(_overdue_clause(now)))
+        query = query.where(not_(overdue_condition(now)))
     if filters.due_before is not None:
         # A request is never due before it is received, so this bound lets the receipt index narrow the scan.
         query = query.where(
@@ -134,35 +136,24 @@ async def list_for_customer(
     return (await session.scalars(query)).all()
 
 
-async def count_by(session: AsyncSession, column: Any) -> dict[str, int]:
-    rows = await session.execute(select(column, func.count()).group_by(column))
-    return {str(key): int(count) for key, count in rows.all()}
+async def count_by_status_and_type(session: AsyncSession) -> list[tuple[str, str, int]]:
+    """(status, type, count) for every combination present, in one grouped query."""
+    query = select(PrivacyRequest.status, PrivacyRequest.type, func.count()).group_by(
+        PrivacyRequest.status, PrivacyRequest.type
+    )
+    return [
+        (str(status), str(type_), int(count)) for status, type_, count in (await session.execute(query)).all()
+    ]
 
 
 async def count_where(session: AsyncSession, *conditions: Any) -> int:
     return int(await session.scalar(select(func.count()).select_from(PrivacyRequest).where(*conditions)) or 0)
 
 
-def overdue_condition(now: datetime) -> Any:
-    return _overdue_clause(now)
-
-
 def due_within_condition(now: datetime, until: datetime) -> Any:
     return and_(
         PrivacyRequest.status.in_(OPEN_STATUSES), PrivacyRequest.due_at >= now, PrivacyRequest.due_at < until
     )
-
-
-async def open_due_before(
-    session: AsyncSession, until: datetime, *, limit: int = 500
-) -> Sequence[PrivacyRequest]:
-    query = (
-        select(PrivacyRequest)
-        .where(PrivacyRequest.status.in_(OPEN_STATUSES), PrivacyRequest.due_at < until)
-        .order_by(PrivacyRequest.due_at, PrivacyRequest.id)
-        .limit(limit)
-    )
-    return (await session.scalars(query)).all()
 
 
 _CONFLICT_FREE_INSERTS: dict[tuple[str, str, tuple[str, ...], str | None], Any] = {}
@@ -217,7 +208,3 @@ async def complete_idempotent(
 async def find_idempotent(session: AsyncSession, *, api_key_id: uuid.UUID, key: str) -> IdempotencyKey | None:
     query = select(IdempotencyKey).where(IdempotencyKey.api_key_id == api_key_id, IdempotencyKey.key == key)
     return (await session.scalars(query)).first()
-
-
-def any_of(*conditions: Any) -> Any:
-    return or_(*conditions)

@@ -15,15 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, tokens
 from app.audit import timeline
-from app.audit.timeline import CUSTOMER, SYSTEM
+from app.audit.timeline import SYSTEM
 from app.auth.keys import Principal
 from app.context import ServiceContext
 from app.deadlines.due_dates import due_at_for
-from app.errors import Conflict, NotFound, ValidationFailed
-from app.models import IdempotencyKey, PrivacyRequest, RequestEvent
-from app.models.privacy_request import OPEN_SQL, OPEN_STATUSES
+from app.errors import Conflict, ValidationFailed
+from app.models import IdempotencyKey, PrivacyRequest
+from app.models.privacy_request import OPEN_SQL
 from app.requests import repository
-from app.requests.notify import email_customer
+from app.requests.actions import accept, load
+from app.requests.lifecycle import Status
+from app.requests.notify import email_confirmation_link, email_customer
 from app.requests.repository import Cursor, ListFilters
 from app.requests.schemas import SubmitRequest
 from app.requests.views import detail, resource_json
@@ -53,9 +55,7 @@ async def submit(
     The answer never reveals whether the email belongs to a customer: both get the same status and shape.
     """
     if idempotency_key is not None:
-        previous = await repository.find_idempotent(session, api_key_id=principal.key_id, key=idempotency_key)
-        if previous is not None:
-            return _replay(previous, body)
+        # Claiming the key is the lookup too: a key already used conflicts and its first answer is replayed.
         replay = await _claim_key(session, principal=principal, key=idempotency_key, body=body)
         if replay is not None:
             return replay
@@ -187,20 +187,12 @@ async def _create(
     if request.type == "deletion":
         assert token is not None
         assert request.verification_expires_at is not None
-        await email_customer(
-            session,
-            ctx,
-            request,
-            "deletion_confirmation",
-            verify_url=f"{settings.base_url}/v1/verify?token={token}",
-            expires_at=request.verification_expires_at,
-            entities=ctx.sources.describe(),
+        await email_confirmation_link(
+            session, ctx, request, token=token, expires_at=request.verification_expires_at
         )
     else:
         await email_customer(session, ctx, request, "access_acknowledged")
         if settings.auto_accept_access:
-            from app.requests.actions import accept
-
             request = await accept(session, ctx, request_id=request.id, handling="automatic", actor=SYSTEM)
     return request, True
 
@@ -246,9 +238,7 @@ async def list_requests(
 
 
 async def get_detail(session: AsyncSession, request_id: uuid.UUID, *, with_customer: bool) -> dict[str, Any]:
-    request = await repository.get(session, request_id)
-    if request is None:
-        raise NotFound("No privacy request has this id.")
+    request = await load(session, request_id)
     events = await timeline.events_of(session, request_id)
     return detail(request, events, now=clock.now(), with_customer=with_customer)
 
@@ -256,10 +246,11 @@ async def get_detail(session: AsyncSession, request_id: uuid.UUID, *, with_custo
 async def stats(session: AsyncSession) -> dict[str, Any]:
     """Counts for the cockpit's dashboard."""
     now = clock.now()
-    by_status = dict.fromkeys(STATUSES, 0)
-    by_status.update(await repository.count_by(session, PrivacyRequest.status))
+    by_status = {status.value: 0 for status in Status}
     by_type = {"access": 0, "deletion": 0}
-    by_type.update(await repository.count_by(session, PrivacyRequest.type))
+    for status, type_, count in await repository.count_by_status_and_type(session):
+        by_status[status] = by_status.get(status, 0) + count
+        by_type[type_] = by_type.get(type_, 0) + count
     return {
         "by_status": by_status,
         "by_type": by_type,
@@ -268,16 +259,3 @@ async def stats(session: AsyncSession) -> dict[str, Any]:
             session, repository.due_within_condition(now, now + timedelta(days=7))
         ),
     }
-
-
-STATUSES = ("unverified", "pending", "in_progress", "processed", "failed", "deleted", "expired")
-__all__ = [
-    "OPEN_STATUSES",
-    "CUSTOMER",
-    "RequestEvent",
-    "SubmitOutcome",
-    "get_detail",
-    "list_requests",
-    "stats",
-    "submit",
-]
