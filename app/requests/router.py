@@ -39,8 +39,6 @@ from app.requests.views import resource
 
 router = APIRouter(prefix="/v1", tags=["privacy requests"])
 
-RequestId = Annotated[uuid.UUID, "the request's id"]
-
 
 @router.post(
     "/privacy-requests",
