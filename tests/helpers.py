@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
+import hmac
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from .conftest import bearer
+from .conftest import SECRET, bearer
 
 
 async def submit(client: httpx.AsyncClient, key: str, **body: Any) -> dict[str, Any]:
@@ -51,3 +53,8 @@ def mail_with_subject(mail_dir: Path, fragment: str) -> EmailMessage:
     matches = [m for m in mailbox(mail_dir) if fragment.lower() in str(m["Subject"]).lower()]
     assert len(matches) == 1, [str(m["Subject"]) for m in mailbox(mail_dir)]
     return matches[0]
+
+
+def hmac_hex(value: str) -> str:
+    """How the service pseudonymises a value under the tests' SECRET_KEY (the ``hash`` strategy)."""
+    return hmac.new(SECRET.encode(), value.encode(), hashlib.sha256).hexdigest()

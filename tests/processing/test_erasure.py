@@ -3,8 +3,6 @@ a refusing source stops everything; a failed erasure is retried safely."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -14,8 +12,7 @@ from fastapi import FastAPI
 
 from app.config import Settings
 
-from ..conftest import SECRET
-from ..helpers import detail, submit
+from ..helpers import detail, hmac_hex, submit
 from ..sources.http_source import HttpSourceServer
 from .world import accept, confirmed_deletion, emails_to, events, snapshot_rows, work
 
@@ -44,10 +41,6 @@ EXPECTED_REPORT: dict[str, Any] = {
     },
     "verified": True,
 }
-
-
-def hmac_hex(value: str) -> str:
-    return hmac.new(SECRET.encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
 def assert_ada_erased(world: Path) -> None:

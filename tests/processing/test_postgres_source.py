@@ -19,9 +19,8 @@ from sqlalchemy import create_engine, text
 
 from app.config import Settings
 
-from ..helpers import detail, submit
+from ..helpers import detail, hmac_hex, submit
 from ..sources.http_source import HttpSourceServer
-from .test_erasure import hmac_hex
 from .world import accept, confirmed_deletion, emails_to, link_in, work, write_world
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Coroutine, Iterator
@@ -14,14 +13,9 @@ from typing import Any, TypeVar
 import uvicorn
 from fastapi import FastAPI
 
+from ..notifications.smtp_server import free_port as free_port  # re-exported for the live-server tests
+
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

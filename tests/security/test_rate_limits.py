@@ -119,6 +119,8 @@ async def test_forwarded_headers_do_not_reset_the_limit(app: FastAPI) -> None:
             )
             if n >= LIMIT:
                 assert_rate_limited(response)
+            else:
+                assert response.status_code == 404, (n, response.text)
 
 
 async def test_scopes_are_counted_separately(app: FastAPI, keys: dict[str, str]) -> None:

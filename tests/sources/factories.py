@@ -19,7 +19,7 @@ from sqlalchemy import (
     insert,
 )
 
-SECRET = "test-secret-key-0123456789abcdef"
+from ..conftest import SECRET as SECRET  # re-exported: the key the shop's hashed values use
 
 
 def shop_metadata(schema: str | None = None) -> MetaData:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +10,7 @@ from sqlalchemy import create_engine, text
 
 from app.sources import DataSources, Identity, Refusal, SourceError
 
+from ..helpers import hmac_hex
 from .conftest import LOYALTY_TOKEN
 from .factories import SECRET, shop_yaml, write_sources
 from .http_source import HttpSourceServer
@@ -26,10 +25,6 @@ def rows(url: str, query: str) -> list[tuple[Any, ...]]:
             return [tuple(row) for row in conn.execute(text(query))]
     finally:
         engine.dispose()
-
-
-def hmac_hex(value: str) -> str:
-    return hmac.new(SECRET.encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
 EXPECTED_CRM = {
