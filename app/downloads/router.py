@@ -30,7 +30,7 @@ _ZIP: dict[str, Any] = {"content": {"application/zip": {}}}
     },
 )
 async def download(
-    token: Annotated[str, Path(max_length=200)], session: SessionDep, ctx: ContextDep, _limit: DownloadLimit
+    token: Annotated[str, Path()], session: SessionDep, ctx: ContextDep, _limit: DownloadLimit
 ) -> StreamingResponse:
     """The customer's data package as a zip; each download is a timeline event."""
     chunks, filename = await service.open_download(session, ctx, token=token)

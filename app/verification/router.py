@@ -47,7 +47,8 @@ async def verify_page(
     session: SessionDep,
     ctx: ContextDep,
     _limit: VerifyLimit,
-    token: Annotated[str, Query(max_length=200)] = "",
+    # Any length: a mangled link gets the "not valid" page, not a JSON error (tokens are checked by shape first).
+    token: Annotated[str, Query()] = "",
 ) -> HTMLResponse:
     """What will be erased, and a Confirm button. Opening it changes nothing."""
     try:
