@@ -18,7 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--no-worker", action="store_true", help="serve the API only")
     commands.add_parser("worker", help="a standalone background worker (run as many as you like)")
     commands.add_parser("migrate", help="upgrade the database to the latest schema")
-    commands.add_parser("demo", help="create the demo data sources and customers (once)")
+    commands.add_parser("demo", help="create the demo data sources, customers and token key pair (once)")
+    token = commands.add_parser(
+        "customer-token", help="print a demo customer token (1 hour) signed with the demo key pair"
+    )
+    token.add_argument("customer_id")
     keys = commands.add_parser("api-keys", help="manage API keys").add_subparsers(
         dest="keys_command", required=True
     )
@@ -37,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "demo":
             return _demo(settings)
+        if args.command == "customer-token":
+            return _customer_token(settings, args.customer_id)
         if args.command == "migrate":
             from app.migrations import upgrade
 
@@ -59,19 +65,42 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _demo(settings: Settings) -> int:
+    from app.auth.demo_keys import ensure_demo_key_pair
     from app.demo import create_demo
 
-    created = create_demo(settings.var_dir / "demo")
-    print("demo data created in var/demo" if created else "demo data already present in var/demo")
+    demo_dir = settings.var_dir / "demo"
+    created = create_demo(demo_dir)
+    print(f"demo data created in {demo_dir}" if created else f"demo data already present in {demo_dir}")
+    if ensure_demo_key_pair(demo_dir):
+        print(f"demo customer-token key pair written to {demo_dir}")
+    return 0
+
+
+def _customer_token(settings: Settings, customer_id: str) -> int:
+    from app.auth.demo_keys import mint_demo_token
+
+    try:
+        token = mint_demo_token(
+            settings.var_dir / "demo",
+            customer_id,
+            issuer=settings.customer_token_issuer,
+            audience=settings.customer_token_audience,
+            claim=settings.customer_token_claim,
+        )
+    except FileNotFoundError:
+        print("no demo key pair: run 'python -m app demo' first", file=sys.stderr)
+        return 1
+    print(token)
     return 0
 
 
 def _serve(settings: Settings, *, with_worker: bool) -> int:
     import uvicorn
 
-    from app.cli_worker import check_sources, ensure_first_admin_key
+    from app.cli_worker import check_public_base_url, check_sources, ensure_first_admin_key
     from app.main import create_app
 
+    check_public_base_url(settings, command="serve")
     check_sources(settings)
     key = asyncio.run(ensure_first_admin_key(settings))
     if key is not None:

@@ -30,6 +30,23 @@ def check_sources(settings: Settings) -> None:
         raise ConfigError(f"configuration error: SOURCES_FILE: {error}") from None
 
 
+def check_public_base_url(settings: Settings, *, command: str) -> None:
+    """Fail start-up with one line when a command that sends mail has no PUBLIC_BASE_URL outside the embedded
+    default: its links would name this process's own HOST:PORT, not where customers reach the API."""
+    if settings.public_base_url is not None:
+        return
+    if command == "worker":
+        raise ConfigError(
+            "configuration error: PUBLIC_BASE_URL: required by `worker`: a standalone worker puts it in every "
+            "emailed link and cannot know where the API is reached"
+        )
+    if settings.is_production:
+        raise ConfigError(
+            f"configuration error: PUBLIC_BASE_URL: required by `{command}` when DATABASE_URL is not the embedded "
+            f"SQLite default (emailed links would point at {settings.base_url})"
+        )
+
+
 async def ensure_first_admin_key(settings: Settings) -> str | None:
     """On a database without keys, create an admin key and return it (printed once by ``serve``)."""
     engine = create_engine(settings.database_url)
@@ -45,6 +62,7 @@ async def ensure_first_admin_key(settings: Settings) -> str | None:
 
 async def run_worker(settings: Settings) -> None:
     """A standalone worker until SIGTERM or SIGINT; it finishes the job in hand first."""
+    check_public_base_url(settings, command="worker")
     check_sources(settings)
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)

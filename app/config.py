@@ -11,9 +11,11 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.durations import parse_duration
+from app.durations import RETENTION_YEAR, at_least_records_retention, parse_duration, parse_retention
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/privacy.db"
+DEMO_PUBLIC_KEY_NAME = "customer_token_public.pem"
+DEMO_PRIVATE_KEY_NAME = "customer_token_private.pem"
 
 
 def _duration(value: object) -> object:
@@ -73,10 +75,24 @@ class Settings(BaseSettings):
     auto_accept_access: bool = False
     verification_ttl: Duration = timedelta(days=7)
     download_ttl: Duration = timedelta(days=7)
+    # The service's own records (contract section 7): closed requests are redacted after RECORDS_RETENTION;
+    # finished jobs, sent emails and idempotency keys are deleted after JOB_RETENTION.
+    records_retention: Annotated[
+        timedelta, BeforeValidator(parse_retention), AfterValidator(at_least_records_retention)
+    ] = RETENTION_YEAR * 3
+    job_retention: Duration = timedelta(days=30)
     sources_file: Path = Path("var/demo/sources.yaml")
     worker_poll_interval: Duration = timedelta(seconds=1)
     package_dir: Path = Path("var/packages")
     rate_limit_per_minute: int = Field(default=60, ge=0)
+    # Signed-in customers (contract section 7): the identity provider's keys and the claims checked.
+    customer_token_jwks_url: str | None = None
+    customer_token_public_key_file: Path | None = None
+    customer_token_issuer: str | None = None
+    customer_token_audience: str | None = None
+    customer_token_claim: str = Field(default="sub", min_length=1, max_length=100)
+    customer_token_required: bool = False
+    customer_token_jwks_refetch_interval: Duration = timedelta(seconds=30)
     # Not in the contract's table: knobs for operators and tests, with safe defaults.
     job_max_attempts: int = Field(default=6, ge=1)
     job_lease: Duration = timedelta(seconds=60)
@@ -113,7 +129,38 @@ class Settings(BaseSettings):
             _positive(item)
         return sorted(set(value), reverse=True)
 
-    @field_validator("smtp_host", "smtp_username", "smtp_password", "privacy_team_email", "secret_key")
+    @field_validator("customer_token_jwks_url")
+    @classmethod
+    def _jwks_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// for a local identity provider)")
+        return value
+
+    @field_validator("customer_token_public_key_file", mode="before")
+    @classmethod
+    def _blank_path_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("customer_token_public_key_file")
+    @classmethod
+    def _readable_public_key(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from app.auth.customer_tokens import load_public_key
+
+            load_public_key(value)  # ValueError naming the file and what is wrong with it
+        return value
+
+    @field_validator(
+        "smtp_host",
+        "smtp_username",
+        "smtp_password",
+        "privacy_team_email",
+        "secret_key",
+        "customer_token_issuer",
+        "customer_token_audience",
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value if value is not None and value.strip() else None
@@ -124,7 +171,29 @@ class Settings(BaseSettings):
             raise ValueError("SECRET_KEY is required when DATABASE_URL is not the embedded SQLite default")
         if self.secret_key is not None and len(self.secret_key) < 16:
             raise ValueError("SECRET_KEY must be at least 16 characters")
+        if self.customer_token_jwks_url and self.customer_token_public_key_file:
+            raise ValueError(
+                "set one of CUSTOMER_TOKEN_JWKS_URL and CUSTOMER_TOKEN_PUBLIC_KEY_FILE, not both"
+            )
+        if self.customer_token_required and not self.customer_token_key_configured:
+            raise ValueError(
+                "CUSTOMER_TOKEN_REQUIRED needs CUSTOMER_TOKEN_JWKS_URL or CUSTOMER_TOKEN_PUBLIC_KEY_FILE"
+            )
         return self
+
+    @property
+    def customer_token_key_configured(self) -> bool:
+        return bool(self.customer_token_jwks_url or self.resolved_customer_token_key_file())
+
+    def resolved_customer_token_key_file(self) -> Path | None:
+        """CUSTOMER_TOKEN_PUBLIC_KEY_FILE; on the embedded default without any key setting, the demo's public
+        key when ``python -m app demo`` wrote one (so the README's signed-in walk-through works as is)."""
+        if self.customer_token_public_key_file is not None:
+            return self.customer_token_public_key_file
+        if self.customer_token_jwks_url or self.database_url != DEFAULT_DATABASE_URL:
+            return None
+        demo_key = self.var_dir / "demo" / DEMO_PUBLIC_KEY_NAME
+        return demo_key if demo_key.exists() else None
 
     @property
     def is_production(self) -> bool:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -57,21 +58,34 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 # session.info key: callables that undo side effects outside the database (a written file) on rollback.
 ON_ROLLBACK = "on_rollback"
+# session.info key: callables that finish work outside the database (removing a revoked package) once the
+# transaction has committed, so nothing is removed for a change that rolled back.
+ON_COMMIT = "on_commit"
 
 
 @asynccontextmanager
 async def unit_of_work(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A session that commits when the block succeeds and rolls back when it raises (then runs the
-    callables registered under ``session.info[ON_ROLLBACK]``)."""
+    callables registered under ``session.info[ON_ROLLBACK]``); after a commit it runs, on a worker thread,
+    those registered under ``session.info[ON_COMMIT]``."""
     async with sessionmaker() as session:
         try:
             yield session
             await session.commit()
         except BaseException:
             await session.rollback()
+            session.info.pop(ON_COMMIT, None)
             for undo in session.info.pop(ON_ROLLBACK, []):
                 undo()
             raise
+        after_commit: list[Callable[[], None]] = session.info.pop(ON_COMMIT, [])
+        if after_commit:
+            await asyncio.to_thread(_run_all, after_commit)
+
+
+def _run_all(actions: list[Callable[[], None]]) -> None:
+    for action in actions:
+        action()
 
 
 async def _session_dependency(request: Request) -> AsyncIterator[AsyncSession]:

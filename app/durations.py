@@ -43,3 +43,29 @@ def format_duration(value: timedelta) -> str:
     if time:
         out += "T" + time
     return out if out != "P" else "PT0S"
+
+
+# A year in a retention period counts 366 days, so ``PnY`` is never shorter than n calendar years.
+RETENTION_YEAR = timedelta(days=366)
+# The longest 24 calendar months (CCPA keeps request records that long): two years with a leap day.
+MIN_RECORDS_RETENTION = timedelta(days=731)
+_YEARS = re.compile(r"^P(?P<years>\d+)Y(?P<rest>.*)$")
+
+
+def parse_retention(value: object) -> object:
+    """A retention period: an ISO 8601 duration that may also count years (``P3Y``, ``P1Y6W``)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip().upper()
+    match = _YEARS.match(text)
+    if match is None:
+        return parse_duration(text)
+    rest = match.group("rest")
+    years = RETENTION_YEAR * int(match.group("years"))
+    return years + parse_duration("P" + rest) if rest else years
+
+
+def at_least_records_retention(value: timedelta) -> timedelta:
+    if value < MIN_RECORDS_RETENTION:
+        raise ValueError("must be at least P2Y (request records are kept 24 months under the CCPA)")
+    return value

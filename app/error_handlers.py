@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import AppError
+from app.sources.base import SourceError
 
 log = logging.getLogger("app.errors")
 
@@ -88,6 +89,18 @@ async def _database_unavailable(_request: Request, exc: Exception) -> JSONRespon
         {"error": "unavailable", "detail": "The database is unavailable; retry shortly."},
         status_code=503,
         headers={"Retry-After": "2"},
+    )
+
+
+async def _source_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    # The directory (or another source) did not answer: the caller may retry; nothing was recorded. The
+    # answer names the source only: the driver's message may show hosts or paths, and app keys are public.
+    assert isinstance(exc, SourceError)
+    log.warning("data source unavailable: %s", exc)
+    return JSONResponse(
+        {"error": "unavailable", "detail": f"The data source '{exc.source}' is unavailable; retry shortly."},
+        status_code=503,
+        headers={"Retry-After": str(SourceError.retry_after)},
     )
 
 
@@ -178,6 +191,7 @@ def _too_large() -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(SourceError, _source_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_unavailable)

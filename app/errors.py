@@ -65,3 +65,11 @@ class Gone(AppError):
 class RateLimited(AppError):
     status_code = 429
     code = "rate_limited"
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    code = "unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 5) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})

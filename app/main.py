@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import error_handlers, openapi_schema
+from app.auth.customer_tokens import build_customer_tokens
 from app.auth.router import router as api_keys_router
 from app.config import Settings, get_settings
 from app.context import ServiceContext
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         app.state.ctx = ctx
         app.state.worker = worker
         app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+        customer_tokens = build_customer_tokens(settings)
+        app.state.customer_tokens = customer_tokens
         app.state.wake_workers = worker.wake
         tasks: list[asyncio.Task[None]] = []
         if run_worker:
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(task, timeout=30)
             await worker.aclose()
+            await customer_tokens.aclose()
             await sources.aclose()
             await engine.dispose()
 

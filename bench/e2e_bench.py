@@ -49,7 +49,7 @@ async def end_to_end(
             address = ws.customer_email(i)
             response = await client.post(
                 "/v1/privacy-requests",
-                json={"type": "access", "customer_id": ws.customer_id(i)},
+                json={"type": "access", "email": address},
                 headers={"Authorization": f"Bearer {app_key}"},
             )
             assert response.status_code == 201, response.text

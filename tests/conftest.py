@@ -21,6 +21,7 @@ from app.main import create_app
 from app.migrations import upgrade
 from app.models import Base
 
+from .customer_tokens import public_key_file
 from .factories import write_crm
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -101,6 +102,7 @@ def make_settings(database_url: str, tmp_path: Path, sources_file: Path, **overr
         "rate_limit_per_minute": 0,
         "job_retry_base": "PT0.01S",
         "smtp_host": None,
+        "customer_token_public_key_file": public_key_file(),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

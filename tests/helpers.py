@@ -15,8 +15,12 @@ import httpx
 from .conftest import SECRET, bearer
 
 
-async def submit(client: httpx.AsyncClient, key: str, **body: Any) -> dict[str, Any]:
-    response = await client.post("/v1/privacy-requests", json=body, headers=bearer(key))
+async def submit(
+    client: httpx.AsyncClient, key: str, *, headers: dict[str, str] | None = None, **body: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        "/v1/privacy-requests", json=body, headers={**bearer(key), **(headers or {})}
+    )
     assert response.status_code in (200, 201), response.text
     result: dict[str, Any] = response.json()
     return result

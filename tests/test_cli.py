@@ -7,19 +7,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from app.cli_worker import check_public_base_url
+from app.config import ConfigError, Settings
+
+from .factories import write_crm
+from .notifications.smtp_server import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "SECRET_KEY": "cli-test-secret-0123456789", **env}
-    environment.pop("DATABASE_URL", None)
+def run(args: list[str], cwd: Path, *, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    # Settings under test come from ``env`` only, never from the shell that runs the tests.
+    inherited = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PUBLIC_BASE_URL")}
+    environment = {**inherited, "PYTHONPATH": str(ROOT), "SECRET_KEY": "cli-test-secret-0123456789", **env}
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
         cwd=cwd,
         env=environment,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
 
 
@@ -51,3 +60,59 @@ def test_demo_is_created_once(tmp_path: Path) -> None:
     assert (tmp_path / "var" / "demo" / "sources.yaml").exists()
     second = run(["demo"], tmp_path)
     assert "already" in second.stdout
+
+
+def assert_stopped_naming_public_base_url(done: subprocess.CompletedProcess[str]) -> None:
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("configuration error: PUBLIC_BASE_URL: "), lines[0]
+
+
+def test_a_worker_without_public_base_url_stops_at_start_naming_it(tmp_path: Path) -> None:
+    # Everything else is valid: without the check this worker would run (and email links to :8000).
+    sources = write_crm(tmp_path / "crm")
+    done = run(["worker"], tmp_path, timeout=60, SOURCES_FILE=str(sources), MAIL_DIR=str(tmp_path / "mail"))
+    assert_stopped_naming_public_base_url(done)
+    assert "worker" in done.stderr
+
+
+def test_serve_on_postgresql_without_public_base_url_stops_at_start_naming_it(tmp_path: Path) -> None:
+    sources = write_crm(tmp_path / "crm")
+    done = run(
+        ["serve"],
+        tmp_path,
+        timeout=60,
+        DATABASE_URL=f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/privacy",
+        SOURCES_FILE=str(sources),
+        PORT=str(free_port()),
+    )
+    assert_stopped_naming_public_base_url(done)
+    assert "DATABASE_URL" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "database_url", "public_base_url", "refused"),
+    [
+        ("worker", "sqlite+aiosqlite:///./var/privacy.db", None, True),
+        ("worker", "postgresql+asyncpg://db/privacy", None, True),
+        ("worker", "postgresql+asyncpg://db/privacy", "https://privacy.brand.example", False),
+        ("serve", "sqlite+aiosqlite:///./var/privacy.db", None, False),  # the embedded default: make run
+        ("serve", "postgresql+asyncpg://db/privacy", None, True),
+        ("serve", "postgresql+asyncpg://db/privacy", "https://privacy.brand.example", False),
+    ],
+)
+def test_which_commands_need_public_base_url(
+    command: str, database_url: str, public_base_url: str | None, refused: bool
+) -> None:
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        public_base_url=public_base_url,
+        secret_key="cli-test-secret-0123456789",
+    )
+    if refused:
+        with pytest.raises(ConfigError, match="^configuration error: PUBLIC_BASE_URL: "):
+            check_public_base_url(settings, command=command)
+    else:
+        check_public_base_url(settings, command=command)

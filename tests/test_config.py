@@ -49,6 +49,10 @@ def test_bad_durations(text: str) -> None:
         ("RATE_LIMIT_PER_MINUTE", "-1"),
         ("AUTO_ACCEPT_ACCESS", "perhaps"),
         ("VERIFICATION_TTL", "PT0S"),
+        ("RECORDS_RETENTION", "P1Y"),
+        ("RECORDS_RETENTION", "P730D"),
+        ("RECORDS_RETENTION", "P18M"),
+        ("JOB_RETENTION", "PT0S"),
     ],
 )
 def test_bad_values_name_the_variable(
@@ -74,6 +78,22 @@ def test_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert settings.base_url == "http://127.0.0.1:9001"
     assert settings.request_deadline == timedelta(days=30)
     assert settings.smtp_security == "starttls"
+
+
+def test_retention_periods(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    # A year counts 366 days, so a retention in years is never shorter than that many calendar years.
+    assert settings.records_retention == timedelta(days=3 * 366)
+    assert settings.job_retention == timedelta(days=30)
+    monkeypatch.setenv("RECORDS_RETENTION", "P2Y")
+    monkeypatch.setenv("JOB_RETENTION", "P7D")
+    settings = load_settings()
+    assert settings.records_retention == timedelta(days=732)
+    assert settings.job_retention == timedelta(days=7)
+    monkeypatch.setenv("RECORDS_RETENTION", "P1Y")
+    with pytest.raises(ConfigError, match=r"^configuration error: RECORDS_RETENTION: must be at least P2Y"):
+        load_settings()
 
 
 def test_secret_key_required_outside_the_embedded_default(

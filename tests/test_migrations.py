@@ -58,3 +58,47 @@ def test_models_and_migrations_agree(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert diff == []
+
+
+def _downgrade_with_a_sent_email(async_url: str, sync_url: str) -> None:
+    """0002 -> 0001 with an email whose bodies were cleared after sending, and back up again."""
+    from sqlalchemy import text
+
+    upgrade(async_url)
+    engine = create_engine(sync_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM emails"))
+            connection.execute(
+                text(
+                    "INSERT INTO emails (id, message_id, kind, to_address, locale, subject, status, created_at)"
+                    " VALUES (:id, '<m@x>', 'access_acknowledged', 'ada@example.com', 'en', 'S', 'sent', :at)"
+                ),
+                {"id": "0" * 32, "at": "2030-01-01 00:00:00"},
+            )
+        downgrade(async_url, "0001")
+        with engine.connect() as connection:
+            bodies = connection.execute(text("SELECT text_body, html_body FROM emails")).all()
+            assert [tuple(row) for row in bodies] == [("", "")]
+            assert "redacted_at" not in {
+                c["name"] for c in inspect(connection).get_columns("privacy_requests")
+            }
+        upgrade(async_url)
+        with engine.begin() as connection:
+            assert "redacted_at" in {c["name"] for c in inspect(connection).get_columns("privacy_requests")}
+            connection.execute(text("DELETE FROM emails"))
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_downgrade_to_0001_keeps_emails_without_bodies(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    _downgrade_with_a_sent_email(f"sqlite+aiosqlite:///{path}", f"sqlite:///{path}")
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs TEST_DATABASE_URL pointing at PostgreSQL")
+def test_postgres_downgrade_to_0001_keeps_emails_without_bodies(migrated_database: str) -> None:
+    if not migrated_database.startswith("postgresql"):
+        pytest.skip("this parametrisation is the SQLite one")
+    sync_url = sync_pg_url(TEST_DATABASE_URL).replace("postgresql://", "postgresql+psycopg://", 1)
+    _downgrade_with_a_sent_email(TEST_DATABASE_URL, sync_url)

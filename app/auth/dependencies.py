@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.auth.customer_tokens import CustomerTokenInvalid, CustomerTokens, KeysUnavailable
 from app.auth.keys import Principal, Role, authenticate
 from app.db import SessionDep
-from app.errors import Forbidden, Unauthorized
+from app.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer prk_...`")
 
@@ -39,3 +40,30 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
 AppKey = Annotated[Principal, Depends(require(Role.APP))]
 OperatorKey = Annotated[Principal, Depends(require(Role.OPERATOR))]
 AdminKey = Annotated[Principal, Depends(require(Role.ADMIN))]
+
+
+async def _signed_in_customer(
+    request: Request,
+    x_customer_token: Annotated[
+        str | None,
+        Header(
+            description="The brand identity provider's JWT for the signed-in customer (RS256 or ES256). "
+            "With it, the request is that customer's; without it an app may name an email only."
+        ),
+    ] = None,
+) -> str | None:
+    """The customer id a valid ``X-Customer-Token`` proves; None without the header; 401 when it is invalid."""
+    if x_customer_token is None:
+        return None
+    verifier: CustomerTokens = request.app.state.customer_tokens
+    try:
+        return await verifier.verify(x_customer_token.strip())
+    except CustomerTokenInvalid as error:
+        raise Unauthorized(f"X-Customer-Token refused: {error}.") from None
+    except KeysUnavailable:
+        raise ServiceUnavailable(
+            "The identity provider's keys cannot be fetched right now; retry shortly."
+        ) from None
+
+
+SignedInCustomer = Annotated[str | None, Depends(_signed_in_customer)]

@@ -1,26 +1,34 @@
-"""The deadline sweep (contract section 4), run by the worker: expiry, automatic handling, alerts, purges."""
+"""The sweep, run by the worker: the deadline steps (contract section 4: expiry, automatic handling, alerts,
+purges), then the retention steps (section 7: redact old closed requests, prune finished jobs, emails and
+idempotency keys)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
 from app.audit import timeline
 from app.audit.timeline import SYSTEM
 from app.context import ServiceContext
+from app.db import unit_of_work
 from app.deadlines.due_dates import days_left
 from app.durations import format_duration
 from app.errors import InvalidTransition
+from app.jobs import repository as jobs
 from app.models import OPEN_STATUSES, DeadlineAlert, Download, PrivacyRequest
-from app.requests import actions
+from app.notifications import outbox
+from app.requests import actions, redaction
+from app.requests import repository as requests
 from app.requests.lifecycle import Action
 from app.requests.notify import email_customer, email_team
 
@@ -28,15 +36,36 @@ log = logging.getLogger("app.deadlines")
 
 _BATCH = 200
 _ALERT_BATCH = 500  # requests listed in one alert email; the next sweep lists the rest
+_PRUNE_BATCH = 1000  # rows deleted per table and sweep; the sweep runs every poll interval
 _SWEEP_LOCK = 724_311  # an arbitrary constant: one sweeper at a time across all workers
+
+Step = Callable[[AsyncSession, ServiceContext], Awaitable[None]]
+
+
+async def run_sweep(sessionmaker: async_sessionmaker[AsyncSession], ctx: ServiceContext) -> None:
+    """Every step, each in its own transaction: one that fails (a damaged package directory, a bad row) is
+    logged and rolled back, and the others still run. A database that cannot be reached ends the pass."""
+    for step in STEPS:
+        try:
+            async with unit_of_work(sessionmaker) as session:
+                await step(session, ctx)
+        except (OperationalError, InterfaceError, ConnectionError, TimeoutError):
+            raise  # the database is unreachable: the worker logs one line and tries again next poll
+        except Exception:
+            log.exception("sweep step %s failed; the other steps still run", step.__name__)
+
+
+async def _exclusive(session: AsyncSession) -> bool:
+    """On PostgreSQL, one sweeper at a time: a transaction-scoped advisory lock, or False when another holds it."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(await session.scalar(text(f"SELECT pg_try_advisory_xact_lock({_SWEEP_LOCK})")))
 
 
 async def sweep(session: AsyncSession, ctx: ServiceContext) -> None:
-    """One pass; on PostgreSQL only one worker sweeps at a time (transaction-scoped advisory lock)."""
-    if session.get_bind().dialect.name == "postgresql":
-        locked = await session.scalar(text(f"SELECT pg_try_advisory_xact_lock({_SWEEP_LOCK})"))
-        if not locked:
-            return
+    """The deadline steps in one pass; on PostgreSQL only one worker sweeps at a time."""
+    if not await _exclusive(session):
+        return
     now = clock.now()
     await expire_unconfirmed(session, ctx, now)
     await auto_handle(session, ctx, now)
@@ -174,3 +203,46 @@ async def purge_downloads(session: AsyncSession, now: datetime) -> None:
             actor=SYSTEM,
             detail="download link expired",
         )
+
+
+async def redact_closed_requests(session: AsyncSession, ctx: ServiceContext) -> None:
+    """RECORDS_RETENTION after a request closed, its personal fields are masked and hashed."""
+    if not await _exclusive(session):
+        return
+    now = clock.now()
+    count = await redaction.redact_closed(
+        session,
+        secret_key=ctx.secret_key,
+        closed_before=now - ctx.settings.records_retention,
+        now=now,
+        limit=_BATCH,
+    )
+    if count:
+        log.info("redacted %s closed requests past RECORDS_RETENTION", count)
+
+
+async def prune_jobs(session: AsyncSession, ctx: ServiceContext) -> None:
+    """Done and dead jobs go JOB_RETENTION after they finished."""
+    if await _exclusive(session):
+        await jobs.delete_finished_before(
+            session, clock.now() - ctx.settings.job_retention, limit=_PRUNE_BATCH
+        )
+
+
+async def prune_emails(session: AsyncSession, ctx: ServiceContext) -> None:
+    """Sent and failed emails go JOB_RETENTION after they were written."""
+    if await _exclusive(session):
+        await outbox.delete_finished_before(
+            session, clock.now() - ctx.settings.job_retention, limit=_PRUNE_BATCH
+        )
+
+
+async def prune_idempotency_keys(session: AsyncSession, ctx: ServiceContext) -> None:
+    """Idempotency keys (each holds the first answer, with its email) go JOB_RETENTION after they were used."""
+    if await _exclusive(session):
+        await requests.delete_idempotency_keys_before(
+            session, clock.now() - ctx.settings.job_retention, limit=_PRUNE_BATCH
+        )
+
+
+STEPS: tuple[Step, ...] = (sweep, redact_closed_requests, prune_jobs, prune_emails, prune_idempotency_keys)

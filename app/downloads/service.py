@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -12,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, tokens
 from app.audit import timeline
-from app.audit.timeline import CUSTOMER
+from app.audit.timeline import CUSTOMER, SYSTEM
 from app.context import ServiceContext
+from app.db import ON_COMMIT
+from app.downloads import repository
 from app.errors import AppError, Gone, NotFound
-from app.models import Download
+from app.models import Download, PrivacyRequest
 from app.processing.access import identity_of, package_meta
 from app.requests.actions import load
 from app.sources import PackageError, SourceError, read_encrypted_package, stream_json, stream_zip
@@ -56,6 +60,36 @@ async def open_download(
     return chunks, f"privacy-data-{download.request_id}.zip"
 
 
+async def revoke_for_erasure(session: AsyncSession, request: PrivacyRequest, *, at: datetime) -> int:
+    """A deletion was processed: every download link of that customer (or, without one, of that address)
+    answers 410 from this transaction's commit on, and their packages are removed from disk once it has
+    committed. The number of links revoked."""
+    emails = {address.lower() for address in (request.email, request.customer_email) if address}
+    revoked = await repository.revoke_for_person(
+        session, customer_id=request.customer_id, emails=emails, at=at
+    )
+    for download in revoked:
+        timeline.record(
+            session,
+            request_id=download.request_id,
+            action="package_purged",
+            actor=SYSTEM,
+            detail="the customer's data was erased",
+        )
+    session.info.setdefault(ON_COMMIT, []).extend(
+        functools.partial(_remove_package, Path(download.path)) for download in revoked
+    )
+    return len(revoked)
+
+
+def _remove_package(path: Path) -> None:
+    """Blocking, after commit: a failure is logged, since the link already answers 410 whatever happens."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        log.error("revoked package %s could not be removed: %s", path, exc)
+
+
 async def export(
     session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID, format: str, actor: str
 ) -> tuple[AsyncIterator[bytes], str]:
@@ -76,7 +110,10 @@ async def export(
     try:
         chunks = await _prefetched(stream)
     except SourceError as exc:
-        raise SourceUnavailable(f"The customer's data could not be collected: {exc}.") from None
+        raise SourceUnavailable(
+            f"The customer's data could not be collected: {exc}.",
+            headers={"Retry-After": str(SourceError.retry_after)},
+        ) from None
     timeline.record(
         session, request_id=request.id, action="data_exported", actor=actor, detail=f"format {format}"
     )

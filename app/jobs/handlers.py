@@ -7,8 +7,7 @@ import functools
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.context import ServiceContext
-from app.db import unit_of_work
-from app.deadlines.sweep import sweep
+from app.deadlines.sweep import run_sweep
 from app.jobs.worker import Handler, Worker
 from app.notifications.transport import Transport, transport_from_settings
 from app.processing.access import run_access_package
@@ -32,8 +31,7 @@ def build_worker(
     }
 
     async def periodic() -> None:
-        async with unit_of_work(sessionmaker) as session:
-            await sweep(session, ctx)
+        await run_sweep(sessionmaker, ctx)
 
     settings = ctx.settings
     worker = Worker(

@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.models import Job
+from app.models.job import FINISHED_JOBS_SQL
 
 DEFAULT_MAX_ATTEMPTS = 6
 
@@ -108,3 +109,17 @@ async def mark_dead(session: AsyncSession, job_id: int, *, worker_id: str, error
         .values(status="dead", last_error=error[:2000], finished_at=clock.now(), locked_until=None)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_finished_before(session: AsyncSession, before: datetime, *, limit: int) -> int:
+    """Delete up to ``limit`` done or dead jobs that finished before ``before``; how many went."""
+    oldest = (
+        select(Job.id)
+        .where(text(FINISHED_JOBS_SQL), Job.finished_at < before)
+        .order_by(Job.finished_at)
+        .limit(limit)
+    )
+    result = await session.execute(
+        delete(Job).where(Job.id.in_(oldest)).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -7,10 +7,11 @@ from app.models.download import Download
 from app.models.email import Email
 from app.models.idempotency_key import IdempotencyKey
 from app.models.job import Job
-from app.models.privacy_request import OPEN_STATUSES, PrivacyRequest
+from app.models.privacy_request import CLOSED_AT, OPEN_STATUSES, PrivacyRequest
 from app.models.request_event import RequestEvent
 
 __all__ = [
+    "CLOSED_AT",
     "OPEN_STATUSES",
     "ApiKey",
     "Base",

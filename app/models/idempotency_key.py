@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import Index, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, BigIntId, JSONType
@@ -22,4 +22,8 @@ class IdempotencyKey(Base):
     response_body: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime]
 
-    __table_args__ = (UniqueConstraint("api_key_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("api_key_id", "key"),
+        # The sweep deletes keys older than JOB_RETENTION.
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )

@@ -7,6 +7,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, BigIntId, JSONType
 
+# Jobs no worker will touch again, as literal SQL: the partial index below and the pruning query share it.
+FINISHED_JOBS_SQL = "status IN ('done', 'dead')"
+
 
 class Job(Base):
     """A unit of background work, written in the transaction of the change that causes it."""
@@ -36,4 +39,11 @@ class Job(Base):
             sqlite_where=text("status IN ('queued', 'running')"),
         ),
         Index("ix_jobs_request_id", "request_id"),
+        # The sweep's JOB_RETENTION pruning: finished jobs, oldest first.
+        Index(
+            "ix_jobs_finished_at",
+            "finished_at",
+            postgresql_where=text(FINISHED_JOBS_SQL),
+            sqlite_where=text(FINISHED_JOBS_SQL),
+        ),
     )

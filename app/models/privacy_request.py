@@ -10,6 +10,13 @@ from app.models.base import Base, JSONType
 # Statuses in which a request still needs work; at most one such request per subject and type.
 OPEN_STATUSES = ("unverified", "pending", "in_progress", "failed")
 OPEN_SQL = "status IN ('unverified', 'pending', 'in_progress', 'failed')"
+# Closed statuses and the column holding when each closed: RECORDS_RETENTION runs from there.
+CLOSED_AT = {"processed": "processed_at", "deleted": "deleted_at", "expired": "verification_expires_at"}
+
+
+def unredacted_sql(status: str) -> str:
+    """Literal SQL for the closed, not yet redacted requests of ``status``: the partial indexes' predicate."""
+    return f"status = '{status}' AND redacted_at IS NULL"
 
 
 class PrivacyRequest(Base):
@@ -38,6 +45,10 @@ class PrivacyRequest(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     verification_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     verification_expires_at: Mapped[datetime | None]
+    # Set once RECORDS_RETENTION has passed since the request closed: email, customer_email and customer_name
+    # then hold masked forms, and email_hash the HMAC-SHA256 (SECRET_KEY) of the email, to find it by.
+    redacted_at: Mapped[datetime | None]
+    email_hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_privacy_requests_received_at_id", "received_at", "id"),
@@ -75,5 +86,16 @@ class PrivacyRequest(Base):
             "verification_expires_at",
             postgresql_where=text("status = 'unverified'"),
             sqlite_where=text("status = 'unverified'"),
+        ),
+        Index("ix_privacy_requests_email_hash", "email_hash"),
+        # Closed requests not yet redacted, by the time they closed: the sweep's RECORDS_RETENTION step.
+        *(
+            Index(
+                f"ix_privacy_requests_unredacted_{status}",
+                column,
+                postgresql_where=text(unredacted_sql(status)),
+                sqlite_where=text(unredacted_sql(status)),
+            )
+            for status, column in CLOSED_AT.items()
         ),
     )

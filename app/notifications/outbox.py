@@ -1,17 +1,25 @@
-"""The outbox: an email is rendered and stored with the change that causes it, and sent later by the worker."""
+"""The outbox: an email is rendered and stored with the change that causes it, and sent later by the worker.
+
+Its bodies are sealed while it waits and cleared once it is sent or given up on: what stays is who got which
+kind of email when (contract section 7).
+"""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.jobs import repository as jobs
 from app.models import Email
+from app.models.email import FINISHED_EMAILS_SQL
 from app.notifications.emails import render_email
 from app.notifications.formatting import normalize_locale
+from app.notifications.sealing import UnreadableBody, seal, unseal
 
 SEND_EMAIL_JOB = "send_email"
 
@@ -37,10 +45,12 @@ async def enqueue_email(
     context: dict[str, Any],
     request_id: uuid.UUID | None,
     mail_from_domain: str,
+    secret_key: str,
 ) -> Email:
     """Render ``kind`` and add it, with its ``send_email`` job, to the caller's transaction (flushed, not committed).
 
-    Rendering happens now, not at send time, so the email says what was true when the change was made.
+    Rendering happens now, not at send time, so the email says what was true when the change was made. The
+    bodies are stored sealed under ``secret_key``: they may hold a working link.
     """
     rendered = render_email(kind, locale, context)
     email_id = uuid.uuid4()
@@ -51,8 +61,8 @@ async def enqueue_email(
         to_address=to,
         locale=normalize_locale(locale),
         subject=rendered.subject,
-        text_body=rendered.text,
-        html_body=rendered.html,
+        text_body=seal(rendered.text, secret_key=secret_key),
+        html_body=seal(rendered.html, secret_key=secret_key),
         request_id=request_id,
         status="pending",
         created_at=clock.now(),
@@ -62,3 +72,58 @@ async def enqueue_email(
     await jobs.enqueue(session, SEND_EMAIL_JOB, {"email_id": str(email.id)}, request_id=request_id)
     await session.flush()
     return email
+
+
+def readable(email: Email, *, secret_key: str) -> Email:
+    """A detached copy of a pending ``email`` with its bodies opened, to build the message from; the stored
+    row stays sealed. Raises ``UnreadableBody`` when they do not open under ``secret_key``."""
+    if email.text_body is None or email.html_body is None:
+        raise UnreadableBody(f"email {email.id} has no body left to send")
+    return Email(
+        id=email.id,
+        message_id=email.message_id,
+        kind=email.kind,
+        to_address=email.to_address,
+        locale=email.locale,
+        subject=email.subject,
+        text_body=unseal(email.text_body, secret_key=secret_key),
+        html_body=unseal(email.html_body, secret_key=secret_key),
+        request_id=email.request_id,
+        status=email.status,
+        created_at=email.created_at,
+        sent_at=email.sent_at,
+    )
+
+
+async def mark_sent(session: AsyncSession, email_id: uuid.UUID, *, at: datetime) -> bool:
+    """A pending email was delivered: it keeps its kind, recipient, Message-ID, subject and times, not its bodies."""
+    result = await session.execute(
+        update(Email)
+        .where(Email.id == email_id, Email.status == "pending")
+        .values(status="sent", sent_at=at, text_body=None, html_body=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def mark_failed(session: AsyncSession, email_id: uuid.UUID) -> bool:
+    """A pending email was given up on: as after sending, its bodies go."""
+    result = await session.execute(
+        update(Email)
+        .where(Email.id == email_id, Email.status == "pending")
+        .values(status="failed", text_body=None, html_body=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_finished_before(session: AsyncSession, before: datetime, *, limit: int) -> int:
+    """Delete up to ``limit`` sent or failed emails written before ``before``; how many went."""
+    oldest = (
+        select(Email.id)
+        .where(text(FINISHED_EMAILS_SQL), Email.created_at < before)
+        .order_by(Email.created_at)
+        .limit(limit)
+    )
+    result = await session.execute(
+        delete(Email).where(Email.id.in_(oldest)).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

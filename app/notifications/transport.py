@@ -7,12 +7,14 @@ import email.policy
 import os
 import re
 import tempfile
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
 import aiosmtplib
+import idna  # email-validator's own dependency: the IDNA 2008 conversion the address was validated with
 
 from app.clock import as_utc
 from app.config import Settings
@@ -35,8 +37,15 @@ class TransportError(Exception):
         self.smtp_code = smtp_code
 
 
+class OutgoingMessage(EmailMessage):
+    """A message with its envelope: ``recipient`` is the one address SMTP delivers to (``RCPT TO``), taken from
+    the outbox row, never parsed back out of the headers (a parser may read one odd address as several)."""
+
+    recipient: str = ""
+
+
 class Transport(Protocol):
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: OutgoingMessage) -> None:
         """Deliver ``message`` or raise ``TransportError``."""
         ...
 
@@ -45,11 +54,31 @@ class Transport(Protocol):
         ...
 
 
-def build_message(email_row: Email, *, mail_from: str) -> EmailMessage:
-    """The MIME message for an outbox row: multipart/alternative (text, then HTML), UTF-8, the row's Message-ID."""
-    message = EmailMessage(policy=MESSAGE_POLICY)
+def recipient_address(address: str) -> Address:
+    """The row's address as exactly one mailbox, its domain in ASCII (IDNA); a permanent ``TransportError`` when
+    it is not one plain ``local@domain`` (group syntax, a list, an RFC 2047 encoded word, control characters)."""
+    local, at, domain = address.strip().rpartition("@")
+    try:
+        if not at or "=?" in address:
+            raise ValueError("not a single plain address")
+        ascii_domain = domain if domain.isascii() else idna.encode(domain, uts46=True).decode("ascii")
+        # Address refuses an addr_spec that does not parse whole as one local@domain.
+        mailbox = Address(addr_spec=f"{local}@{ascii_domain}")
+    except (ValueError, idna.IDNAError) as exc:
+        raise TransportError(
+            f"the recipient address is not a single valid mailbox: {type(exc).__name__}", permanent=True
+        ) from None
+    return mailbox
+
+
+def build_message(email_row: Email, *, mail_from: str) -> OutgoingMessage:
+    """The MIME message for an outbox row: multipart/alternative (text, then HTML), UTF-8, the row's Message-ID,
+    and as its envelope recipient the row's one address (``To:`` holds that address and nothing else)."""
+    mailbox = recipient_address(email_row.to_address)
+    message = OutgoingMessage(policy=MESSAGE_POLICY)
+    message.recipient = mailbox.addr_spec
     message["From"] = mail_from
-    message["To"] = email_row.to_address
+    message["To"] = mailbox
     message["Subject"] = email_row.subject
     # The time the email was written (with its change), not the time of this attempt: retries stay identical.
     message["Date"] = format_datetime(as_utc(email_row.created_at))
@@ -92,8 +121,9 @@ class SmtpTransport:
         # Never the password: this object may end up in a log line or a traceback's locals.
         return f"SmtpTransport(host={self.host!r}, port={self.port}, security={self.security!r}, username={self.username!r})"
 
-    async def send(self, message: EmailMessage) -> None:
-        """Deliver ``message``; raise ``TransportError`` (never naming the password) when it cannot be delivered.
+    async def send(self, message: OutgoingMessage) -> None:
+        """Deliver ``message`` to its ``recipient`` only; raise ``TransportError`` (never naming the password)
+        when it cannot be delivered.
 
         Connections are kept open and reused (a handshake per email would cost more than the email); a
         reused connection the server has dropped is replaced once, transparently.
@@ -124,18 +154,22 @@ class SmtpTransport:
         else:
             await _quit(client)
 
-    async def _deliver(self, message: EmailMessage) -> aiosmtplib.SMTP:
+    async def _deliver(self, message: OutgoingMessage) -> aiosmtplib.SMTP:
         """Send on a pooled or new connection; the connection it used, or it is closed and the error raised."""
+        if not message.recipient:
+            raise TransportError("message has no recipient", permanent=True)
+        # The envelope names the recipient explicitly: aiosmtplib would otherwise parse To/Cc/Bcc headers.
+        recipients = [message.recipient]
         client, reused = await self._checkout()
         try:
             try:
-                await client.send_message(message)
+                await client.send_message(message, recipients=recipients)
             except aiosmtplib.SMTPServerDisconnected:
                 if not reused:
                     raise
                 await _close(client)
                 client, _ = await self._connect()
-                await client.send_message(message)
+                await client.send_message(message, recipients=recipients)
         except BaseException:
             await _close(client)
             raise

@@ -11,6 +11,7 @@ from app.audit import timeline
 from app.audit.timeline import SYSTEM
 from app.context import ServiceContext
 from app.db import unit_of_work
+from app.downloads.service import revoke_for_erasure
 from app.models import Job
 from app.processing.access import identity_of
 from app.processing.failure import fail_request
@@ -42,8 +43,11 @@ async def run_erasure(
     request = await repository.get(session, request_id)
     if request is None or request.status != "in_progress":
         return
-    request = await apply(session, request, Action.COMPLETE, {"processed_at": clock.now(), "result": report})
+    now = clock.now()
+    request = await apply(session, request, Action.COMPLETE, {"processed_at": now, "result": report})
     timeline.record(session, request_id=request.id, action="erased", actor=SYSTEM, detail=_summary(report))
+    # Packages built before the erasure still hold the data it removed.
+    await revoke_for_erasure(session, request, at=now)
     await email_customer(session, ctx, request, "deletion_completed", report=report)
 
 

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import timeline
 from app.audit.timeline import SYSTEM
 from app.context import ServiceContext
-from app.models import Email, Job, PrivacyRequest
+from app.models import Job, PrivacyRequest
+from app.notifications import outbox
 from app.requests import repository
 from app.requests.actions import apply
 from app.requests.lifecycle import Action
@@ -39,9 +40,7 @@ async def fail_request(
 async def on_job_dead(session: AsyncSession, job: Job, error: str, *, ctx: ServiceContext) -> None:
     """The worker gave up on ``job`` after its attempts."""
     if job.kind == "send_email":
-        email = await session.get(Email, uuid.UUID(job.payload["email_id"]))
-        if email is not None and email.status == "pending":
-            email.status = "failed"
+        await outbox.mark_failed(session, uuid.UUID(job.payload["email_id"]))
         return
     if job.request_id is None:
         return

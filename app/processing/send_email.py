@@ -1,10 +1,10 @@
-"""Deliver one outbox email. Read and marked in short transactions, sent in between."""
+"""Deliver one outbox email. Read and marked in short transactions, sent in between; its sealed bodies are
+opened only in memory, and cleared from the row once it is sent."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
@@ -12,6 +12,8 @@ from app.context import ServiceContext
 from app.db import unit_of_work
 from app.jobs.worker import PermanentError
 from app.models import Email, Job
+from app.notifications import outbox
+from app.notifications.sealing import UnreadableBody
 from app.notifications.transport import Transport, TransportError, build_message
 from app.observability import EMAILS_SENT
 
@@ -35,15 +37,16 @@ async def run_send_email(
     if email is None or email.status != "pending":
         return
     try:
-        await transport.send(build_message(email, mail_from=ctx.settings.mail_from))
+        message = build_message(
+            outbox.readable(email, secret_key=ctx.secret_key), mail_from=ctx.settings.mail_from
+        )
+        await transport.send(message)
+    except UnreadableBody as error:
+        raise PermanentError(str(error)) from None
     except TransportError as error:
         if error.permanent:
             # The server refused this message for good (5xx): retrying cannot help.
             raise PermanentError(str(error)) from None
         raise
-    await session.execute(
-        update(Email)
-        .where(Email.id == email_id, Email.status == "pending")
-        .values(status="sent", sent_at=clock.now())
-    )
+    await outbox.mark_sent(session, email_id, at=clock.now())
     EMAILS_SENT.labels(email.kind).inc()

@@ -19,8 +19,11 @@ from app.requests.views import email_context
 async def email_customer(
     session: AsyncSession, ctx: ServiceContext, request: PrivacyRequest, kind: str, **context: Any
 ) -> bool:
-    """Queue ``kind`` to the request's address; without one, the timeline says no email could be sent."""
-    address = request.email or request.customer_email
+    """Queue ``kind`` to the request's address; without one, the timeline says no email could be sent.
+
+    A matched customer's mail goes to the directory's address on file, never to a submitted one (section 7).
+    """
+    address = request.customer_email if request.customer_id is not None else request.email
     if address is None:
         timeline.record(
             session,
@@ -38,6 +41,7 @@ async def email_customer(
         context={"request": email_context(request), "base_url": ctx.settings.base_url, **context},
         request_id=request.id,
         mail_from_domain=ctx.mail_domain,
+        secret_key=ctx.secret_key,
     )
     return True
 
@@ -76,5 +80,6 @@ async def email_team(
         context={"base_url": ctx.settings.base_url, **context},
         request_id=request_id,
         mail_from_domain=ctx.mail_domain,
+        secret_key=ctx.secret_key,
     )
     return True

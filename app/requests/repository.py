@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, func, not_, select, text, tuple_, update
+from sqlalchemy import Select, Table, and_, delete, func, not_, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import OPEN_STATUSES, Base, IdempotencyKey, PrivacyRequest
+from app.models import CLOSED_AT, OPEN_STATUSES, Base, IdempotencyKey, PrivacyRequest
+from app.models.privacy_request import unredacted_sql
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class ListFilters:
     statuses: tuple[str, ...] = ()
     type: str | None = None
     email: str | None = None
+    # The keyed hash of ``email``: finds requests whose address was masked after RECORDS_RETENTION.
+    email_hash: str | None = None
     customer_id: str | None = None
     overdue: bool | None = None
     due_before: datetime | None = None
@@ -80,7 +83,11 @@ def list_query(filters: ListFilters, *, now: datetime) -> Select[PrivacyRequest]
         query = query.where(PrivacyRequest.status != "deleted")
     if filters.type is not None:
         query = query.where(PrivacyRequest.type == filters.type)
-    if filters.email is not None:
+    if filters.email is not None and filters.email_hash is not None:
+        query = query.where(
+            or_(PrivacyRequest.email == filters.email, PrivacyRequest.email_hash == filters.email_hash)
+        )
+    elif filters.email is not None:
         query = query.where(PrivacyRequest.email == filters.email)
     if filters.customer_id is not None:
         query = query.where(PrivacyRequest.customer_id == filters.customer_id)
@@ -208,3 +215,45 @@ async def complete_idempotent(
 async def find_idempotent(session: AsyncSession, *, api_key_id: uuid.UUID, key: str) -> IdempotencyKey | None:
     query = select(IdempotencyKey).where(IdempotencyKey.api_key_id == api_key_id, IdempotencyKey.key == key)
     return (await session.scalars(query)).first()
+
+
+async def closed_unredacted(
+    session: AsyncSession, *, status: str, closed_before: datetime, limit: int
+) -> list[PrivacyRequest]:
+    """Up to ``limit`` requests in the closed ``status`` that closed at or before ``closed_before`` and are not
+    redacted yet, longest closed first (the partial index per closed status)."""
+    closed_at = getattr(PrivacyRequest, CLOSED_AT[status])
+    query = (
+        select(PrivacyRequest)
+        .where(text(unredacted_sql(status)), closed_at <= closed_before)
+        .order_by(closed_at)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def redact(session: AsyncSession, request_id: uuid.UUID, *, values: dict[str, Any]) -> bool:
+    """Write the redacted ``values`` unless the request was redacted already (by another sweeper)."""
+    result = await session.execute(
+        update(PrivacyRequest)
+        .where(PrivacyRequest.id == request_id, PrivacyRequest.redacted_at.is_(None))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_idempotency_keys_before(session: AsyncSession, before: datetime, *, limit: int) -> int:
+    """Delete up to ``limit`` idempotency keys recorded before ``before``: a repeat after that is a new submit."""
+    oldest = (
+        select(IdempotencyKey.id)
+        .where(IdempotencyKey.created_at < before)
+        .order_by(IdempotencyKey.created_at)
+        .limit(limit)
+    )
+    result = await session.execute(
+        delete(IdempotencyKey)
+        .where(IdempotencyKey.id.in_(oldest))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

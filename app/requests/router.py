@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
 from app import clock
-from app.auth.dependencies import AppKey, OperatorKey
+from app.auth.dependencies import AppKey, OperatorKey, SignedInCustomer
 from app.auth.keys import Role
 from app.db import SessionDep
 from app.dependencies import ContextDep
@@ -20,7 +20,6 @@ from app.requests import actions, service
 from app.requests.repository import ListFilters
 from app.requests.schemas import (
     AcceptBody,
-    AppPrivacyRequestDetail,
     AppPrivacyRequestOut,
     ExtendBody,
     FulfilBody,
@@ -43,13 +42,17 @@ router = APIRouter(prefix="/v1", tags=["privacy requests"])
 @router.post(
     "/privacy-requests",
     status_code=201,
-    response_model=AppPrivacyRequestOut,
+    response_model=PrivacyRequestOut | AppPrivacyRequestOut,
     responses={
         200: {
-            "model": AppPrivacyRequestOut,
+            "model": PrivacyRequestOut | AppPrivacyRequestOut,
             "description": "An open request of this type already exists, or a repeat with the same Idempotency-Key",
         }
     },
+    description="Record an access or deletion request. Who it concerns (contract section 7): with a valid "
+    "`X-Customer-Token`, the signed-in customer; with an app key and no token, the `email` only (`customer_id` "
+    "is refused); operators may name `customer_id` or `email` and add a `note`. Emails for a matched customer "
+    "go to the address on file. The app role gets the minimal view; operators the full resource.",
 )
 async def submit_request(
     _limit: SubmitLimit,  # first: an unauthenticated flood is limited too
@@ -57,10 +60,16 @@ async def submit_request(
     principal: AppKey,
     session: SessionDep,
     ctx: ContextDep,
+    signed_in: SignedInCustomer,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
 ) -> JSONResponse:
     outcome = await service.submit(
-        session, ctx, principal=principal, body=body, idempotency_key=idempotency_key
+        session,
+        ctx,
+        principal=principal,
+        body=body,
+        token_customer_id=signed_in,
+        idempotency_key=idempotency_key,
     )
     # The body is already JSON-ready and shaped by the service: skip a second validation pass.
     return JSONResponse(outcome.body, status_code=outcome.status_code)
@@ -70,6 +79,7 @@ async def submit_request(
 async def list_requests(
     _principal: OperatorKey,
     session: SessionDep,
+    ctx: ContextDep,
     status: Annotated[list[RequestStatus] | None, Query()] = None,
     type: RequestType | None = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
@@ -92,7 +102,7 @@ async def list_requests(
         received_after=_aware("received_after", received_after),
         received_before=_aware("received_before", received_before),
     )
-    page = await service.list_requests(session, filters=filters, sort=sort, limit=limit, cursor=cursor)
+    page = await service.list_requests(session, ctx, filters=filters, sort=sort, limit=limit, cursor=cursor)
     return JSONResponse(page)
 
 
@@ -125,11 +135,12 @@ def _aware(name: str, value: datetime | None) -> datetime | None:
 
 @router.get(
     "/privacy-requests/{request_id}",
-    response_model=PrivacyRequestDetail | AppPrivacyRequestDetail,
-    description="The detail view with the timeline. The app role's view has no `customer`.",
+    response_model=PrivacyRequestDetail | AppPrivacyRequestOut,
+    description="Operators get the detail view with the timeline and result. The app role gets the minimal "
+    "view only (id, type, status, regulation, locale, received_at, due_at, verified_at, days_left, overdue).",
 )
 async def get_request(request_id: uuid.UUID, principal: AppKey, session: SessionDep) -> dict[str, Any]:
-    return await service.get_detail(session, request_id, with_customer=principal.has(Role.OPERATOR))
+    return await service.get_detail(session, request_id, full=principal.has(Role.OPERATOR))
 
 
 @router.post("/privacy-requests/{request_id}/accept", response_model=PrivacyRequestOut)

@@ -7,7 +7,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 RequestType = Literal["access", "deletion"]
 RequestStatus = Literal["unverified", "pending", "in_progress", "processed", "failed", "deleted", "expired"]
@@ -16,7 +17,6 @@ Locale = Literal["en", "de"]
 Handling = Literal["automatic", "manual"]
 SortKey = Literal["received_at", "-received_at", "due_at", "-due_at"]
 
-_EMAIL = re.compile(r"^[^@\s<>\"',;()\[\]]+@[^@\s<>\"',;()\[\]]+\.[^@\s<>\"',;()\[\].]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -42,10 +42,22 @@ Prose = Annotated[str, AfterValidator(no_control_characters_in_prose)]
 
 
 def normalise_email(value: str) -> str:
-    value = value.strip().lower()
-    if len(value) > 320 or _CONTROL.search(value) or not _EMAIL.match(value):
+    """One mailbox, checked by email-validator and lowercased (its domain in Unicode form).
+
+    Beyond what email-validator refuses: any ``=?`` (an RFC 2047 encoded word is legal in a local part, but a
+    header parser may decode it into several addresses or a NUL), and non-ASCII before the ``@`` (Python's
+    email package cannot put such an address in a ``To:`` header, so it could never be written to).
+    """
+    value = value.strip()
+    if len(value) > 320 or _CONTROL.search(value):
         raise ValueError("is not an email address")
-    return value
+    if "=?" in value:
+        raise ValueError("is not an email address: it must not contain '=?' (an encoded word)")
+    try:
+        checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as error:
+        raise ValueError(f"is not an email address: {error}") from None
+    return checked.normalized.lower()
 
 
 Email = Annotated[str, AfterValidator(normalise_email)]
@@ -60,12 +72,13 @@ class SubmitRequest(BaseModel):
     regulation: Regulation = "gdpr"
     locale: Locale = "en"
     channel: PlainText | None = Field(default=None, min_length=1, max_length=50)
-
-    @model_validator(mode="after")
-    def _someone(self) -> SubmitRequest:
-        if self.email is None and self.customer_id is None:
-            raise ValueError("give at least one of email and customer_id")
-        return self
+    note: Prose | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="Operators only: how the identity was checked, or who the authorised agent is. "
+        "Recorded on the timeline with the operator's name.",
+    )
 
 
 class AcceptBody(BaseModel):
@@ -88,31 +101,32 @@ class CustomerOut(BaseModel):
 
 
 class AppPrivacyRequestOut(BaseModel):
-    """The request as the app role sees it: no ``customer``, so no answer reveals whether someone is a customer."""
+    """The request as the app role sees it (contract sections 3 and 7): an app key is public, so nothing here
+    tells its holder anything about a person (no email, customer, channel, timeline or result)."""
 
     id: uuid.UUID
     type: RequestType
     status: RequestStatus
     regulation: Regulation
-    email: str | None
-    channel: str | None
     locale: Locale
-    handling: Handling | None
     received_at: datetime
     due_at: datetime
     verified_at: datetime | None
-    accepted_at: datetime | None
-    processed_at: datetime | None
-    deleted_at: datetime | None
-    extended_at: datetime | None
     days_left: int
     overdue: bool
 
 
 class PrivacyRequestOut(AppPrivacyRequestOut):
-    """The privacy request resource (contract section 3)."""
+    """The privacy request resource (contract section 3), as operators see it."""
 
+    email: str | None
     customer: CustomerOut | None
+    channel: str | None
+    handling: Handling | None
+    accepted_at: datetime | None
+    processed_at: datetime | None
+    deleted_at: datetime | None
+    extended_at: datetime | None
 
 
 class EventOut(BaseModel):
@@ -123,11 +137,6 @@ class EventOut(BaseModel):
 
 
 class PrivacyRequestDetail(PrivacyRequestOut):
-    events: list[EventOut]
-    result: dict[str, Any] | None
-
-
-class AppPrivacyRequestDetail(AppPrivacyRequestOut):
     events: list[EventOut]
     result: dict[str, Any] | None
 

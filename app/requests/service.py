@@ -7,7 +7,7 @@ import binascii
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,20 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock, tokens
 from app.audit import timeline
 from app.audit.timeline import SYSTEM
-from app.auth.keys import Principal
+from app.auth.keys import Principal, Role
 from app.context import ServiceContext
 from app.deadlines.due_dates import due_at_for
 from app.errors import Conflict, ValidationFailed
 from app.models import IdempotencyKey, PrivacyRequest
 from app.models.privacy_request import OPEN_SQL
-from app.requests import repository
+from app.requests import redaction, repository, requester
 from app.requests.actions import accept, load
 from app.requests.lifecycle import Status
 from app.requests.notify import email_confirmation_link, email_customer
 from app.requests.repository import Cursor, ListFilters
 from app.requests.schemas import SubmitRequest
-from app.requests.views import detail, resource_json
-from app.sources import Customer
+from app.requests.views import detail, resource, resource_json
 
 
 @dataclass(frozen=True)
@@ -38,8 +37,10 @@ class SubmitOutcome:
     body: dict[str, Any]
 
 
-def _fingerprint(body: SubmitRequest) -> str:
-    return hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
+def _fingerprint(body: SubmitRequest, token_customer_id: str | None) -> str:
+    # The signed-in customer is part of what was asked: one app key serves every customer of the app.
+    material = {**body.model_dump(), "_signed_in": token_customer_id}
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
 async def submit(
@@ -48,34 +49,31 @@ async def submit(
     *,
     principal: Principal,
     body: SubmitRequest,
+    token_customer_id: str | None,
     idempotency_key: str | None,
 ) -> SubmitOutcome:
     """Record a request, or return the open one of the same subject and type, or replay an idempotent repeat.
 
-    The answer never reveals whether the email belongs to a customer: both get the same status and shape.
+    Who the request concerns is decided by :func:`requester.identify` (contract section 7). The app role's
+    answer never reveals whether the email belongs to a customer: both get the same status and shape.
     """
+    fingerprint = _fingerprint(body, token_customer_id)
     if idempotency_key is not None:
         # Claiming the key is the lookup too: a key already used conflicts and its first answer is replayed.
-        replay = await _claim_key(session, principal=principal, key=idempotency_key, body=body)
+        replay = await _claim_key(session, principal=principal, key=idempotency_key, fingerprint=fingerprint)
         if replay is not None:
             return replay
 
-    customer = None
-    if body.customer_id is not None:
-        customer = await ctx.sources.find_customer(customer_id=body.customer_id)
-        if customer is None:
-            raise ValidationFailed(
-                "No customer has this customer_id.",
-                fields=[{"field": "customer_id", "detail": "no customer has this id"}],
-            )
-    elif body.email is not None:
-        customer = await ctx.sources.find_customer(email=body.email)
-    subject = f"c:{customer.id}" if customer is not None else f"e:{body.email}"
-
-    existing, created = await _create(
-        session, ctx, principal=principal, body=body, customer=customer, subject=subject
+    who = await requester.identify(
+        ctx.sources,
+        principal=principal,
+        body=body,
+        token_customer_id=token_customer_id,
+        token_required=ctx.settings.customer_token_required,
     )
-    outcome = SubmitOutcome(201 if created else 200, _app_body(existing))
+    existing, created = await _create(session, ctx, principal=principal, body=body, who=who)
+    view = resource_json(existing, now=clock.now(), with_customer=principal.has(Role.OPERATOR))
+    outcome = SubmitOutcome(201 if created else 200, view)
     if idempotency_key is not None:
         await repository.complete_idempotent(
             session,
@@ -88,24 +86,20 @@ async def submit(
     return outcome
 
 
-def _app_body(request: PrivacyRequest) -> dict[str, Any]:
-    return resource_json(request, now=clock.now(), with_customer=False)
-
-
-def _replay(previous: IdempotencyKey, body: SubmitRequest) -> SubmitOutcome:
-    if previous.fingerprint != _fingerprint(body):
+def _replay(previous: IdempotencyKey, fingerprint: str) -> SubmitOutcome:
+    if previous.fingerprint != fingerprint:
         raise Conflict("This Idempotency-Key was used before with a different body.")
     return SubmitOutcome(previous.status_code, previous.response_body)
 
 
 async def _claim_key(
-    session: AsyncSession, *, principal: Principal, key: str, body: SubmitRequest
+    session: AsyncSession, *, principal: Principal, key: str, fingerprint: str
 ) -> SubmitOutcome | None:
     """Insert the key first: a concurrent repeat waits on it, then replays the winner's answer (returned)."""
     values = {
         "api_key_id": principal.key_id,
         "key": key,
-        "fingerprint": _fingerprint(body),
+        "fingerprint": fingerprint,
         "request_id": uuid.UUID(int=0),
         "status_code": 0,
         "response_body": {},
@@ -117,7 +111,7 @@ async def _claim_key(
         previous = await repository.find_idempotent(session, api_key_id=principal.key_id, key=key)
         if previous is None or previous.status_code == 0:
             raise Conflict("A request with this Idempotency-Key is being processed; retry shortly.")
-        return _replay(previous, body)
+        return _replay(previous, fingerprint)
     return None
 
 
@@ -127,14 +121,14 @@ async def _create(
     *,
     principal: Principal,
     body: SubmitRequest,
-    customer: Customer | None,
-    subject: str,
+    who: requester.Requester,
 ) -> tuple[PrivacyRequest, bool]:
     """Insert a new request with its first event and email, in one statement that yields to an open request
     of the same subject and type (the partial unique index decides, also between concurrent submits):
     then (that open request, False)."""
     now = clock.now()
     settings = ctx.settings
+    customer, subject = who.customer, who.subject
     request = PrivacyRequest(
         id=uuid.uuid4(),
         handling=None,
@@ -149,7 +143,7 @@ async def _create(
         type=body.type,
         status="unverified" if body.type == "deletion" else "pending",
         regulation=body.regulation,
-        email=body.email or (customer.email.lower() if customer and customer.email else None),
+        email=who.email,
         customer_id=customer.id if customer else None,
         customer_name=customer.name if customer else None,
         customer_email=customer.email if customer else None,
@@ -184,6 +178,8 @@ async def _create(
         actor=principal.name,
         detail=f"{body.type} request{via}",
     )
+    if body.note is not None:
+        timeline.record(session, request_id=request.id, action="note", actor=principal.name, detail=body.note)
     if request.type == "deletion":
         assert token is not None
         assert request.verification_expires_at is not None
@@ -205,10 +201,18 @@ def encode_cursor(cursor: Cursor) -> str:
 def decode_cursor(text: str, *, sort: str) -> Cursor:
     try:
         raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        # Exactly the object encode_cursor writes: three strings (a tampered one may hold any JSON at all).
+        if not isinstance(raw, dict) or raw.keys() != {"s", "k", "i"}:
+            raise ValueError("not a cursor object")
+        if not all(isinstance(value, str) for value in raw.values()):
+            raise ValueError("cursor fields are not strings")
         cursor = Cursor(
             sort=raw["s"], key=clock.as_utc(datetime.fromisoformat(raw["k"])), id=uuid.UUID(raw["i"])
         )
-    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
+        # Only what this API hands out: re-encoding gives the same text (no other spelling of a time or id).
+        if encode_cursor(cursor) != text.rstrip("="):
+            raise ValueError("not a cursor this API wrote")
+    except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error):
         raise ValidationFailed(
             "The cursor is not one this API returned.",
             fields=[{"field": "cursor", "detail": "invalid cursor"}],
@@ -222,10 +226,21 @@ def decode_cursor(text: str, *, sort: str) -> Cursor:
 
 
 async def list_requests(
-    session: AsyncSession, *, filters: ListFilters, sort: str, limit: int, cursor: str | None
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    filters: ListFilters,
+    sort: str,
+    limit: int,
+    cursor: str | None,
 ) -> dict[str, Any]:
-    """A page of requests in keyset order with the cursor of the next page (None on the last)."""
+    """A page of requests in keyset order with the cursor of the next page (None on the last).
+
+    An ``email`` filter also finds requests whose address was masked after RECORDS_RETENTION (by its hash).
+    """
     now = clock.now()
+    if filters.email is not None:
+        filters = replace(filters, email_hash=redaction.email_hash(filters.email, secret_key=ctx.secret_key))
     position = decode_cursor(cursor, sort=sort) if cursor else None
     rows = await repository.list_page(session, filters, sort=sort, limit=limit, cursor=position, now=now)
     next_cursor = None
@@ -237,10 +252,13 @@ async def list_requests(
     return {"items": [resource_json(row, now=now) for row in rows], "next_cursor": next_cursor}
 
 
-async def get_detail(session: AsyncSession, request_id: uuid.UUID, *, with_customer: bool) -> dict[str, Any]:
+async def get_detail(session: AsyncSession, request_id: uuid.UUID, *, full: bool) -> dict[str, Any]:
+    """The operator's detail view (``full``), or the app role's minimal view without a timeline."""
     request = await load(session, request_id)
+    if not full:
+        return resource(request, now=clock.now(), with_customer=False)
     events = await timeline.events_of(session, request_id)
-    return detail(request, events, now=clock.now(), with_customer=with_customer)
+    return detail(request, events, now=clock.now())
 
 
 async def stats(session: AsyncSession) -> dict[str, Any]:

@@ -11,13 +11,32 @@ from app.models import OPEN_STATUSES, PrivacyRequest, RequestEvent
 
 
 def resource(request: PrivacyRequest, *, now: datetime, with_customer: bool = True) -> dict[str, Any]:
-    """The privacy request resource (contract section 3); the app role's view has no ``customer``."""
-    body: dict[str, Any] = {
+    """The privacy request resource (contract section 3); ``with_customer=False`` is the app role's view, which
+    holds ten fields and nothing about the person (an app key is public: section 7)."""
+    if not with_customer:
+        return {
+            "id": request.id,
+            "type": request.type,
+            "status": request.status,
+            "regulation": request.regulation,
+            "locale": request.locale,
+            "received_at": request.received_at,
+            "due_at": request.due_at,
+            "verified_at": request.verified_at,
+            "days_left": days_left(request.due_at, now),
+            "overdue": request.status in OPEN_STATUSES and now > request.due_at,
+        }
+    return {
         "id": request.id,
         "type": request.type,
         "status": request.status,
         "regulation": request.regulation,
         "email": request.email,
+        "customer": (
+            {"id": request.customer_id, "email": request.customer_email, "name": request.customer_name}
+            if request.customer_id is not None
+            else None
+        ),
         "channel": request.channel,
         "locale": request.locale,
         "handling": request.handling,
@@ -31,13 +50,6 @@ def resource(request: PrivacyRequest, *, now: datetime, with_customer: bool = Tr
         "days_left": days_left(request.due_at, now),
         "overdue": request.status in OPEN_STATUSES and now > request.due_at,
     }
-    if with_customer:
-        body["customer"] = (
-            {"id": request.customer_id, "email": request.customer_email, "name": request.customer_name}
-            if request.customer_id is not None
-            else None
-        )
-    return body
 
 
 def _time(value: datetime | None) -> str | None:
@@ -57,14 +69,14 @@ def resource_json(request: PrivacyRequest, *, now: datetime, with_customer: bool
         "deleted_at",
         "extended_at",
     ):
-        body[key] = _time(body[key])
+        if key in body:
+            body[key] = _time(body[key])
     return body
 
 
-def detail(
-    request: PrivacyRequest, events: Sequence[RequestEvent], *, now: datetime, with_customer: bool = True
-) -> dict[str, Any]:
-    body = resource(request, now=now, with_customer=with_customer)
+def detail(request: PrivacyRequest, events: Sequence[RequestEvent], *, now: datetime) -> dict[str, Any]:
+    """The operator's detail view: the resource, its timeline (oldest first) and its result."""
+    body = resource(request, now=now)
     body["events"] = [{"at": e.at, "action": e.action, "actor": e.actor, "detail": e.detail} for e in events]
     body["result"] = request.result
     return body

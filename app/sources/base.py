@@ -49,6 +49,9 @@ class SourceError(Exception):
     """A source failed (timeout, server error, bad answer). Retry later; the message names the source and
     never holds a secret (header values, URL passwords)."""
 
+    # Seconds an API client is told to wait (``Retry-After``) before asking again.
+    retry_after = 30
+
     def __init__(self, source: str, message: str) -> None:
         super().__init__(f"source '{source}': {message}")
         self.source = source

@@ -13,6 +13,7 @@ import asyncio
 import csv
 import io
 import json
+import re
 import tempfile
 import zipfile
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Sequence
@@ -177,8 +178,10 @@ class Spool:
             rows = [[record.get(name) for name in names] for record in records]
         if len(columns) > width and self.counts[key]:
             self.ragged.add(key)
-        # csv writes None as an empty cell; nested values (HTTP sources) go into one cell as JSON.
-        if not set(map(type, chain.from_iterable(rows))).isdisjoint((dict, list)):
+        # csv writes None as an empty cell; nested values (HTTP sources) go into one cell as JSON; text a
+        # spreadsheet would run as a formula is defused.
+        cells = list(chain.from_iterable(rows))
+        if not set(map(type, cells)).isdisjoint((dict, list)) or any(map(_risky, cells)):
             rows = [[_cell(value) for value in row] for row in rows]
         with self._path(key).open("a", encoding="utf-8", newline="") as out:
             csv.writer(out).writerows(rows)
@@ -192,7 +195,7 @@ class Spool:
         key = (source, entity)
         columns = list(self.columns[key])
         header = io.StringIO()
-        csv.writer(header).writerow(columns)
+        csv.writer(header).writerow([_cell(name) for name in columns])
         yield header.getvalue().encode()
         path = self._path(key)
         if not path.exists():
@@ -320,9 +323,23 @@ class ZipPackage:
         self._archive.fp = None  # nothing more is written: the pipe's bytes are thrown away
 
 
+# OWASP "CSV injection": a cell starting with one of these is run as a formula by spreadsheets (the full-width
+# forms too, in some locales). Such text is written with a leading apostrophe, which spreadsheets show as text.
+_FORMULA_START = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+# A plain number written as text (a decimal, a signed amount) is not a formula: it stays a number.
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
+
+def _risky(value: Any) -> bool:
+    return isinstance(value, str) and value[:1] in _FORMULA_START and not _NUMBER.fullmatch(value)
+
+
 def _cell(value: Any) -> Any:
+    """A value as the CSV writes it: nested values as JSON, formula-like text defused (data.json keeps it as is)."""
     if isinstance(value, dict | list):
         return _dumps(value)
+    if _risky(value):
+        return "'" + value
     return value
 
 

@@ -46,7 +46,10 @@ class DataSources:
     async def find_customer(
         self, *, customer_id: str | None = None, email: str | None = None
     ) -> Customer | None:
-        """The directory's customer by id, else by email (case-insensitive); None when unknown."""
+        """The directory's customer by id, else by email (case-insensitive); None when unknown.
+
+        Raises SourceError naming the directory when it cannot be read (the API answers 503, Retry-After).
+        """
         return await asyncio.to_thread(self.directory.find_customer, customer_id=customer_id, email=email)
 
     async def collect(self, identity: Identity) -> AsyncIterator[tuple[str, str, dict[str, Any]]]:

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from app.config import Settings
 
 from ..conftest import bearer
+from ..customer_tokens import signed_in
 from ..helpers import detail, submit
 from ..processing.world import OTHERS, accept, emails_to, events, link_in, work
 from ..sources.http_source import HttpSourceServer
@@ -25,7 +26,9 @@ async def _export(client: httpx.AsyncClient, key: str, request_id: str, fmt: str
 async def test_manual_access_export_then_fulfil_with_link(
     client: httpx.AsyncClient, keys: dict[str, str], app: FastAPI, settings: Settings
 ) -> None:
-    request = await submit(client, keys["app"], type="access", customer_id="cus_1")
+    request = await submit(
+        client, keys["app"], type="access", customer_id="cus_1", headers=signed_in("cus_1")
+    )
     accepted = await accept(client, keys["operator"], request["id"], "manual")
     assert (accepted["status"], accepted["handling"]) == ("in_progress", "manual")
 
@@ -120,7 +123,9 @@ async def test_manual_access_fulfilled_without_link(
 async def test_export_needs_an_operator_and_a_known_request(
     client: httpx.AsyncClient, keys: dict[str, str]
 ) -> None:
-    request = await submit(client, keys["app"], type="access", customer_id="cus_1")
+    request = await submit(
+        client, keys["app"], type="access", customer_id="cus_1", headers=signed_in("cus_1")
+    )
     path = f"/v1/privacy-requests/{request['id']}/data"
     assert (await client.get(path)).status_code == 401
     assert (await client.get(path, headers=bearer(keys["app"]))).status_code == 403
@@ -136,12 +141,15 @@ async def test_export_needs_an_operator_and_a_known_request(
 async def test_export_with_a_failing_source_is_503_naming_it_and_not_logged(
     client: httpx.AsyncClient, keys: dict[str, str], remote: HttpSourceServer
 ) -> None:
-    request = await submit(client, keys["app"], type="access", customer_id="cus_1")
+    request = await submit(
+        client, keys["app"], type="access", customer_id="cus_1", headers=signed_in("cus_1")
+    )
     remote.fail_next = 100  # every call answers 500
 
     for fmt in ("json", "zip"):
         response = await _export(client, keys["operator"], request["id"], fmt)
         assert response.status_code == 503, fmt
+        assert int(response.headers["Retry-After"]) > 0
         body = response.json()
         assert body["error"] == "unavailable"
         assert "loyalty" in body["detail"]

@@ -20,6 +20,7 @@ from starlette.types import Message
 from app.config import Settings
 
 from ..conftest import bearer
+from ..customer_tokens import signed_in
 from ..factories import write_crm
 from ..helpers import submit
 from ..processing.world import accept, emails_to, link_in, work
@@ -100,7 +101,9 @@ async def asgi_get(app: FastAPI, path: str, query: str, key: str) -> tuple[int, 
 async def test_large_customer_zip_export_streams_a_complete_package(
     client: httpx.AsyncClient, keys: dict[str, str], app: FastAPI
 ) -> None:
-    request = await submit(client, keys["app"], type="access", customer_id="cus_1")
+    request = await submit(
+        client, keys["app"], type="access", customer_id="cus_1", headers=signed_in("cus_1")
+    )
     status, headers, parts = await asgi_get(
         app, f"/v1/privacy-requests/{request['id']}/data", "format=zip", keys["operator"]
     )
@@ -135,7 +138,9 @@ async def test_large_customer_zip_export_streams_a_complete_package(
 async def test_large_customer_json_export_is_complete(
     client: httpx.AsyncClient, keys: dict[str, str]
 ) -> None:
-    request = await submit(client, keys["app"], type="access", customer_id="cus_1")
+    request = await submit(
+        client, keys["app"], type="access", customer_id="cus_1", headers=signed_in("cus_1")
+    )
     response = await client.get(
         f"/v1/privacy-requests/{request['id']}/data", headers=bearer(keys["operator"])
     )
@@ -146,7 +151,9 @@ async def test_large_customer_json_export_is_complete(
 async def test_large_customer_package_through_the_download_link(
     client: httpx.AsyncClient, keys: dict[str, str], app: FastAPI, settings: Settings
 ) -> None:
-    request = await submit(client, keys["app"], type="access", customer_id="cus_1")
+    request = await submit(
+        client, keys["app"], type="access", customer_id="cus_1", headers=signed_in("cus_1")
+    )
     await accept(client, keys["operator"], request["id"], "automatic")
     await work(app)
     link = link_in(emails_to(settings.mail_dir, "ada@example.com", "ready")[-1], "/v1/downloads/")

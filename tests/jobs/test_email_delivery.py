@@ -69,6 +69,8 @@ def settings(database_url: str, tmp_path: Path, sources_file: Path, smtp_server:
         mail_from="privacy@brand.test",
         # Keeps the late access request pending, so the overdue alert lists it as the operator left it.
         auto_handle_before_due="",
+        # The walk-through spans 31 days and then checks every outbox row: keep them past JOB_RETENTION.
+        job_retention="P365D",
     )
 
 

@@ -163,6 +163,7 @@ async def test_three_workers_deliver_a_thousand_emails_each_once(
                 },
                 request_id=None,
                 mail_from_domain="brand.test",
+                secret_key=app.state.ctx.secret_key,
             )
 
     port = free_port()
@@ -235,6 +236,7 @@ async def test_an_idle_worker_is_woken_by_notify(
                 },
                 request_id=None,
                 mail_from_domain="brand.test",
+                secret_key=app.state.ctx.secret_key,
             )
 
         async def sent() -> bool:

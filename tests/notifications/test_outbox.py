@@ -1,9 +1,12 @@
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models import Email, Job
-from app.notifications.outbox import domain_of, enqueue_email
+from app.notifications.outbox import domain_of, enqueue_email, readable
+from app.notifications.sealing import UnreadableBody
 
+from ..conftest import SECRET
 from .factories import VERIFY_URL, make_context, make_request
 
 
@@ -18,6 +21,7 @@ async def test_email_and_job_exist_after_commit(sessionmaker: async_sessionmaker
             context=make_context(request=request),
             request_id=None,
             mail_from_domain="privacy.example.com",
+            secret_key=SECRET,
         )
         await session.commit()
     async with sessionmaker() as session:
@@ -29,8 +33,16 @@ async def test_email_and_job_exist_after_commit(sessionmaker: async_sessionmaker
     assert stored.to_address == "ada@example.com"
     assert stored.locale == "de"
     assert stored.subject == "Bitte bestätigen Sie die Löschung Ihrer Daten"
-    assert VERIFY_URL in stored.text_body
-    assert VERIFY_URL in stored.html_body
+    # Stored sealed: the link is not readable from the row, only with SECRET_KEY.
+    assert stored.text_body is not None
+    assert stored.html_body is not None
+    assert "verify" not in stored.text_body
+    assert "verify" not in stored.html_body
+    opened = readable(stored, secret_key=SECRET)
+    assert VERIFY_URL in (opened.text_body or "")
+    assert VERIFY_URL in (opened.html_body or "")
+    with pytest.raises(UnreadableBody):
+        readable(stored, secret_key="another-secret-key-0123456789")
     assert stored.message_id == f"<{email.id.hex}@privacy.example.com>"
     assert job.kind == "send_email"
     assert job.payload == {"email_id": str(email.id)}
@@ -47,6 +59,7 @@ async def test_nothing_exists_after_rollback(sessionmaker: async_sessionmaker[As
             context=make_context(),
             request_id=None,
             mail_from_domain="example.com",
+            secret_key=SECRET,
         )
         await session.rollback()
     async with sessionmaker() as session:
@@ -67,6 +80,7 @@ async def test_message_ids_are_unique_and_locale_normalised(
                 context=make_context(),
                 request_id=None,
                 mail_from_domain="example.com",
+                secret_key=SECRET,
             )
             for _ in range(3)
         ]

@@ -184,3 +184,59 @@ def test_transport_from_settings(tmp_path: Path) -> None:
     smtp = transport_from_settings(Settings(smtp_host="mail.example.com", smtp_port=465, smtp_security="tls"))
     assert isinstance(smtp, SmtpTransport)
     assert (smtp.host, smtp.port, smtp.security) == ("mail.example.com", 465, "tls")
+
+
+# Odd but valid: every special character RFC 5322 allows in a dot-atom local part, a plus tag, an IDN domain.
+ODD_ADDRESSES = [
+    ("o'brien+privacy@example.com", "o'brien+privacy@example.com"),
+    ("a!#$%&'*+/^_`{|}~b@example.com", "a!#$%&'*+/^_`{|}~b@example.com"),
+    ("user@exämple.de", "user@xn--exmple-cua.de"),
+]
+
+
+@pytest.mark.parametrize(("address", "delivered_to"), ODD_ADDRESSES)
+def test_the_message_for_an_odd_address_has_exactly_one_recipient(address: str, delivered_to: str) -> None:
+    row = make_email_row()
+    row.to_address = address
+    message = build_message(row, mail_from=MAIL_FROM)
+    assert message.recipient == delivered_to
+    parsed = message_from_bytes(bytes(message), policy=policy.default)
+    assert [a.addr_spec for a in parsed["To"].addresses] == [delivered_to]
+    assert parsed["To"].defects == ()
+    assert len(parsed.get_all("To") or []) == 1
+    assert parsed["Cc"] is None
+    assert parsed["Bcc"] is None
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "=?utf-8?q?x=40evil.example=2c=20y?=@good.example",
+        "a:b@evil.example",
+        "=?utf-8?q?a=00b?=@good.example",
+        "x@evil.example, y@good.example",
+        "Someone <x@evil.example>",
+        "a\x00b@example.com",
+        "a\r\nBcc: x@evil.example",
+        "no-at-sign",
+    ],
+)
+def test_a_stored_address_that_is_not_one_mailbox_fails_for_good(address: str) -> None:
+    # Rows written before addresses were validated: the email fails permanently, it never reaches anyone.
+    row = make_email_row()
+    row.to_address = address
+    with pytest.raises(TransportError) as caught:
+        build_message(row, mail_from=MAIL_FROM)
+    assert caught.value.permanent is True
+
+
+async def test_smtp_delivers_to_the_row_address_only(smtp_server: SmtpServer) -> None:
+    row = make_email_row()
+    row.to_address = "o'brien+privacy@example.com"
+    message = build_message(row, mail_from=MAIL_FROM)
+    # Whatever the headers say afterwards, the envelope is the row's address.
+    message["Cc"] = "cc@evil.example"
+    message["Bcc"] = "bcc@evil.example"
+    transport = SmtpTransport(host=smtp_server.host, port=smtp_server.port, security="none", timeout=5)
+    await transport.send(message)
+    assert [m.rcpt_tos for m in smtp_server.received] == [["o'brien+privacy@example.com"]]

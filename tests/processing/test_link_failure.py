@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from app.config import Settings
 
+from ..customer_tokens import signed_in
 from ..helpers import detail, submit
 from ..sources.http_source import HttpSourceServer
 from .world import accept, emails_to, work, write_world
@@ -32,7 +33,9 @@ async def test_fulfilled_with_link_whose_package_cannot_be_built_alerts_the_team
     remote: HttpSourceServer,
 ) -> None:
     """The operator marked it fulfilled (processed) but the link never went out: that must not pass silently."""
-    request = await submit(client, keys["app"], type="access", customer_id="cus_1")
+    request = await submit(
+        client, keys["app"], type="access", customer_id="cus_1", headers=signed_in("cus_1")
+    )
     await accept(client, keys["operator"], request["id"], "manual")
     remote.delay = 0.6
     fulfilled = await client.post(

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 
 from app.config import Settings
 
+from ..customer_tokens import signed_in
 from ..helpers import detail, hmac_hex, submit
 from ..sources.http_source import HttpSourceServer
 from .world import accept, confirmed_deletion, emails_to, link_in, work, write_world
@@ -112,7 +113,9 @@ async def test_access_and_deletion_span_a_postgresql_source(
     settings: Settings,
     billing: tuple[str, str],
 ) -> None:
-    request = await submit(client, keys["app"], type="access", customer_id="cus_1")
+    request = await submit(
+        client, keys["app"], type="access", customer_id="cus_1", headers=signed_in("cus_1")
+    )
     await accept(client, keys["operator"], request["id"], "automatic")
     await work(app)
     link = link_in(emails_to(settings.mail_dir, "ada@example.com", "ready")[-1], "/v1/downloads/")

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from app.config import Settings
 
+from ..customer_tokens import signed_in
 from ..helpers import detail, submit
 from ..sources.http_source import HttpSourceServer
 from .world import (
@@ -78,7 +79,9 @@ async def test_timing_out_source_fails_automatic_access(
     remote: HttpSourceServer,
 ) -> None:
     remote.delay = 0.6
-    request = await submit(client, keys["app"], type="access", customer_id="cus_1")
+    request = await submit(
+        client, keys["app"], type="access", customer_id="cus_1", headers=signed_in("cus_1")
+    )
     await accept(client, keys["operator"], request["id"], "automatic")
 
     await work(app)

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from app import clock
 
 from ..conftest import bearer
+from ..customer_tokens import signed_in
 from ..helpers import submit
 
 
@@ -116,7 +117,7 @@ async def test_cursor_of_another_sort_is_refused(client: httpx.AsyncClient, keys
 async def test_stats_and_customer_view(client: httpx.AsyncClient, keys: dict[str, str], app: FastAPI) -> None:
     clock.freeze(datetime(2026, 3, 1, tzinfo=UTC))
     await submit(client, keys["app"], type="access", email="ada@example.com")
-    await submit(client, keys["app"], type="deletion", customer_id="cus_1")
+    await submit(client, keys["app"], type="deletion", customer_id="cus_1", headers=signed_in("cus_1"))
     clock.freeze(datetime(2026, 3, 26, tzinfo=UTC))
     await submit(client, keys["app"], type="access", email="grace@example.com")
     stats = (await client.get("/v1/stats", headers=bearer(keys["operator"]))).json()

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from app import clock
 
 from ..conftest import bearer
+from ..customer_tokens import signed_in
 from ..helpers import detail, mailbox, submit, text_of
 
 
@@ -26,13 +27,13 @@ async def test_access_request_is_pending_with_a_due_date_and_an_acknowledgement(
     assert response.status_code == 201
     body = response.json()
     assert body["status"] == "pending"
-    assert body["email"] == "ada@example.com"
     assert body["regulation"] == "gdpr"
     assert body["locale"] == "en"
     assert body["due_at"] == "2026-04-09T09:00:00Z"
     assert body["days_left"] == 30
     assert body["overdue"] is False
     assert "customer" not in body, "the app role must not learn whether someone is a customer"
+    assert "email" not in body, "an app key is public: the app view names no one"
 
     operator_view = await detail(client, keys["operator"], body["id"])
     assert operator_view["customer"] == {"id": "cus_1", "email": "ada@example.com", "name": "Ada Lovelace"}
@@ -48,9 +49,12 @@ async def test_access_request_is_pending_with_a_due_date_and_an_acknowledgement(
 async def test_deletion_request_is_unverified_and_sends_a_confirmation_link(
     client: httpx.AsyncClient, keys: dict[str, str], app: FastAPI
 ) -> None:
-    body = await submit(client, keys["app"], type="deletion", customer_id="cus_2", locale="de")
+    body = await submit(
+        client, keys["app"], type="deletion", customer_id="cus_2", headers=signed_in("cus_2"), locale="de"
+    )
     assert body["status"] == "unverified"
-    assert body["email"] == "grace@example.com", (
+    operator_view = await detail(client, keys["operator"], body["id"])
+    assert operator_view["email"] == "grace@example.com", (
         "the directory's address is used when only customer_id is given"
     )
     await app.state.worker.run_until_idle()
@@ -79,9 +83,13 @@ async def test_unknown_email_is_accepted_exactly_like_a_known_one(
     assert operator_view["customer"] is None
 
 
-async def test_unknown_customer_id_is_422(client: httpx.AsyncClient, keys: dict[str, str]) -> None:
+async def test_unknown_customer_id_is_422_for_an_operator(
+    client: httpx.AsyncClient, keys: dict[str, str]
+) -> None:
     response = await client.post(
-        "/v1/privacy-requests", json={"type": "access", "customer_id": "cus_404"}, headers=bearer(keys["app"])
+        "/v1/privacy-requests",
+        json={"type": "access", "customer_id": "cus_404"},
+        headers=bearer(keys["operator"]),
     )
     assert response.status_code == 422
     assert response.json()["error"] == "validation_error"
@@ -96,9 +104,11 @@ async def test_an_open_request_of_the_same_type_is_returned_instead_of_a_new_one
         json={"type": "access", "email": "ada@example.com"},
         headers=bearer(keys["app"]),
     )
-    # the same customer by id is the same subject
+    # the same customer, signed in, is the same subject
     again = await client.post(
-        "/v1/privacy-requests", json={"type": "access", "customer_id": "cus_1"}, headers=bearer(keys["app"])
+        "/v1/privacy-requests",
+        json={"type": "access", "customer_id": "cus_1"},
+        headers={**bearer(keys["app"]), **signed_in("cus_1")},
     )
     other_type = await client.post(
         "/v1/privacy-requests",

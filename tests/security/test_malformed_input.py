@@ -308,6 +308,90 @@ async def test_malformed_input_is_a_4xx_with_the_contract_body(
     assert_contract_error(response)
 
 
+def _json_cursor(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+KEY = "2026-12-02T00:00:00+00:00"
+GOOD = {"s": "-received_at", "k": KEY, "i": ID}
+
+# Cursors the API never hands out (review issue 8: an "i" that is not a string was a 500).
+TAMPERED_CURSORS: list[tuple[str, str]] = [
+    ("id_number", _json_cursor({**GOOD, "i": 123})),
+    ("id_huge_number", _json_cursor({**GOOD, "i": 10**400})),
+    ("id_true", _json_cursor({**GOOD, "i": True})),
+    ("id_null", _json_cursor({**GOOD, "i": None})),
+    ("id_list", _json_cursor({**GOOD, "i": [ID]})),
+    ("id_object", _json_cursor({**GOOD, "i": {"hex": ID}})),
+    ("id_not_a_uuid", _json_cursor({**GOOD, "i": "123"})),
+    ("id_in_braces", _json_cursor({**GOOD, "i": "{" + ID + "}"})),
+    ("id_urn", _json_cursor({**GOOD, "i": "urn:uuid:" + ID})),
+    ("key_number", _json_cursor({**GOOD, "k": 1764633600})),
+    ("key_float", _json_cursor({**GOOD, "k": 1e308})),
+    ("key_null", _json_cursor({**GOOD, "k": None})),
+    ("key_list", _json_cursor({**GOOD, "k": [2026, 12, 2]})),
+    ("key_object", _json_cursor({**GOOD, "k": {"$date": KEY}})),
+    ("key_not_a_time", _json_cursor({**GOOD, "k": "yesterday"})),
+    ("key_without_zone", _json_cursor({**GOOD, "k": "2026-12-02T00:00:00"})),
+    ("key_other_zone", _json_cursor({**GOOD, "k": "2026-12-02T01:00:00+01:00"})),
+    ("key_far_future", _json_cursor({**GOOD, "k": "9999-12-31T23:59:59-23:00"})),
+    ("sort_number", _json_cursor({**GOOD, "s": 1})),
+    ("sort_null", _json_cursor({**GOOD, "s": None})),
+    ("sort_list", _json_cursor({**GOOD, "s": ["-received_at"]})),
+    ("sort_other_order", _json_cursor({**GOOD, "s": "due_at"})),
+    ("missing_id", _json_cursor({"s": "-received_at", "k": KEY})),
+    ("extra_field", _json_cursor({**GOOD, "x": 1})),
+    ("empty_object", _json_cursor({})),
+    ("array", _json_cursor(["-received_at", KEY, ID])),
+    ("string", _json_cursor("-received_at")),
+    ("number", _json_cursor(5)),
+    ("null", _json_cursor(None)),
+    ("true", _json_cursor(True)),
+    ("nan", base64.urlsafe_b64encode(b'{"s":"-received_at","k":NaN,"i":1}').decode()),
+    ("not_json", base64.urlsafe_b64encode(b"cursor!").decode()),
+    ("truncated_json", base64.urlsafe_b64encode(b'{"s":"-received_at",').decode()),
+    ("not_utf8", base64.urlsafe_b64encode(b'{"s":"\xff"}').decode()),
+    ("deeply_nested", base64.urlsafe_b64encode(b'{"s":' + nested(5_000) + b"}").decode()),
+    ("not_base64", "%%%%"),
+    ("non_ascii", "\u00e9t\u00e9"),
+    ("one_char", "A"),
+]
+
+
+@pytest.mark.parametrize("cursor", [c for _, c in TAMPERED_CURSORS], ids=[n for n, _ in TAMPERED_CURSORS])
+async def test_a_cursor_the_api_did_not_return_is_a_422_naming_the_cursor(
+    client: httpx.AsyncClient, keys: dict[str, str], cursor: str
+) -> None:
+    response = await client.get(
+        "/v1/privacy-requests", params={"cursor": cursor}, headers=bearer(keys["operator"])
+    )
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"] == "validation_error"
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    assert [field["field"] for field in body["fields"]] == ["cursor"]
+    assert_contract_error(response)
+
+
+async def test_a_cursor_the_api_returned_still_pages(client: httpx.AsyncClient, keys: dict[str, str]) -> None:
+    for n in range(3):
+        await client.post(
+            "/v1/privacy-requests",
+            json={"type": "access", "email": f"page{n}@example.org"},
+            headers=bearer(keys["app"]),
+        )
+    operator = bearer(keys["operator"])
+    first = (await client.get("/v1/privacy-requests", params={"limit": 2}, headers=operator)).json()
+    assert first["next_cursor"] is not None
+    second = await client.get(
+        "/v1/privacy-requests", params={"limit": 2, "cursor": first["next_cursor"]}, headers=operator
+    )
+    assert second.status_code == 200, second.text
+    emails = [item["email"] for item in first["items"] + second.json()["items"]]
+    assert sorted(emails) == ["page0@example.org", "page1@example.org", "page2@example.org"]
+
+
 async def test_a_body_over_the_limit_is_refused_even_when_streamed(
     client: httpx.AsyncClient, keys: dict[str, str]
 ) -> None:

@@ -1,0 +1,40 @@
+"""All SQL about download links."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import Select, select, union_all, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Download, PrivacyRequest
+
+
+async def revoke_for_person(
+    session: AsyncSession, *, customer_id: str | None, emails: Collection[str], at: datetime
+) -> list[Download]:
+    """Mark purged at ``at`` every not-yet-purged download of this person's requests (those with this customer
+    id, and those with one of these emails and no customer); the rows revoked, whose files are still on disk."""
+    # One SELECT per way of owning a request, so each uses its own index (customer_id, email).
+    owners: list[Select[uuid.UUID]] = []
+    if customer_id is not None:
+        owners.append(select(PrivacyRequest.id).where(PrivacyRequest.customer_id == customer_id))
+    if emails:
+        owners.append(
+            select(PrivacyRequest.id).where(
+                PrivacyRequest.email.in_(sorted(emails)), PrivacyRequest.customer_id.is_(None)
+            )
+        )
+    if not owners:
+        return []
+    requests = union_all(*owners) if len(owners) > 1 else owners[0]
+    result = await session.scalars(
+        update(Download)
+        .where(Download.request_id.in_(requests), Download.purged_at.is_(None))
+        .values(purged_at=at)
+        .returning(Download)
+        .execution_options(synchronize_session=False)
+    )
+    return list(result.all())

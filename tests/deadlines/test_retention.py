@@ -1,0 +1,225 @@
+"""The service's own records (contract section 7), kept by the sweep: closed requests are redacted once
+RECORDS_RETENTION has passed since they closed; finished jobs, sent emails and idempotency keys are deleted
+after JOB_RETENTION; one failing sweep step does not hold back the others."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select, text, update
+
+from app import clock
+from app.config import Settings
+from app.models import Download, PrivacyRequest, RequestEvent
+
+from ..conftest import bearer, make_settings
+from ..helpers import detail, hmac_hex, submit
+
+T0 = datetime(2030, 4, 1, 9, 0, tzinfo=UTC)
+NOTE = "posted to 1 Analytical Way"
+TEAM = "privacy-team@brand.test"
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, sources_file: Path) -> Settings:
+    # Open requests stay open however old they get: only operators move them here.
+    return make_settings(database_url, tmp_path, sources_file, auto_handle_before_due="")
+
+
+async def sweep(app: FastAPI) -> None:
+    """What the worker does every poll: the sweep's steps, then the jobs they queued."""
+    await app.state.worker.run_until_idle()
+
+
+async def fulfilled_by_post(client: httpx.AsyncClient, keys: dict[str, str], email: str) -> str:
+    request = await submit(client, keys["app"], type="access", email=email)
+    operator = bearer(keys["operator"])
+    for path, body in (
+        (f"/v1/privacy-requests/{request['id']}/accept", {"handling": "manual"}),
+        (f"/v1/privacy-requests/{request['id']}/fulfil", {"send_download_link": False, "note": NOTE}),
+    ):
+        response = await client.post(path, json=body, headers=operator)
+        assert response.status_code == 200, response.text
+    return str(request["id"])
+
+
+async def dismissed(client: httpx.AsyncClient, keys: dict[str, str], email: str) -> str:
+    request = await submit(client, keys["app"], type="access", email=email)
+    response = await client.delete(
+        f"/v1/privacy-requests/{request['id']}",
+        params={"reason": f"a duplicate of the letter from {email}", "notify": "false"},
+        headers=bearer(keys["operator"]),
+    )
+    assert response.status_code == 200, response.text
+    return str(request["id"])
+
+
+async def rows(app: FastAPI, query: str) -> list[dict[str, Any]]:
+    async with app.state.sessionmaker() as session:
+        return [dict(row._mapping) for row in await session.execute(text(query))]
+
+
+async def stored_request(app: FastAPI, request_id: str) -> str:
+    """The request's row and its events as the database holds them, as one string."""
+    request = select(*PrivacyRequest.__table__.c).where(PrivacyRequest.id == uuid.UUID(request_id))
+    events = select(*RequestEvent.__table__.c).where(RequestEvent.request_id == uuid.UUID(request_id))
+    async with app.state.sessionmaker() as session:
+        found = [*(await session.execute(request)).all(), *(await session.execute(events)).all()]
+    assert found
+    return str(found)
+
+
+async def test_closed_requests_are_masked_once_records_retention_has_passed_since_they_closed(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], settings: Settings
+) -> None:
+    retention = settings.records_retention
+    assert retention == timedelta(days=3 * 366)
+    clock.freeze(T0)
+    ada = await fulfilled_by_post(client, keys, "ada@example.com")  # a customer in the directory
+    zoe = await dismissed(client, keys, "zoe@example.com")  # an address only
+    alan = await submit(client, keys["app"], type="deletion", email="alan@example.com")  # expires in 7 days
+    pat = await submit(client, keys["app"], type="access", email="pat@example.com")  # stays open
+    clock.advance(timedelta(days=10))
+    grace = await fulfilled_by_post(client, keys, "grace@example.com")
+    await sweep(app)
+    before = await detail(client, keys["operator"], ada)
+    assert before["customer"] == {"id": "cus_1", "email": "ada@example.com", "name": "Ada Lovelace"}
+
+    clock.freeze(T0 + retention - timedelta(minutes=1))
+    await sweep(app)
+    unchanged = await detail(client, keys["operator"], ada)
+    assert unchanged | {"days_left": None} == before | {"days_left": None}
+
+    clock.advance(timedelta(minutes=2))  # ada and zoe closed RECORDS_RETENTION ago; the others later
+    await sweep(app)
+    await sweep(app)
+
+    after = await detail(client, keys["operator"], ada)
+    assert after["email"] == "a***@example.com"
+    assert after["customer"] == {"id": "cus_1", "email": "a***@example.com", "name": "A*** L***"}
+    assert after["status"] == "processed"
+    assert after["processed_at"] == before["processed_at"]
+    # The timeline keeps what happened, who did it and when, without the free text; redacted once.
+    kept = [(e["action"], e["actor"], e["at"]) for e in before["events"]]
+    assert [(e["action"], e["actor"], e["at"]) for e in after["events"]][: len(kept)] == kept
+    assert [e["action"] for e in after["events"]][len(kept) :] == ["redacted"]
+    assert [e["detail"] for e in after["events"]] == [None] * len(after["events"])
+    stored = await stored_request(app, ada)
+    for clear in ("ada@example.com", "Ada", "Lovelace", NOTE):
+        assert clear not in stored
+    async with app.state.sessionmaker() as session:
+        hashed = await session.scalar(
+            select(PrivacyRequest.email_hash).where(PrivacyRequest.id == uuid.UUID(ada))
+        )
+    assert hashed == hmac_hex("ada@example.com")
+    # An operator still finds the masked request by the address a customer writes in with.
+    found = await client.get(
+        "/v1/privacy-requests",
+        params={"email": "Ada@Example.com", "status": ["processed", "deleted"]},
+        headers=bearer(keys["operator"]),
+    )
+    assert [item["id"] for item in found.json()["items"]] == [ada]
+
+    zoe_after = await detail(client, keys["operator"], zoe)
+    assert zoe_after["status"] == "deleted"
+    assert zoe_after["email"] == "z***@example.com"
+    assert "zoe@example.com" not in await stored_request(app, zoe)  # nor in the subject column
+
+    # Closed less than RECORDS_RETENTION ago, or still open: untouched.
+    assert (await detail(client, keys["operator"], grace))["email"] == "grace@example.com"
+    assert (await detail(client, keys["operator"], alan["id"]))["email"] == "alan@example.com"
+    assert (await detail(client, keys["operator"], pat["id"]))["email"] == "pat@example.com"
+
+    clock.advance(timedelta(days=10))  # alan expired (7 days) and grace closed (10 days) that long ago now
+    await sweep(app)
+    for request_id, masked in ((alan["id"], "a***@example.com"), (grace, "g***@example.com")):
+        assert (await detail(client, keys["operator"], request_id))["email"] == masked
+    assert (await detail(client, keys["operator"], pat["id"]))["email"] == "pat@example.com"
+    assert [e["action"] for e in (await detail(client, keys["operator"], ada))["events"]].count(
+        "redacted"
+    ) == 1
+
+
+async def test_finished_jobs_sent_emails_and_idempotency_keys_go_after_job_retention(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], settings: Settings
+) -> None:
+    assert settings.job_retention == timedelta(days=30)
+    clock.freeze(T0)
+    old = await _submit_once(client, keys, "ada@example.com", key="old-key")
+    await sweep(app)
+    clock.advance(timedelta(days=20))
+    recent = await _submit_once(client, keys, "grace@example.com", key="recent-key")
+    await sweep(app)
+    assert await _outbox(app) == {"ada@example.com": "sent", "grace@example.com": "sent"}
+
+    clock.freeze(T0 + timedelta(days=30, minutes=1))
+    await sweep(app)
+
+    assert await _outbox(app) == {"grace@example.com": "sent"}
+    jobs = await rows(app, "SELECT request_id, status FROM jobs WHERE request_id IS NOT NULL")
+    assert {(str(uuid.UUID(str(job["request_id"]))), job["status"]) for job in jobs} == {(recent, "done")}
+    keys_left = await rows(app, "SELECT key FROM idempotency_keys")
+    assert [row["key"] for row in keys_left] == ["recent-key"]
+    # The requests themselves are records, kept under RECORDS_RETENTION.
+    assert (await detail(client, keys["operator"], old))["email"] == "ada@example.com"
+
+
+async def test_a_failing_sweep_step_does_not_hold_back_the_others(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    keys: dict[str, str],
+    settings: Settings,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock.freeze(T0)
+    request = await submit(client, keys["app"], type="access", email="ada@example.com")
+    accepted = await client.post(
+        f"/v1/privacy-requests/{request['id']}/accept",
+        json={"handling": "automatic"},
+        headers=bearer(keys["operator"]),
+    )
+    assert accepted.status_code == 200
+    await sweep(app)
+    # The package directory is damaged: the expired package's path is now a directory, which no unlink removes.
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    async with app.state.sessionmaker() as session:
+        await session.execute(update(Download).values(path=str(damaged)))
+        await session.commit()
+
+    clock.advance(timedelta(days=31))
+    with caplog.at_level(logging.ERROR, logger="app.deadlines"):
+        await sweep(app)
+
+    assert any("sweep step sweep failed" in record.getMessage() for record in caplog.records)
+    [download] = await rows(app, "SELECT purged_at FROM downloads")
+    assert download["purged_at"] is None  # the deadline steps rolled back ...
+    assert await _outbox(app) == {}  # ... and the retention steps ran all the same
+    assert await rows(app, "SELECT id FROM jobs") == []
+
+
+async def _submit_once(client: httpx.AsyncClient, keys: dict[str, str], email: str, *, key: str) -> str:
+    response = await client.post(
+        "/v1/privacy-requests",
+        json={"type": "access", "email": email},
+        headers={**bearer(keys["app"]), "Idempotency-Key": key},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def _outbox(app: FastAPI) -> dict[str, str]:
+    """The customers' emails still stored, by recipient (the team's deadline alerts left aside)."""
+    return {
+        row["to_address"]: row["status"]
+        for row in await rows(app, "SELECT * FROM emails")
+        if row["to_address"] != TEAM
+    }
