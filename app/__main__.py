@@ -8,7 +8,7 @@ import logging
 import sys
 import uuid
 
-from app.config import ConfigError, Settings, load_settings
+from app.core.config import ConfigError, Settings, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "customer-token":
             return _customer_token(settings, args.customer_id)
         if args.command == "migrate":
-            from app.migrations import upgrade
+            from app.core.migrations import upgrade
 
             upgrade(settings.database_url)
             print("database migrated to the latest schema")
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(settings, with_worker=not args.no_worker)
         if args.command == "worker":
-            from app.cli_worker import run_worker
+            from app.cli.startup import run_worker
 
             asyncio.run(run_worker(settings))
             return 0
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _demo(settings: Settings) -> int:
     from app.auth.demo_keys import ensure_demo_key_pair
-    from app.demo import create_demo
+    from app.cli.demo import create_demo
 
     demo_dir = settings.var_dir / "demo"
     created = create_demo(demo_dir)
@@ -97,7 +97,7 @@ def _customer_token(settings: Settings, customer_id: str) -> int:
 def _serve(settings: Settings, *, with_worker: bool) -> int:
     import uvicorn
 
-    from app.cli_worker import check_public_base_url, check_sources, ensure_first_admin_key
+    from app.cli.startup import check_public_base_url, check_sources, ensure_first_admin_key
     from app.main import create_app
 
     check_public_base_url(settings, command="serve")
@@ -115,8 +115,8 @@ def _serve(settings: Settings, *, with_worker: bool) -> int:
 
 async def _api_keys(settings: Settings, args: argparse.Namespace) -> int:
     from app.auth.keys import Role, create_key, list_keys, revoke_key
-    from app.db import create_engine, create_sessionmaker, unit_of_work
-    from app.errors import NotFound
+    from app.core.db import create_engine, create_sessionmaker, unit_of_work
+    from app.core.errors import NotFound
 
     engine = create_engine(settings.database_url)
     try:

@@ -18,10 +18,10 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import AppError
+from app.core.errors import AppError
 from app.sources.base import SourceError
 
-log = logging.getLogger("app.errors")
+log = logging.getLogger("app.core.errors")
 
 MAX_BODY_BYTES = 1024 * 1024
 

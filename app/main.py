@@ -13,19 +13,19 @@ from fastapi import FastAPI
 from app import error_handlers, openapi_schema
 from app.auth.customer_tokens import build_customer_tokens
 from app.auth.router import router as api_keys_router
-from app.config import Settings, get_settings
-from app.context import ServiceContext
+from app.core.config import Settings, get_settings
+from app.core.context import ServiceContext
+from app.core.db import create_engine, create_sessionmaker
+from app.core.observability import MetricsMiddleware
+from app.core.observability import router as operations_router
+from app.core.ratelimit import RateLimiter
 from app.customers.router import router as customers_router
-from app.db import create_engine, create_sessionmaker
 from app.downloads.router import router as downloads_router
-from app.jobs.handlers import build_worker
-from app.jobs.listen import listen_forever
-from app.observability import MetricsMiddleware
-from app.observability import router as operations_router
-from app.ratelimit import RateLimiter
 from app.requests.router import router as requests_router
 from app.sources import DataSources
 from app.verification.router import router as verification_router
+from app.wiring import build_worker
+from app.worker.listen import listen_forever
 
 log = logging.getLogger("app")
 

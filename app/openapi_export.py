@@ -3,7 +3,7 @@
 import json
 import sys
 
-from app.config import Settings
+from app.core.config import Settings
 from app.main import create_app
 
 

@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel
 from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid, insert
 
-from app.db import create_engine, create_sessionmaker, unit_of_work
+from app.core.db import create_engine, create_sessionmaker, unit_of_work
 
 metadata = MetaData()
 rows = Table(

@@ -20,10 +20,10 @@ import httpx
 from common import SECRET_KEY, Workspace
 
 from app.auth.keys import Role, create_key
-from app.config import Settings
-from app.db import unit_of_work
+from app.core.config import Settings
+from app.core.db import unit_of_work
+from app.core.migrations import upgrade
 from app.main import create_app
-from app.migrations import upgrade
 
 
 def quantile(values: list[float], q: float) -> float:

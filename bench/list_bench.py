@@ -35,7 +35,7 @@ from common import (
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects import postgresql
 
-from app.clock import as_utc
+from app.core.clock import as_utc
 from app.models import PrivacyRequest
 from app.requests.repository import Cursor, ListFilters, list_query
 from app.requests.service import decode_cursor, encode_cursor

@@ -146,8 +146,8 @@ def profile_submit(*, url: str, sources_file: Path, results: Path, requests: int
     """Submit ``requests`` times in-process (ASGI transport, 16 at a time) under pyinstrument; print where the
     server-side time goes, and the SQL statements of one access and one deletion submit."""
     from app.auth.keys import Role, create_key
-    from app.config import Settings
-    from app.db import create_engine, create_sessionmaker, unit_of_work
+    from app.core.config import Settings
+    from app.core.db import create_engine, create_sessionmaker, unit_of_work
     from app.main import create_app
 
     settings = Settings(

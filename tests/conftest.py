@@ -13,12 +13,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app import clock
 from app.auth.keys import Role, create_key
-from app.config import Settings
-from app.db import unit_of_work
+from app.core import clock
+from app.core.config import Settings
+from app.core.db import unit_of_work
+from app.core.migrations import upgrade
 from app.main import create_app
-from app.migrations import upgrade
 from app.models import Base
 
 from .customer_tokens import public_key_file

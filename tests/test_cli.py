@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.cli_worker import check_public_base_url
-from app.config import ConfigError, Settings
+from app.cli.startup import check_public_base_url
+from app.core.config import ConfigError, Settings
 
 from .factories import write_crm
 from .notifications.smtp_server import free_port

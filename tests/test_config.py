@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ConfigError, load_settings
-from app.durations import parse_duration
+from app.core.config import ConfigError, load_settings
+from app.core.durations import parse_duration
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,8 +11,8 @@ import jwt
 import pytest
 
 from app.auth.keys import Role, create_key
-from app.config import DEFAULT_DATABASE_URL, Settings
-from app.db import unit_of_work
+from app.core.config import DEFAULT_DATABASE_URL, Settings
+from app.core.db import unit_of_work
 from app.main import create_app
 
 from .conftest import bearer

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from app.migrations import downgrade, upgrade
+from app.core.migrations import downgrade, upgrade
 from app.models import Base
 
 from .conftest import TEST_DATABASE_URL, sync_pg_url

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock
+from app.core import clock
 from app.models import RequestEvent
 
 CUSTOMER = "customer"

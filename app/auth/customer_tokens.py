@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 if TYPE_CHECKING:
-    from app.config import Settings
+    from app.core.config import Settings
 
 log = logging.getLogger("app.customer_tokens")
 

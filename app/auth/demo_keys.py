@@ -14,8 +14,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from app import clock
-from app.config import DEMO_PRIVATE_KEY_NAME, DEMO_PUBLIC_KEY_NAME
+from app.core import clock
+from app.core.config import DEMO_PRIVATE_KEY_NAME, DEMO_PUBLIC_KEY_NAME
 
 DEMO_ISSUER = "privacy-requests-demo"
 DEMO_KEY_ID = "demo-1"

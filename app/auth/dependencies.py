@@ -10,8 +10,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.customer_tokens import CustomerTokenInvalid, CustomerTokens, KeysUnavailable
 from app.auth.keys import Principal, Role, authenticate
-from app.db import SessionDep
-from app.errors import Forbidden, ServiceUnavailable, Unauthorized
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer prk_...`")
 

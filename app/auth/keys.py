@@ -11,8 +11,8 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock
-from app.errors import NotFound
+from app.core import clock
+from app.core.errors import NotFound
 from app.models import ApiKey
 
 KEY_PREFIX = "prk_"

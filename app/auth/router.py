@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from app.auth.dependencies import AdminKey
 from app.auth.keys import Role, create_key, list_keys, revoke_key
-from app.db import SessionDep
+from app.core.db import SessionDep
 from app.models import ApiKey
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])

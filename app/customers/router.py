@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
-from app import clock
 from app.auth.dependencies import OperatorKey
-from app.db import SessionDep
-from app.dependencies import ContextDep
-from app.errors import NotFound
+from app.core import clock
+from app.core.db import SessionDep
+from app.core.dependencies import ContextDep
+from app.core.errors import NotFound
 from app.requests import repository
 from app.requests.schemas import PrivacyRequestOut
 from app.requests.views import resource

@@ -16,14 +16,14 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import clock
 from app.audit import timeline
 from app.audit.timeline import SYSTEM
-from app.context import ServiceContext
-from app.db import unit_of_work
+from app.core import clock
+from app.core.context import ServiceContext
+from app.core.db import unit_of_work
+from app.core.durations import format_duration
+from app.core.errors import InvalidTransition
 from app.deadlines.due_dates import days_left
-from app.durations import format_duration
-from app.errors import InvalidTransition
 from app.jobs import repository as jobs
 from app.models import OPEN_STATUSES, DeadlineAlert, Download, PrivacyRequest
 from app.notifications import outbox

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import OperatorKey
-from app.db import SessionDep
-from app.dependencies import ContextDep
+from app.core.db import SessionDep
+from app.core.dependencies import ContextDep
+from app.core.ratelimit import DownloadLimit
 from app.downloads import service
-from app.ratelimit import DownloadLimit
 
 router = APIRouter(prefix="/v1", tags=["data"])
 

@@ -12,15 +12,15 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock, tokens
 from app.audit import timeline
 from app.audit.timeline import CUSTOMER, SYSTEM
-from app.context import ServiceContext
-from app.db import ON_COMMIT
+from app.core import clock, tokens
+from app.core.context import ServiceContext
+from app.core.db import ON_COMMIT
+from app.core.errors import AppError, Gone, NotFound
 from app.downloads import repository
-from app.errors import AppError, Gone, NotFound
 from app.models import Download, PrivacyRequest
-from app.processing.access import identity_of, package_meta
+from app.requests.access_package import identity_of, package_meta
 from app.requests.actions import load
 from app.sources import PackageError, SourceError, read_encrypted_package, stream_json, stream_zip
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock
+from app.core import clock
 from app.models import Job
 from app.models.job import FINISHED_JOBS_SQL
 

@@ -7,7 +7,7 @@ from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, T
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
-from app.clock import as_utc
+from app.core.clock import as_utc
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -37,7 +37,7 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
-from app import clock
+from app.core import clock
 from app.notifications import formatting
 
 _CUSTOMER_KINDS: dict[str, tuple[str, ...]] = {

@@ -12,7 +12,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
-from app.clock import as_utc
+from app.core.clock import as_utc
 from app.deadlines import due_dates
 
 LOCALES = ("en", "de")

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock
+from app.core import clock
 from app.jobs import repository as jobs
 from app.models import Email
 from app.models.email import FINISHED_EMAILS_SQL

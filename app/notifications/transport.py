@@ -16,8 +16,8 @@ from typing import Literal, Protocol
 import aiosmtplib
 import idna  # email-validator's own dependency: the IDNA 2008 conversion the address was validated with
 
-from app.clock import as_utc
-from app.config import Settings
+from app.core.clock import as_utc
+from app.core.config import Settings
 from app.models import Email
 
 SMTP_TIMEOUT_SECONDS = 30.0

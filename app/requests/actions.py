@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock, tokens
 from app.audit import timeline
 from app.audit.timeline import CUSTOMER
-from app.context import ServiceContext
+from app.core import clock, tokens
+from app.core.context import ServiceContext
+from app.core.errors import Gone, InvalidTransition, NotFound
 from app.deadlines.due_dates import extended_due_at
-from app.errors import Gone, InvalidTransition, NotFound
 from app.jobs.repository import enqueue
 from app.models import DeadlineAlert, PrivacyRequest
 from app.requests import repository

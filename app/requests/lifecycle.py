@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from app.errors import InvalidTransition
+from app.core.errors import InvalidTransition
 from app.models.privacy_request import OPEN_STATUSES
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import timeline
 from app.audit.timeline import SYSTEM
-from app.context import ServiceContext
+from app.core.context import ServiceContext
 from app.models import PrivacyRequest
 from app.notifications.outbox import enqueue_email
 from app.requests.views import email_context

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.auth.keys import Principal, Role
-from app.errors import Unauthorized, ValidationFailed
+from app.core.errors import Unauthorized, ValidationFailed
 from app.requests.schemas import SubmitRequest
 from app.sources import Customer, DataSources
 

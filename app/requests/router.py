@@ -9,13 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
-from app import clock
 from app.auth.dependencies import AppKey, OperatorKey, SignedInCustomer
 from app.auth.keys import Role
-from app.db import SessionDep
-from app.dependencies import ContextDep
-from app.errors import ValidationFailed
-from app.ratelimit import SubmitLimit
+from app.core import clock
+from app.core.db import SessionDep
+from app.core.dependencies import ContextDep
+from app.core.errors import ValidationFailed
+from app.core.ratelimit import SubmitLimit
 from app.requests import actions, service
 from app.requests.repository import ListFilters
 from app.requests.schemas import (

@@ -13,13 +13,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock, tokens
 from app.audit import timeline
 from app.audit.timeline import SYSTEM
 from app.auth.keys import Principal, Role
-from app.context import ServiceContext
+from app.core import clock, tokens
+from app.core.context import ServiceContext
+from app.core.errors import Conflict, ValidationFailed
 from app.deadlines.due_dates import due_at_for
-from app.errors import Conflict, ValidationFailed
 from app.models import IdempotencyKey, PrivacyRequest
 from app.models.privacy_request import OPEN_SQL
 from app.requests import redaction, repository, requester

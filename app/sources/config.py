@@ -20,7 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from app.durations import parse_duration
+from app.core.durations import parse_duration
 from app.sources.base import SourcesError
 from app.sources.graph import entity_order
 from app.sources.values import ColumnStrategy

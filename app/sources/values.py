@@ -13,7 +13,7 @@ from decimal import Decimal
 from itertools import repeat
 from typing import Any, Literal
 
-from app.durations import format_duration
+from app.core.durations import format_duration
 
 REDACTED = "[redacted]"
 ColumnStrategy = Literal["null", "redact", "hash"]

@@ -11,11 +11,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from app.db import SessionDep
-from app.dependencies import ContextDep
-from app.errors import AppError, ValidationFailed
+from app.core.db import SessionDep
+from app.core.dependencies import ContextDep
+from app.core.errors import AppError, ValidationFailed
+from app.core.ratelimit import VerifyLimit
 from app.pages import SECURITY_HEADERS, render_page
-from app.ratelimit import VerifyLimit
 from app.requests import actions
 
 router = APIRouter(prefix="/v1/verify", tags=["customers' links"])

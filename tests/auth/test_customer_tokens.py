@@ -19,8 +19,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.auth.keys import Role, create_key
-from app.config import ConfigError, Settings, load_settings
-from app.db import unit_of_work
+from app.core.config import ConfigError, Settings, load_settings
+from app.core.db import unit_of_work
 from app.main import create_app
 
 from ..conftest import bearer, make_settings

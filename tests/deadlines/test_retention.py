@@ -15,8 +15,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text, update
 
-from app import clock
-from app.config import Settings
+from app.core import clock
+from app.core.config import Settings
 from app.models import Download, PrivacyRequest, RequestEvent
 
 from ..conftest import bearer, make_settings

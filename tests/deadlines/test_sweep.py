@@ -13,9 +13,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app import clock
-from app.config import Settings
-from app.db import unit_of_work
+from app.core import clock
+from app.core.config import Settings
+from app.core.db import unit_of_work
 from app.deadlines.sweep import sweep
 from app.main import create_app
 

@@ -9,7 +9,7 @@ import zipfile
 import httpx
 from fastapi import FastAPI
 
-from app.config import Settings
+from app.core.config import Settings
 
 from ..conftest import bearer
 from ..customer_tokens import signed_in

@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import Message
 
-from app.config import Settings
+from app.core.config import Settings
 
 from ..conftest import bearer
 from ..customer_tokens import signed_in

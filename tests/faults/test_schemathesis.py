@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.auth.keys import Role, create_key
-from app.db import unit_of_work
+from app.core.db import unit_of_work
 from app.main import create_app
 
 from ..conftest import bearer, make_settings

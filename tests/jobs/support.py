@@ -19,7 +19,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import Settings
+from app.core.config import Settings
 from app.models import Email, Job
 
 from ..notifications.smtp_server import SmtpServer

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app import clock
-from app.config import Settings
+from app.core import clock
+from app.core.config import Settings
 from app.main import create_app
 
 from ..conftest import bearer, make_settings

@@ -11,8 +11,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from app import clock
-from app.config import Settings
+from app.core import clock
+from app.core.config import Settings
 from app.main import create_app
 from app.models import Job
 

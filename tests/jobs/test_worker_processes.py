@@ -13,9 +13,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, text
 
-from app import clock
-from app.config import Settings
-from app.db import unit_of_work
+from app.core import clock
+from app.core.config import Settings
+from app.core.db import unit_of_work
 from app.models import Email, Job
 from app.notifications.outbox import enqueue_email
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import create_engine, create_sessionmaker
+from app.core.db import create_engine, create_sessionmaker
 from app.models import Base
 
 from .smtp_server import SmtpServer, running_smtp_server

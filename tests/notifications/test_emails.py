@@ -5,7 +5,7 @@ from html import unescape
 
 import pytest
 
-from app import clock
+from app.core import clock
 from app.notifications import KINDS, RenderedEmail, render_email
 
 from .factories import DOWNLOAD_URL, VERIFY_URL, make_context, make_request

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import Settings
+from app.core.config import Settings
 from app.models import Email
 from app.notifications.outbox import make_message_id
 from app.notifications.transport import (

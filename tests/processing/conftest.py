@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import Settings
+from app.core.config import Settings
 
 from ..conftest import make_settings
 from ..sources.http_source import HttpSourceServer, running_http_source

@@ -13,8 +13,8 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
-from app import clock
-from app.config import Settings
+from app.core import clock
+from app.core.config import Settings
 
 from ..conftest import bearer
 from ..helpers import detail, submit

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from app.config import Settings
+from app.core.config import Settings
 
 from ..helpers import detail, hmac_hex, submit
 from ..sources.http_source import HttpSourceServer

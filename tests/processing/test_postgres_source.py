@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 
-from app.config import Settings
+from app.core.config import Settings
 
 from ..customer_tokens import signed_in
 from ..helpers import detail, hmac_hex, submit

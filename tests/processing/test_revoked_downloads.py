@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from app.config import Settings
+from app.core.config import Settings
 from app.models import Download
 
 from ..helpers import detail, submit

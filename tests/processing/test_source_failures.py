@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.config import Settings
+from app.core.config import Settings
 
 from ..customer_tokens import signed_in
 from ..helpers import detail, submit

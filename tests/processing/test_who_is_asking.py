@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.config import Settings
+from app.core.config import Settings
 
 from ..conftest import bearer
 from ..customer_tokens import signed_in

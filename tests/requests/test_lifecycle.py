@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app import clock
+from app.core import clock
 
 from ..conftest import bearer
 from ..helpers import detail, mail_with_subject, mailbox, submit, text_of

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from app.errors import InvalidTransition
+from app.core.errors import InvalidTransition
 from app.requests.lifecycle import Action, Status, next_status
 
 ALLOWED = {

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app import clock
+from app.core import clock
 
 from ..conftest import bearer
 from ..customer_tokens import signed_in

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from app.auth.keys import Role, create_key
-from app.db import unit_of_work
+from app.core.db import unit_of_work
 from app.main import create_app
 
 from ..conftest import bearer, make_settings

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.config import Settings
-from app.errors import RateLimited
+from app.core.config import Settings
+from app.core.errors import RateLimited
+from app.core.ratelimit import RateLimiter
 from app.main import create_app
-from app.ratelimit import RateLimiter
 
 from ..conftest import bearer, make_settings
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.config import Settings
+from app.core.config import Settings
 from app.main import create_app
 
 from ..conftest import SECRET, bearer
@@ -127,7 +127,7 @@ def test_the_access_log_of_a_real_server_masks_link_tokens(
     application = create_app(settings, run_worker=False)
     with live_server(application) as server, httpx.Client(base_url=server.base_url) as http:
         from app.auth.keys import Role, create_key
-        from app.db import unit_of_work
+        from app.core.db import unit_of_work
 
         async def make_key(role: Role) -> str:
             async with unit_of_work(server.app.state.sessionmaker) as session:

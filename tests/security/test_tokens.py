@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app import clock
+from app.core import clock
 from app.pages import SECURITY_HEADERS
 
 from ..conftest import bearer

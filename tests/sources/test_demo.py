@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from app.demo import create_demo
+from app.cli.demo import create_demo
 from app.sources import Customer, DataSources, Identity
 
 from .factories import SECRET

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from app.db import unit_of_work
+from app.core.db import unit_of_work
 from app.models import Email, IdempotencyKey, Job, PrivacyRequest
 
 from ..conftest import bearer

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from app.packages.package import REPORT_ROWS, Spool
 from app.sources import (
     DataSources,
     Identity,
@@ -24,7 +25,6 @@ from app.sources import (
     stream_zip,
     write_encrypted_package,
 )
-from app.sources.package import REPORT_ROWS, Spool
 
 from .factories import SECRET, write_sources
 from .http_source import HttpSourceServer

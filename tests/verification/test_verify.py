@@ -13,8 +13,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from app import clock
-from app.config import Settings
+from app.core import clock
+from app.core.config import Settings
 from app.models import Job
 
 from ..conftest import bearer

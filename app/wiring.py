@@ -6,15 +6,15 @@ import functools
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.context import ServiceContext
+from app.core.context import ServiceContext
 from app.deadlines.sweep import run_sweep
-from app.jobs.worker import Handler, Worker
+from app.notifications.jobs import run_send_email
 from app.notifications.transport import Transport, transport_from_settings
-from app.processing.access import run_access_package
-from app.processing.erasure import run_erasure
-from app.processing.failure import on_job_dead
-from app.processing.send_email import run_send_email
+from app.requests.access_package import run_access_package
 from app.requests.actions import ACCESS_PACKAGE, ERASURE
+from app.requests.erasure import run_erasure
+from app.requests.failure import on_job_dead
+from app.worker.loop import Handler, Worker
 
 
 def build_worker(

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.durations import RETENTION_YEAR, at_least_records_retention, parse_duration, parse_retention
+from app.core.durations import RETENTION_YEAR, at_least_records_retention, parse_duration, parse_retention
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/privacy.db"
 DEMO_PUBLIC_KEY_NAME = "customer_token_public.pem"

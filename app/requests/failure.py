@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import timeline
 from app.audit.timeline import SYSTEM
-from app.context import ServiceContext
+from app.core.context import ServiceContext
 from app.models import Job, PrivacyRequest
 from app.notifications import outbox
 from app.requests import repository

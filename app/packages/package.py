@@ -23,10 +23,10 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
-from app import clock
+from app.core import clock
+from app.packages.crypto import PackageError, read_encrypted_package, write_encrypted_package
+from app.packages.report_html import report_html
 from app.sources.base import Identity
-from app.sources.crypto import PackageError, read_encrypted_package, write_encrypted_package
-from app.sources.report_html import report_html
 from app.sources.service import DataSources
 from app.sources.threads import iterate_in_thread
 

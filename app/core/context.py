@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from app.config import Settings
+from app.core.config import Settings
 from app.notifications.outbox import domain_of
 
 if TYPE_CHECKING:

@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import clock, tokens
 from app.audit import timeline
 from app.audit.timeline import SYSTEM
-from app.context import ServiceContext
-from app.db import ON_ROLLBACK, unit_of_work
+from app.core import clock, tokens
+from app.core.context import ServiceContext
+from app.core.db import ON_ROLLBACK, unit_of_work
 from app.models import Download, Job, PrivacyRequest
 from app.requests import repository
 from app.requests.actions import apply

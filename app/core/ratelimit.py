@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.errors import RateLimited
+from app.core.errors import RateLimited
 
 _MAX_TRACKED = 100_000
 

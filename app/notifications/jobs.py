@@ -7,15 +7,15 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import clock
-from app.context import ServiceContext
-from app.db import unit_of_work
-from app.jobs.worker import PermanentError
+from app.core import clock
+from app.core.context import ServiceContext
+from app.core.db import unit_of_work
+from app.core.observability import EMAILS_SENT
 from app.models import Email, Job
 from app.notifications import outbox
 from app.notifications.sealing import UnreadableBody
 from app.notifications.transport import Transport, TransportError, build_message
-from app.observability import EMAILS_SENT
+from app.worker.loop import PermanentError
 
 
 async def run_send_email(

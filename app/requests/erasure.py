@@ -6,17 +6,17 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import clock
 from app.audit import timeline
 from app.audit.timeline import SYSTEM
-from app.context import ServiceContext
-from app.db import unit_of_work
+from app.core import clock
+from app.core.context import ServiceContext
+from app.core.db import unit_of_work
 from app.downloads.service import revoke_for_erasure
 from app.models import Job
-from app.processing.access import identity_of
-from app.processing.failure import fail_request
 from app.requests import repository
+from app.requests.access_package import identity_of
 from app.requests.actions import apply
+from app.requests.failure import fail_request
 from app.requests.lifecycle import Action
 from app.requests.notify import email_customer
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.context import ServiceContext
+from app.core.context import ServiceContext
 
 
 def _context(request: Request) -> ServiceContext:

@@ -20,8 +20,8 @@ from datetime import timedelta
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import clock
-from app.db import unit_of_work
+from app.core import clock
+from app.core.db import unit_of_work
 from app.jobs import repository
 from app.models import Job
 

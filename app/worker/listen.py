@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from app.jobs.worker import NOTIFY_CHANNEL
+from app.worker.loop import NOTIFY_CHANNEL
 
 log = logging.getLogger("app.worker")
 

@@ -9,13 +9,13 @@ import signal
 from sqlalchemy import func, select
 
 from app.auth.keys import Role, create_key
-from app.config import ConfigError, Settings
-from app.context import ServiceContext
-from app.db import create_engine, create_sessionmaker, unit_of_work
-from app.jobs.handlers import build_worker
-from app.jobs.listen import listen_forever
+from app.core.config import ConfigError, Settings
+from app.core.context import ServiceContext
+from app.core.db import create_engine, create_sessionmaker, unit_of_work
 from app.models import ApiKey
 from app.sources import DataSources, SourcesError
+from app.wiring import build_worker
+from app.worker.listen import listen_forever
 
 
 def check_sources(settings: Settings) -> None:
