@@ -1,4 +1,8 @@
-"""The worker's jobs, wired to the services that do them."""
+"""The composition of the worker: each domain's job handlers, dead-job hooks and sweep steps, registered here.
+
+Nothing below imports this module or the worker: a domain enqueues a job with ``jobs.repository.enqueue`` and
+offers its handlers (``jobs.py``-style modules) and sweep steps (``sweep.py``); this module wires them.
+"""
 
 from __future__ import annotations
 
@@ -7,37 +11,62 @@ import functools
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.context import ServiceContext
-from app.deadlines.sweep import run_sweep
-from app.notifications.jobs import run_send_email
+from app.downloads import sweep as downloads_sweep
+from app.jobs import sweep as jobs_sweep
+from app.models import Job
+from app.notifications import sweep as notifications_sweep
+from app.notifications.jobs import on_send_email_dead, run_send_email
+from app.notifications.outbox import SEND_EMAIL_JOB
 from app.notifications.transport import Transport, transport_from_settings
+from app.requests import sweep as requests_sweep
 from app.requests.access_package import run_access_package
 from app.requests.actions import ACCESS_PACKAGE, ERASURE
 from app.requests.erasure import run_erasure
 from app.requests.failure import on_job_dead
-from app.worker.loop import Handler, Worker
+from app.worker.loop import DeadHook, Handler, Worker
+from app.worker.sweep import SweepStep, run_sweep
+
+# Every periodic step, in the order a pass runs them; each in its own transaction.
+SWEEP_STEPS: tuple[SweepStep, ...] = (
+    *requests_sweep.STEPS,
+    *downloads_sweep.STEPS,
+    *notifications_sweep.STEPS,
+    *jobs_sweep.STEPS,
+)
 
 
 def build_worker(
     ctx: ServiceContext, sessionmaker: async_sessionmaker[AsyncSession], *, transport: Transport | None = None
 ) -> Worker:
-    """A worker with every job kind and the deadline sweep, configured from the settings."""
+    """A worker with every job kind and the sweep, configured from the settings."""
     transport = transport or transport_from_settings(ctx.settings)
     handlers: dict[str, Handler] = {
-        "send_email": functools.partial(
+        SEND_EMAIL_JOB: functools.partial(
             run_send_email, ctx=ctx, sessionmaker=sessionmaker, transport=transport
         ),
         ACCESS_PACKAGE: functools.partial(run_access_package, ctx=ctx, sessionmaker=sessionmaker),
         ERASURE: functools.partial(run_erasure, ctx=ctx, sessionmaker=sessionmaker),
     }
+    request_job_dead = functools.partial(on_job_dead, ctx=ctx)
+    dead_hooks: dict[str, DeadHook] = {
+        SEND_EMAIL_JOB: on_send_email_dead,
+        ACCESS_PACKAGE: request_job_dead,
+        ERASURE: request_job_dead,
+    }
+
+    async def on_dead(session: AsyncSession, job: Job, error: str) -> None:
+        hook = dead_hooks.get(job.kind)
+        if hook is not None:
+            await hook(session, job, error)
 
     async def periodic() -> None:
-        await run_sweep(sessionmaker, ctx)
+        await run_sweep(sessionmaker, ctx, SWEEP_STEPS)
 
     settings = ctx.settings
     worker = Worker(
         sessionmaker=sessionmaker,
         handlers=handlers,
-        on_dead=functools.partial(on_job_dead, ctx=ctx),
+        on_dead=on_dead,
         poll_interval=settings.worker_poll_interval,
         lease=settings.job_lease,
         retry_base=settings.job_retry_base,

@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.sources import DataSources, Identity, stream_zip
+from app.packages import stream_zip
+from app.sources import DataSources, Identity
 
 SOURCES = """\
 sources:

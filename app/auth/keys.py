@@ -1,4 +1,4 @@
-"""API keys: made, stored as a SHA-256 hash, looked up, revoked. All SQL about keys lives here."""
+"""API keys: made, stored as a SHA-256 hash, looked up, revoked (the SQL is in ``repository``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import repository
 from app.core import clock
 from app.core.errors import NotFound
 from app.models import ApiKey
@@ -56,27 +56,24 @@ async def create_key(session: AsyncSession, *, name: str, role: Role) -> tuple[A
         created_at=clock.now(),
         revoked_at=None,
     )
-    session.add(key)
-    await session.flush()
-    return key, plaintext
+    return await repository.add(session, key), plaintext
 
 
 async def list_keys(session: AsyncSession) -> list[ApiKey]:
-    return list((await session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id))).all())
+    return await repository.all_keys(session)
+
+
+async def any_key_exists(session: AsyncSession) -> bool:
+    return await repository.count(session) > 0
 
 
 async def revoke_key(session: AsyncSession, key_id: uuid.UUID) -> ApiKey:
     """Revoke a key at once; revoking twice is harmless and keeps the first time."""
-    key = await session.get(ApiKey, key_id)
+    key = await repository.get(session, key_id)
     if key is None:
         raise NotFound("No API key has this id.")
     if key.revoked_at is None:
-        await session.execute(
-            update(ApiKey)
-            .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
-            .values(revoked_at=clock.now())
-        )
-        await session.refresh(key)
+        key = await repository.revoke(session, key, at=clock.now())
     return key
 
 
@@ -84,13 +81,8 @@ async def authenticate(session: AsyncSession, plaintext: str) -> Principal | Non
     """The principal for a presented key, or None when it is unknown or revoked."""
     if not plaintext.startswith(KEY_PREFIX) or len(plaintext) > 200:
         return None
-    row = (
-        await session.execute(
-            select(ApiKey.id, ApiKey.name, ApiKey.role).where(
-                ApiKey.key_hash == hash_key(plaintext), ApiKey.revoked_at.is_(None)
-            )
-        )
-    ).first()
+    row = await repository.find_active(session, hash_key(plaintext))
     if row is None:
         return None
-    return Principal(key_id=row.id, name=row.name, role=Role(row.role))
+    key_id, name, role = row
+    return Principal(key_id=key_id, name=name, role=Role(role))

@@ -6,14 +6,11 @@ import asyncio
 import contextlib
 import signal
 
-from sqlalchemy import func, select
-
-from app.auth.keys import Role, create_key
+from app.auth.keys import Role, any_key_exists, create_key
 from app.core.config import ConfigError, Settings
 from app.core.context import ServiceContext
 from app.core.db import create_engine, create_sessionmaker, unit_of_work
-from app.models import ApiKey
-from app.sources import DataSources, SourcesError
+from app.sources import DataSources, SourcesFileError
 from app.wiring import build_worker
 from app.worker.listen import listen_forever
 
@@ -26,7 +23,7 @@ def check_sources(settings: Settings) -> None:
         )
     try:
         DataSources.from_file(settings.sources_file, secret_key=settings.resolved_secret_key())
-    except SourcesError as error:
+    except SourcesFileError as error:
         raise ConfigError(f"configuration error: SOURCES_FILE: {error}") from None
 
 
@@ -52,7 +49,7 @@ async def ensure_first_admin_key(settings: Settings) -> str | None:
     engine = create_engine(settings.database_url)
     try:
         async with unit_of_work(create_sessionmaker(engine)) as session:
-            if await session.scalar(select(func.count()).select_from(ApiKey)):
+            if await any_key_exists(session):
                 return None
             _key, plaintext = await create_key(session, name="admin", role=Role.ADMIN)
             return plaintext

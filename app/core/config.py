@@ -147,7 +147,7 @@ class Settings(BaseSettings):
     @classmethod
     def _readable_public_key(cls, value: Path | None) -> Path | None:
         if value is not None:
-            from app.auth.customer_tokens import load_public_key
+            from app.core.public_keys import load_public_key
 
             load_public_key(value)  # ValueError naming the file and what is wrong with it
         return value

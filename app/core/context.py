@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from app.core.config import Settings
-from app.notifications.outbox import domain_of
 
 if TYPE_CHECKING:
     from app.sources import DataSources
@@ -21,3 +20,10 @@ class ServiceContext:
     @property
     def mail_domain(self) -> str:
         return domain_of(self.settings.mail_from)
+
+
+def domain_of(address: str) -> str:
+    """The domain part of an address such as ``MAIL_FROM`` (``localhost`` when it has none)."""
+    if "@" not in address:
+        return "localhost"
+    return address.rpartition("@")[2].strip(" >") or "localhost"

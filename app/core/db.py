@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -98,3 +98,17 @@ async def _session_dependency(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(_session_dependency, scope="function")]
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """One round trip to the database (readiness); raises when it does not answer."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+async def try_advisory_lock(session: AsyncSession, key: int) -> bool:
+    """On PostgreSQL, a transaction-scoped advisory lock, or False when another transaction holds it; on
+    SQLite (one process) always True."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))

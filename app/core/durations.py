@@ -28,7 +28,7 @@ def parse_duration(text: str) -> timedelta:
     )
 
 
-def format_duration(value: timedelta) -> str:
+def to_iso8601(value: timedelta) -> str:
     """The ISO 8601 form of a duration, for messages and documentation."""
     total = int(value.total_seconds())
     days, rest = divmod(total, 86400)

@@ -10,8 +10,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.db import ping
 
 router = APIRouter(tags=["operations"])
 
@@ -59,6 +60,7 @@ if logging.getLogger("aiosqlite").level == logging.NOTSET:
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 REGISTRY = CollectorRegistry()
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests answered", ["method", "route", "status"], registry=REGISTRY
 )
@@ -79,8 +81,7 @@ async def readyz(request: Request, response: Response) -> dict[str, str]:
     """Readiness: 200 when the database answers within two seconds, else 503."""
     try:
         async with asyncio.timeout(2):
-            async with request.app.state.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await ping(request.app.state.engine)
     except Exception:
         response.status_code = 503
         return {"status": "unavailable", "database": "unreachable"}
@@ -116,8 +117,10 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = _route_of(scope)
-            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
-            HTTP_LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
+            # Invented methods share one label: a label per name would grow the metrics without bound.
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
 
 
 def _route_of(scope: Scope) -> str:

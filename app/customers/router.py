@@ -14,7 +14,7 @@ from app.core.dependencies import ContextDep
 from app.core.errors import NotFound
 from app.requests import repository
 from app.requests.schemas import PrivacyRequestOut
-from app.requests.views import resource
+from app.requests.views import operator_view
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -42,5 +42,5 @@ async def get_customer(
         "id": customer.id,
         "email": customer.email,
         "name": customer.name,
-        "requests": [resource(r, now=now) for r in requests],
+        "requests": [operator_view(r, now=now) for r in requests],
     }

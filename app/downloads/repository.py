@@ -38,3 +38,28 @@ async def revoke_for_person(
         .execution_options(synchronize_session=False)
     )
     return list(result.all())
+
+
+async def add(session: AsyncSession, download: Download) -> Download:
+    session.add(download)
+    await session.flush()
+    return download
+
+
+async def find_by_token_hash(session: AsyncSession, token_hash: str) -> Download | None:
+    return (await session.scalars(select(Download).where(Download.token_hash == token_hash))).first()
+
+
+async def count_download(session: AsyncSession, download_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Download).where(Download.id == download_id).values(download_count=Download.download_count + 1)
+    )
+
+
+async def expired_unpurged(session: AsyncSession, *, now: datetime, limit: int) -> list[Download]:
+    query = select(Download).where(Download.expires_at <= now, Download.purged_at.is_(None)).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def mark_purged(session: AsyncSession, download_id: uuid.UUID, *, at: datetime) -> None:
+    await session.execute(update(Download).where(Download.id == download_id).values(purged_at=at))

@@ -1,4 +1,4 @@
-"""Opening a stored package by its link, and exporting a customer's data on demand."""
+"""Download links: opening a stored package by its link, recording a new one, revoking and purging them."""
 
 from __future__ import annotations
 
@@ -9,29 +9,20 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import timeline
-from app.audit.timeline import CUSTOMER, SYSTEM
+from app.audit import repository as timeline
+from app.audit.repository import CUSTOMER, SYSTEM
 from app.core import clock, tokens
 from app.core.context import ServiceContext
 from app.core.db import ON_COMMIT
-from app.core.errors import AppError, Gone, NotFound
+from app.core.errors import Gone, NotFound
 from app.downloads import repository
 from app.models import Download, PrivacyRequest
-from app.requests.access_package import identity_of, package_meta
-from app.requests.actions import load
-from app.sources import PackageError, SourceError, read_encrypted_package, stream_json, stream_zip
+from app.packages import PackageError, read_encrypted_package
+from app.packages.streaming import prefetched
 
 log = logging.getLogger("app.downloads")
-
-
-class SourceUnavailable(AppError):
-    """A data source failed while the operator's export was being collected; nothing was sent."""
-
-    status_code = 503
-    code = "unavailable"
 
 
 async def open_download(
@@ -41,7 +32,7 @@ async def open_download(
     if not tokens.looks_like_token(token):
         raise NotFound("This download link is not valid.")
     token_hash = tokens.hash_token(token, ctx.secret_key)
-    download = (await session.scalars(select(Download).where(Download.token_hash == token_hash))).first()
+    download = await repository.find_by_token_hash(session, token_hash)
     if download is None:
         raise NotFound("This download link is not valid.")
     if download.purged_at is not None or clock.now() >= download.expires_at:
@@ -49,13 +40,11 @@ async def open_download(
     # The first frame is read and authenticated before the 200 goes out: a package lost from disk or
     # damaged is answered 410, not a 500 or a response that breaks off after its headers.
     try:
-        chunks = await _prefetched(read_encrypted_package(Path(download.path), secret_key=ctx.secret_key))
+        chunks = await prefetched(read_encrypted_package(Path(download.path), secret_key=ctx.secret_key))
     except (OSError, PackageError) as exc:
         log.error("download %s: package unreadable: %s", download.id, exc)
         raise Gone("This download is no longer available; please ask for your data again.") from None
-    await session.execute(
-        update(Download).where(Download.id == download.id).values(download_count=Download.download_count + 1)
-    )
+    await repository.count_download(session, download.id)
     timeline.record(session, request_id=download.request_id, action="package_downloaded", actor=CUSTOMER)
     return chunks, f"privacy-data-{download.request_id}.zip"
 
@@ -90,57 +79,23 @@ def _remove_package(path: Path) -> None:
         log.error("revoked package %s could not be removed: %s", path, exc)
 
 
-async def export(
-    session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID, format: str, actor: str
-) -> tuple[AsyncIterator[bytes], str]:
-    """The customer's data collected now, streamed; the export is recorded in the timeline.
-
-    A source failing before the first bytes are ready is a 503 naming the source (the zip collects every
-    source before its first byte, so for ``zip`` that is every source failure).
-    """
-    request = await load(session, request_id)
-    meta, customer = package_meta(request)
-    identity = identity_of(request)
-    if format == "zip":
-        stream = stream_zip(ctx.sources, identity, request=meta, customer=customer)
-        filename = f"privacy-data-{request.id}.zip"
-    else:
-        stream = stream_json(ctx.sources, identity, request=meta, customer=customer)
-        filename = f"privacy-data-{request.id}.json"
-    try:
-        chunks = await _prefetched(stream)
-    except SourceError as exc:
-        raise SourceUnavailable(
-            f"The customer's data could not be collected: {exc}.",
-            headers={"Retry-After": str(SourceError.retry_after)},
-        ) from None
-    timeline.record(
-        session, request_id=request.id, action="data_exported", actor=actor, detail=f"format {format}"
+async def record(
+    session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID, path: str, size: int, now: datetime
+) -> tuple[str, datetime]:
+    """Store a built package behind a new link; the link's token (only ever in the email) and its expiry."""
+    token, token_hash = tokens.new_token(ctx.secret_key)
+    expires_at = now + ctx.settings.download_ttl
+    await repository.add(
+        session,
+        Download(
+            id=uuid.uuid4(),
+            request_id=request_id,
+            token_hash=token_hash,
+            path=path,
+            size=size,
+            created_at=now,
+            expires_at=expires_at,
+            download_count=0,
+        ),
     )
-    return chunks, filename
-
-
-async def _prefetched(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Take the first chunk now (so its errors are raised here), then hand out the rest as it comes."""
-    try:
-        first = await anext(chunks, None)
-    except BaseException:
-        await _close(chunks)
-        raise
-
-    async def rest() -> AsyncIterator[bytes]:
-        try:
-            if first is not None:
-                yield first
-            async for chunk in chunks:
-                yield chunk
-        finally:
-            await _close(chunks)
-
-    return rest()
-
-
-async def _close(chunks: AsyncIterator[bytes]) -> None:
-    close = getattr(chunks, "aclose", None)
-    if close is not None:
-        await close()
+    return token, expires_at

@@ -5,13 +5,18 @@ from typing import Any
 from sqlalchemy import Index, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.lifecycle import OPEN, Status
 from app.models.base import Base, JSONType
 
 # Statuses in which a request still needs work; at most one such request per subject and type.
-OPEN_STATUSES = ("unverified", "pending", "in_progress", "failed")
-OPEN_SQL = "status IN ('unverified', 'pending', 'in_progress', 'failed')"
+OPEN_STATUSES = tuple(status.value for status in OPEN)
+OPEN_SQL = "status IN (" + ", ".join(f"'{status}'" for status in OPEN_STATUSES) + ")"
 # Closed statuses and the column holding when each closed: RECORDS_RETENTION runs from there.
-CLOSED_AT = {"processed": "processed_at", "deleted": "deleted_at", "expired": "verification_expires_at"}
+CLOSED_AT = {
+    Status.PROCESSED.value: "processed_at",
+    Status.DELETED.value: "deleted_at",
+    Status.EXPIRED.value: "verification_expires_at",
+}
 
 
 def unredacted_sql(status: str) -> str:
@@ -84,8 +89,8 @@ class PrivacyRequest(Base):
         Index(
             "ix_privacy_requests_verification_expires_at",
             "verification_expires_at",
-            postgresql_where=text("status = 'unverified'"),
-            sqlite_where=text("status = 'unverified'"),
+            postgresql_where=text(f"status = '{Status.UNVERIFIED}'"),
+            sqlite_where=text(f"status = '{Status.UNVERIFIED}'"),
         ),
         Index("ix_privacy_requests_email_hash", "email_hash"),
         # Closed requests not yet redacted, by the time they closed: the sweep's RECORDS_RETENTION step.

@@ -86,7 +86,7 @@ def format_datetime(value: datetime, locale: str) -> str:
     return f"{format_date(utc, lang)}, {clock_time} UTC"
 
 
-def format_duration(value: timedelta, locale: str) -> str:
+def duration_in_words(value: timedelta, locale: str) -> str:
     """A warning threshold in words: ``7 days``, ``12 hours``; German in the dative (``innerhalb von 7 Tagen``)."""
     lang = normalize_locale(locale)
     seconds = int(value.total_seconds())
@@ -135,7 +135,7 @@ def _datetime(context: Context, value: Any) -> str:
 
 @pass_context
 def _duration(context: Context, value: Any) -> str:
-    return format_duration(value, _locale_of(context))
+    return duration_in_words(value, _locale_of(context))
 
 
 @pass_context

@@ -11,11 +11,11 @@ from app.core import clock
 from app.core.context import ServiceContext
 from app.core.db import unit_of_work
 from app.core.observability import EMAILS_SENT
-from app.models import Email, Job
-from app.notifications import outbox
+from app.jobs.errors import PermanentError
+from app.models import Job
+from app.notifications import outbox, repository
 from app.notifications.sealing import UnreadableBody
 from app.notifications.transport import Transport, TransportError, build_message
-from app.worker.loop import PermanentError
 
 
 async def run_send_email(
@@ -33,7 +33,7 @@ async def run_send_email(
     """
     email_id = uuid.UUID(job.payload["email_id"])
     async with unit_of_work(sessionmaker) as reader:
-        email = await reader.get(Email, email_id)
+        email = await repository.get(reader, email_id)
     if email is None or email.status != "pending":
         return
     try:
@@ -48,5 +48,10 @@ async def run_send_email(
             # The server refused this message for good (5xx): retrying cannot help.
             raise PermanentError(str(error)) from None
         raise
-    await outbox.mark_sent(session, email_id, at=clock.now())
+    await repository.mark_sent(session, email_id, at=clock.now())
     EMAILS_SENT.labels(email.kind).inc()
+
+
+async def on_send_email_dead(session: AsyncSession, job: Job, error: str) -> None:
+    """The worker gave up on an email: it is marked failed and its bodies go, as after sending."""
+    await repository.mark_failed(session, uuid.UUID(job.payload["email_id"]))

@@ -7,16 +7,14 @@ kind of email when (contract section 7).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
 from app.jobs import repository as jobs
 from app.models import Email
-from app.models.email import FINISHED_EMAILS_SQL
+from app.notifications import repository
 from app.notifications.emails import render_email
 from app.notifications.formatting import normalize_locale
 from app.notifications.sealing import UnreadableBody, seal, unseal
@@ -27,13 +25,6 @@ SEND_EMAIL_JOB = "send_email"
 def make_message_id(email_id: uuid.UUID, domain: str) -> str:
     """``<hex@domain>``: derived from the row's id, so every retry of one email carries the same Message-ID."""
     return f"<{email_id.hex}@{domain}>"
-
-
-def domain_of(address: str) -> str:
-    """The domain part of an address such as ``MAIL_FROM`` (``localhost`` when it has none)."""
-    if "@" not in address:
-        return "localhost"
-    return address.rpartition("@")[2].strip(" >") or "localhost"
 
 
 async def enqueue_email(
@@ -68,7 +59,7 @@ async def enqueue_email(
         created_at=clock.now(),
         sent_at=None,
     )
-    session.add(email)
+    await repository.add(session, email)
     await jobs.enqueue(session, SEND_EMAIL_JOB, {"email_id": str(email.id)}, request_id=request_id)
     await session.flush()
     return email
@@ -93,37 +84,3 @@ def readable(email: Email, *, secret_key: str) -> Email:
         created_at=email.created_at,
         sent_at=email.sent_at,
     )
-
-
-async def mark_sent(session: AsyncSession, email_id: uuid.UUID, *, at: datetime) -> bool:
-    """A pending email was delivered: it keeps its kind, recipient, Message-ID, subject and times, not its bodies."""
-    result = await session.execute(
-        update(Email)
-        .where(Email.id == email_id, Email.status == "pending")
-        .values(status="sent", sent_at=at, text_body=None, html_body=None)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def mark_failed(session: AsyncSession, email_id: uuid.UUID) -> bool:
-    """A pending email was given up on: as after sending, its bodies go."""
-    result = await session.execute(
-        update(Email)
-        .where(Email.id == email_id, Email.status == "pending")
-        .values(status="failed", text_body=None, html_body=None)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def delete_finished_before(session: AsyncSession, before: datetime, *, limit: int) -> int:
-    """Delete up to ``limit`` sent or failed emails written before ``before``; how many went."""
-    oldest = (
-        select(Email.id)
-        .where(text(FINISHED_EMAILS_SQL), Email.created_at < before)
-        .order_by(Email.created_at)
-        .limit(limit)
-    )
-    result = await session.execute(
-        delete(Email).where(Email.id.in_(oldest)).execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]

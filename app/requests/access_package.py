@@ -10,17 +10,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit import timeline
-from app.audit.timeline import SYSTEM
-from app.core import clock, tokens
+from app.audit import repository as timeline
+from app.audit.repository import SYSTEM
+from app.core import clock
 from app.core.context import ServiceContext
 from app.core.db import ON_ROLLBACK, unit_of_work
-from app.models import Download, Job, PrivacyRequest
+from app.core.lifecycle import Action, Status
+from app.downloads import service as downloads
+from app.models import Job, PrivacyRequest
+from app.packages import stream_zip, write_encrypted_package
 from app.requests import repository
-from app.requests.actions import apply
-from app.requests.lifecycle import Action
+from app.requests.actions import transition
 from app.requests.notify import email_customer
-from app.sources import Identity, stream_zip, write_encrypted_package
+from app.sources import Identity
 
 
 def identity_of(request: PrivacyRequest) -> Identity:
@@ -52,7 +54,7 @@ async def run_access_package(
     request_id = uuid.UUID(job.payload["request_id"])
     async with unit_of_work(sessionmaker) as reader:
         snapshot = await repository.get(reader, request_id)
-    if snapshot is None or snapshot.status not in ("in_progress", "processed"):
+    if snapshot is None or snapshot.status not in (Status.IN_PROGRESS, Status.PROCESSED):
         return  # dismissed meanwhile: nothing to deliver
     meta, customer = package_meta(snapshot)
     directory = ctx.settings.package_dir
@@ -78,25 +80,14 @@ async def _record(
 ) -> bool:
     """Store the download and email its link; False when the request was dismissed meanwhile."""
     request = await repository.get(session, request_id)
-    if request is None or request.status not in ("in_progress", "processed"):
+    if request is None or request.status not in (Status.IN_PROGRESS, Status.PROCESSED):
         return False
     now = clock.now()
-    token, token_hash = tokens.new_token(ctx.secret_key)
-    expires_at = now + ctx.settings.download_ttl
-    session.add(
-        Download(
-            id=uuid.uuid4(),
-            request_id=request.id,
-            token_hash=token_hash,
-            path=path,
-            size=size,
-            created_at=now,
-            expires_at=expires_at,
-            download_count=0,
-        )
+    token, expires_at = await downloads.record(
+        session, ctx, request_id=request.id, path=path, size=size, now=now
     )
-    if request.status == "in_progress":
-        request = await apply(session, request, Action.COMPLETE, {"processed_at": now})
+    if request.status == Status.IN_PROGRESS:
+        request = await transition(session, request, Action.COMPLETE, {"processed_at": now})
         timeline.record(
             session,
             request_id=request.id,

@@ -6,19 +6,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import timeline
-from app.audit.timeline import CUSTOMER
+from app.audit import repository as timeline
+from app.audit.repository import CUSTOMER
 from app.core import clock, tokens
 from app.core.context import ServiceContext
 from app.core.errors import Gone, InvalidTransition, NotFound
+from app.core.lifecycle import OPEN, Action, Status, next_status
 from app.deadlines.due_dates import extended_due_at
 from app.jobs.repository import enqueue
-from app.models import DeadlineAlert, PrivacyRequest
+from app.models import PrivacyRequest
 from app.requests import repository
-from app.requests.lifecycle import OPEN, Action, Status, next_status
 from app.requests.notify import email_confirmation_link, email_customer
 
 # Job kinds the worker runs for requests (see app.work.handlers).
@@ -26,14 +25,14 @@ ACCESS_PACKAGE = "access_package"
 ERASURE = "erasure"
 
 
-async def load(session: AsyncSession, request_id: uuid.UUID) -> PrivacyRequest:
+async def get_or_404(session: AsyncSession, request_id: uuid.UUID) -> PrivacyRequest:
     request = await repository.get(session, request_id)
     if request is None:
         raise NotFound("No privacy request has this id.")
     return request
 
 
-async def apply(
+async def transition(
     session: AsyncSession,
     request: PrivacyRequest,
     action: Action,
@@ -52,19 +51,21 @@ async def accept(
     session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID, handling: str, actor: str
 ) -> PrivacyRequest:
     """Accept a pending access request, or retry a failed request's automatic work."""
-    request = await load(session, request_id)
+    request = await get_or_404(session, request_id)
     now = clock.now()
     if request.status == Status.FAILED:
         if request.type == "deletion" and handling != "automatic":
             raise InvalidTransition("A failed deletion can only be retried with automatic handling.")
-        request = await apply(
+        request = await transition(
             session, request, Action.RETRY, {"handling": handling, "accepted_at": now, "result": None}
         )
         timeline.record(
             session, request_id=request.id, action="retried", actor=actor, detail=f"{handling} handling"
         )
     else:
-        request = await apply(session, request, Action.ACCEPT, {"handling": handling, "accepted_at": now})
+        request = await transition(
+            session, request, Action.ACCEPT, {"handling": handling, "accepted_at": now}
+        )
         timeline.record(
             session, request_id=request.id, action="accepted", actor=actor, detail=f"{handling} handling"
         )
@@ -84,10 +85,10 @@ async def fulfil(
     actor: str,
 ) -> PrivacyRequest:
     """Mark a manually handled access request fulfilled; with a link, the package is built and emailed."""
-    request = await load(session, request_id)
+    request = await get_or_404(session, request_id)
     if request.status == Status.IN_PROGRESS and request.handling != "manual":
         raise InvalidTransition("Only a manually handled request can be fulfilled by an operator.")
-    request = await apply(session, request, Action.FULFIL, {"processed_at": clock.now()})
+    request = await transition(session, request, Action.FULFIL, {"processed_at": clock.now()})
     how = "download link emailed" if send_download_link else "delivered by the operator"
     timeline.record(
         session,
@@ -115,8 +116,8 @@ async def dismiss(
     actor: str,
 ) -> PrivacyRequest:
     """Delete (dismiss) a request; it stays on record with its timeline, hidden from the default list."""
-    request = await load(session, request_id)
-    request = await apply(session, request, Action.DISMISS, {"deleted_at": clock.now()})
+    request = await get_or_404(session, request_id)
+    request = await transition(session, request, Action.DISMISS, {"deleted_at": clock.now()})
     timeline.record(session, request_id=request.id, action="deleted", actor=actor, detail=reason)
     if notify:
         await email_customer(session, ctx, request, "request_declined", reason=reason)
@@ -127,7 +128,7 @@ async def extend(
     session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID, reason: str, actor: str
 ) -> PrivacyRequest:
     """Extend the deadline once, before it passes: GDPR +2 calendar months, CCPA +45 days, LGPD never."""
-    request = await load(session, request_id)
+    request = await get_or_404(session, request_id)
     now = clock.now()
     new_due_at = extended_due_at(request.regulation, request.due_at)
     if new_due_at is None:
@@ -138,9 +139,9 @@ async def extend(
         raise InvalidTransition("The deadline has passed; it can only be extended before it.")
     if request.status not in OPEN:
         raise InvalidTransition(f"A request in status '{request.status}' cannot be extended.")
-    request = await apply(session, request, Action.EXTEND, {"due_at": new_due_at, "extended_at": now})
+    request = await transition(session, request, Action.EXTEND, {"due_at": new_due_at, "extended_at": now})
     # Threshold alerts fire again for the new due date.
-    await session.execute(delete(DeadlineAlert).where(DeadlineAlert.request_id == request.id))
+    await repository.clear_deadline_alerts(session, request.id)
     timeline.record(session, request_id=request.id, action="extended", actor=actor, detail=reason)
     await email_customer(session, ctx, request, "deadline_extended", reason=reason, new_due_at=new_due_at)
     return request
@@ -150,10 +151,10 @@ async def resend_verification(
     session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID, actor: str
 ) -> PrivacyRequest:
     """A new confirmation link with a fresh expiry; the old link stops working."""
-    request = await load(session, request_id)
+    request = await get_or_404(session, request_id)
     token, token_hash = tokens.new_token(ctx.secret_key)
     expires_at = clock.now() + ctx.settings.verification_ttl
-    request = await apply(
+    request = await transition(
         session,
         request,
         Action.RESEND,
@@ -180,7 +181,7 @@ async def find_by_token(session: AsyncSession, ctx: ServiceContext, token: str) 
 async def confirm(session: AsyncSession, ctx: ServiceContext, *, token: str) -> PrivacyRequest:
     """The customer confirms a deletion: the token is spent and the erasure is queued."""
     request = await find_by_token(session, ctx, token)
-    request = await apply(
+    request = await transition(
         session,
         request,
         Action.CONFIRM,

@@ -6,18 +6,18 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit import timeline
-from app.audit.timeline import SYSTEM
+from app.audit import repository as timeline
+from app.audit.repository import SYSTEM
 from app.core import clock
 from app.core.context import ServiceContext
 from app.core.db import unit_of_work
+from app.core.lifecycle import Action, Status
 from app.downloads.service import revoke_for_erasure
 from app.models import Job
 from app.requests import repository
 from app.requests.access_package import identity_of
-from app.requests.actions import apply
+from app.requests.actions import transition
 from app.requests.failure import fail_request
-from app.requests.lifecycle import Action
 from app.requests.notify import email_customer
 
 
@@ -31,7 +31,7 @@ async def run_erasure(
     request_id = uuid.UUID(job.payload["request_id"])
     async with unit_of_work(sessionmaker) as reader:
         snapshot = await repository.get(reader, request_id)
-    if snapshot is None or snapshot.status != "in_progress":
+    if snapshot is None or snapshot.status != Status.IN_PROGRESS:
         return
     identity = identity_of(snapshot)
     refusals = await ctx.sources.dry_run_erasure(identity)
@@ -41,10 +41,10 @@ async def run_erasure(
         return
     report = await ctx.sources.erase(identity)
     request = await repository.get(session, request_id)
-    if request is None or request.status != "in_progress":
+    if request is None or request.status != Status.IN_PROGRESS:
         return
     now = clock.now()
-    request = await apply(session, request, Action.COMPLETE, {"processed_at": now, "result": report})
+    request = await transition(session, request, Action.COMPLETE, {"processed_at": now, "result": report})
     timeline.record(session, request_id=request.id, action="erased", actor=SYSTEM, detail=_summary(report))
     # Packages built before the erasure still hold the data it removed.
     await revoke_for_erasure(session, request, at=now)

@@ -6,14 +6,13 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import timeline
-from app.audit.timeline import SYSTEM
+from app.audit import repository as timeline
+from app.audit.repository import SYSTEM
 from app.core.context import ServiceContext
+from app.core.lifecycle import Action, Status
 from app.models import Job, PrivacyRequest
-from app.notifications import outbox
 from app.requests import repository
-from app.requests.actions import apply
-from app.requests.lifecycle import Action
+from app.requests.actions import transition
 from app.requests.notify import email_team
 from app.requests.views import email_context
 
@@ -23,9 +22,9 @@ async def fail_request(
 ) -> None:
     """Move an in-progress request to ``failed`` with ``reasons`` in its result; alert the team."""
     request = await repository.get(session, request_id)
-    if request is None or request.status != "in_progress":
+    if request is None or request.status != Status.IN_PROGRESS:
         return
-    request = await apply(session, request, Action.FAIL, {"result": {"reasons": reasons}})
+    request = await transition(session, request, Action.FAIL, {"result": {"reasons": reasons}})
     timeline.record(session, request_id=request.id, action="failed", actor=SYSTEM, detail="; ".join(reasons))
     await email_team(
         session,
@@ -38,15 +37,12 @@ async def fail_request(
 
 
 async def on_job_dead(session: AsyncSession, job: Job, error: str, *, ctx: ServiceContext) -> None:
-    """The worker gave up on ``job`` after its attempts."""
-    if job.kind == "send_email":
-        await outbox.mark_failed(session, uuid.UUID(job.payload["email_id"]))
-        return
+    """The worker gave up on one of this domain's jobs (the access package, the erasure) after its attempts."""
     if job.request_id is None:
         return
     reason = f"gave up after {job.attempts} attempts: {error}"
     request = await repository.get(session, job.request_id)
-    if request is not None and request.status == "processed" and job.payload.get("fulfilled"):
+    if request is not None and request.status == Status.PROCESSED and job.payload.get("fulfilled"):
         await _link_not_sent(session, ctx, request, reason)
         return
     await fail_request(session, ctx, request_id=job.request_id, reasons=[reason])

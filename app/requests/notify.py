@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import timeline
-from app.audit.timeline import SYSTEM
+from app.audit import repository as timeline
+from app.audit.repository import SYSTEM
 from app.core.context import ServiceContext
 from app.models import PrivacyRequest
 from app.notifications.outbox import enqueue_email

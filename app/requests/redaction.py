@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import timeline
-from app.audit.timeline import SYSTEM
+from app.audit import repository as timeline
+from app.audit.repository import SYSTEM
 from app.models import CLOSED_AT, PrivacyRequest
 from app.requests import repository
 
@@ -47,6 +47,7 @@ def redacted_values(request: PrivacyRequest, *, secret_key: str, now: datetime) 
         "customer_name": mask_name(request.customer_name) if request.customer_name else None,
         "email_hash": hashed,
         # "c:<customer id>" names no one by itself; "e:<email>" would keep the address.
+        # A customer's subject holds only the id; an address subject ("e:", unproven "u:") holds the address.
         "subject": request.subject if request.subject.startswith("c:") else f"h:{hashed or request.id}",
         "redacted_at": now,
     }

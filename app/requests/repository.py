@@ -13,7 +13,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import CLOSED_AT, OPEN_STATUSES, Base, IdempotencyKey, PrivacyRequest
+from app.core.lifecycle import Status
+from app.models import CLOSED_AT, OPEN_STATUSES, Base, DeadlineAlert, IdempotencyKey, PrivacyRequest
 from app.models.privacy_request import unredacted_sql
 
 
@@ -80,7 +81,7 @@ def list_query(filters: ListFilters, *, now: datetime) -> Select[PrivacyRequest]
     if filters.statuses:
         query = query.where(PrivacyRequest.status.in_(filters.statuses))
     else:
-        query = query.where(PrivacyRequest.status != "deleted")
+        query = query.where(PrivacyRequest.status != Status.DELETED)
     if filters.type is not None:
         query = query.where(PrivacyRequest.type == filters.type)
     if filters.email is not None and filters.email_hash is not None:
@@ -257,3 +258,71 @@ async def delete_idempotency_keys_before(session: AsyncSession, before: datetime
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def clear_deadline_alerts(session: AsyncSession, request_id: uuid.UUID) -> None:
+    """Forget the alerts sent for a request (its due date moved: the new one is alerted afresh)."""
+    await session.execute(delete(DeadlineAlert).where(DeadlineAlert.request_id == request_id))
+
+
+async def unverified_expired(session: AsyncSession, *, now: datetime, limit: int) -> list[PrivacyRequest]:
+    """Unconfirmed deletions whose confirmation link has expired."""
+    query = (
+        select(PrivacyRequest)
+        .where(PrivacyRequest.status == Status.UNVERIFIED, PrivacyRequest.verification_expires_at <= now)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def pending_access_due_by(session: AsyncSession, *, until: datetime, limit: int) -> list[uuid.UUID]:
+    query = (
+        select(PrivacyRequest.id)
+        .where(
+            PrivacyRequest.status == Status.PENDING,
+            PrivacyRequest.type == "access",
+            PrivacyRequest.due_at <= until,
+        )
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def open_not_yet_alerted(
+    session: AsyncSession, kind: str, *, due_after: datetime | None, due_by: datetime, limit: int
+) -> list[PrivacyRequest]:
+    """Open requests due in (``due_after``, ``due_by``] with no ``kind`` alert yet, soonest due first.
+
+    The "not yet" is in SQL, so requests alerted long ago never crowd out new ones however many there are.
+    """
+    alerted = select(DeadlineAlert.request_id).where(
+        DeadlineAlert.request_id == PrivacyRequest.id, DeadlineAlert.kind == kind
+    )
+    conditions = [PrivacyRequest.due_at <= due_by]
+    if due_after is not None:
+        conditions.append(PrivacyRequest.due_at > due_after)
+    query = (
+        select(PrivacyRequest)
+        .where(PrivacyRequest.status.in_(OPEN_STATUSES), *conditions, ~alerted.exists())
+        .order_by(PrivacyRequest.due_at, PrivacyRequest.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def alert_marks(
+    session: AsyncSession, request_ids: list[uuid.UUID], kinds: list[str]
+) -> set[tuple[uuid.UUID, str]]:
+    """Which of these (request, alert kind) marks exist."""
+    if not request_ids or not kinds:
+        return set()
+    rows = await session.execute(
+        select(DeadlineAlert.request_id, DeadlineAlert.kind).where(
+            DeadlineAlert.request_id.in_(request_ids), DeadlineAlert.kind.in_(kinds)
+        )
+    )
+    return {(row.request_id, row.kind) for row in rows}
+
+
+def add_alert(session: AsyncSession, request_id: uuid.UUID, kind: str, *, at: datetime) -> None:
+    session.add(DeadlineAlert(request_id=request_id, kind=kind, at=at))

@@ -25,10 +25,17 @@ class Requester:
 
     customer: Customer | None
     email: str | None
+    # Proven: a verified customer token, or an operator who checked the identity. An unproven request (an app
+    # naming an address only) never merges with a proven one: it cannot set the person's own request's
+    # deadline, language or confirmation link, nor learn of it from a 200.
+    proven: bool
 
     @property
     def subject(self) -> str:
-        """One open request per subject and type: the customer when matched, else the address."""
+        """One open request per subject and type: the customer (or the address) when proven; else the address
+        as an unproven subject of its own."""
+        if not self.proven:
+            return f"u:{self.email}"
         return f"c:{self.customer.id}" if self.customer is not None else f"e:{self.email}"
 
 
@@ -70,7 +77,7 @@ async def identify(
         )
     assert body.email is not None
     customer = await sources.find_customer(email=body.email)
-    return Requester(customer=customer, email=_on_file(customer) if customer else body.email)
+    return Requester(customer=customer, email=_on_file(customer) if customer else body.email, proven=False)
 
 
 async def _signed_in(sources: DataSources, *, body: SubmitRequest, customer_id: str) -> Requester:
@@ -89,19 +96,19 @@ async def _signed_in(sources: DataSources, *, body: SubmitRequest, customer_id: 
             "The signed-in customer is not in the customer directory.",
         )
     _check_email(body, customer)
-    return Requester(customer=customer, email=_on_file(customer))
+    return Requester(customer=customer, email=_on_file(customer), proven=True)
 
 
 async def _entered_by_operator(sources: DataSources, *, body: SubmitRequest) -> Requester:
     if body.customer_id is None:
         assert body.email is not None
         customer = await sources.find_customer(email=body.email)
-        return Requester(customer=customer, email=_on_file(customer) if customer else body.email)
+        return Requester(customer=customer, email=_on_file(customer) if customer else body.email, proven=True)
     customer = await sources.find_customer(customer_id=body.customer_id)
     if customer is None:
         raise _refuse("customer_id", "no customer has this id", "No customer has this customer_id.")
     _check_email(body, customer)
-    return Requester(customer=customer, email=_on_file(customer))
+    return Requester(customer=customer, email=_on_file(customer), proven=True)
 
 
 def _check_email(body: SubmitRequest, customer: Customer) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.auth.dependencies import AppKey, OperatorKey, SignedInCustomer
 from app.auth.keys import Role
@@ -16,7 +16,8 @@ from app.core.db import SessionDep
 from app.core.dependencies import ContextDep
 from app.core.errors import ValidationFailed
 from app.core.ratelimit import SubmitLimit
-from app.requests import actions, service
+from app.core.responses import attachment
+from app.requests import actions, export, service
 from app.requests.repository import ListFilters
 from app.requests.schemas import (
     AcceptBody,
@@ -34,7 +35,7 @@ from app.requests.schemas import (
     SubmitRequest,
     normalise_email,
 )
-from app.requests.views import resource
+from app.requests.views import operator_view
 
 router = APIRouter(prefix="/v1", tags=["privacy requests"])
 
@@ -150,7 +151,7 @@ async def accept_request(
     request = await actions.accept(
         session, ctx, request_id=request_id, handling=body.handling, actor=principal.name
     )
-    return resource(request, now=clock.now())
+    return operator_view(request, now=clock.now())
 
 
 @router.post("/privacy-requests/{request_id}/fulfil", response_model=PrivacyRequestOut)
@@ -170,7 +171,7 @@ async def fulfil_request(
         note=body.note,
         actor=principal.name,
     )
-    return resource(request, now=clock.now())
+    return operator_view(request, now=clock.now())
 
 
 @router.delete("/privacy-requests/{request_id}", response_model=PrivacyRequestOut)
@@ -185,7 +186,7 @@ async def delete_request(
     request = await actions.dismiss(
         session, ctx, request_id=request_id, reason=reason, notify=notify, actor=principal.name
     )
-    return resource(request, now=clock.now())
+    return operator_view(request, now=clock.now())
 
 
 @router.post("/privacy-requests/{request_id}/extend", response_model=PrivacyRequestOut)
@@ -195,7 +196,7 @@ async def extend_request(
     request = await actions.extend(
         session, ctx, request_id=request_id, reason=body.reason, actor=principal.name
     )
-    return resource(request, now=clock.now())
+    return operator_view(request, now=clock.now())
 
 
 @router.post("/privacy-requests/{request_id}/resend-verification", response_model=PrivacyRequestOut)
@@ -203,9 +204,34 @@ async def resend_verification(
     request_id: uuid.UUID, principal: OperatorKey, session: SessionDep, ctx: ContextDep
 ) -> dict[str, Any]:
     request = await actions.resend_verification(session, ctx, request_id=request_id, actor=principal.name)
-    return resource(request, now=clock.now())
+    return operator_view(request, now=clock.now())
 
 
 @router.get("/stats", response_model=Stats, tags=["cockpit"])
 async def get_stats(_principal: OperatorKey, session: SessionDep) -> dict[str, Any]:
     return await service.stats(session)
+
+
+@router.get(
+    "/privacy-requests/{request_id}/data",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"application/json": {}, "application/zip": {}},
+            "description": "The customer's data",
+        }
+    },
+)
+async def export_data(
+    request_id: uuid.UUID,
+    principal: OperatorKey,
+    session: SessionDep,
+    ctx: ContextDep,
+    format: Annotated[Literal["json", "zip"], Query()] = "json",
+) -> StreamingResponse:
+    """The customer's data collected now from every source, as an attachment; logged in the timeline."""
+    chunks, filename = await export.export(
+        session, ctx, request_id=request_id, format=format, actor=principal.name
+    )
+    media_type = "application/zip" if format == "zip" else "application/json"
+    return attachment(chunks, filename, media_type)

@@ -10,8 +10,10 @@ from typing import Annotated, Any, Literal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from app.core.lifecycle import Status
+
 RequestType = Literal["access", "deletion"]
-RequestStatus = Literal["unverified", "pending", "in_progress", "processed", "failed", "deleted", "expired"]
+RequestStatus = Status  # the lifecycle is the one place statuses are written
 Regulation = Literal["gdpr", "ccpa", "lgpd"]
 Locale = Literal["en", "de"]
 Handling = Literal["automatic", "manual"]

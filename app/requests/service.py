@@ -13,22 +13,22 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import timeline
-from app.audit.timeline import SYSTEM
+from app.audit import repository as timeline
+from app.audit.repository import SYSTEM
 from app.auth.keys import Principal, Role
 from app.core import clock, tokens
 from app.core.context import ServiceContext
 from app.core.errors import Conflict, ValidationFailed
+from app.core.lifecycle import Status, initial_status
 from app.deadlines.due_dates import due_at_for
 from app.models import IdempotencyKey, PrivacyRequest
 from app.models.privacy_request import OPEN_SQL
 from app.requests import redaction, repository, requester
-from app.requests.actions import accept, load
-from app.requests.lifecycle import Status
+from app.requests.actions import accept, get_or_404
 from app.requests.notify import email_confirmation_link, email_customer
 from app.requests.repository import Cursor, ListFilters
 from app.requests.schemas import SubmitRequest
-from app.requests.views import detail, resource, resource_json
+from app.requests.views import app_view, detail_view, json_ready, operator_view, view
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,8 @@ async def submit(
         token_required=ctx.settings.customer_token_required,
     )
     existing, created = await _create(session, ctx, principal=principal, body=body, who=who)
-    view = resource_json(existing, now=clock.now(), with_customer=principal.has(Role.OPERATOR))
-    outcome = SubmitOutcome(201 if created else 200, view)
+    answer = json_ready(view(existing, now=clock.now(), operator=principal.has(Role.OPERATOR)))
+    outcome = SubmitOutcome(201 if created else 200, answer)
     if idempotency_key is not None:
         await repository.complete_idempotent(
             session,
@@ -141,7 +141,7 @@ async def _create(
         verification_token_hash=None,
         verification_expires_at=None,
         type=body.type,
-        status="unverified" if body.type == "deletion" else "pending",
+        status=initial_status(body.type),
         regulation=body.regulation,
         email=who.email,
         customer_id=customer.id if customer else None,
@@ -249,16 +249,16 @@ async def list_requests(
         last = rows[-1]
         key = last.received_at if sort.lstrip("-") == "received_at" else last.due_at
         next_cursor = encode_cursor(Cursor(sort=sort, key=key, id=last.id))
-    return {"items": [resource_json(row, now=now) for row in rows], "next_cursor": next_cursor}
+    return {"items": [json_ready(operator_view(row, now=now)) for row in rows], "next_cursor": next_cursor}
 
 
 async def get_detail(session: AsyncSession, request_id: uuid.UUID, *, full: bool) -> dict[str, Any]:
     """The operator's detail view (``full``), or the app role's minimal view without a timeline."""
-    request = await load(session, request_id)
+    request = await get_or_404(session, request_id)
     if not full:
-        return resource(request, now=clock.now(), with_customer=False)
+        return app_view(request, now=clock.now())
     events = await timeline.events_of(session, request_id)
-    return detail(request, events, now=clock.now())
+    return detail_view(request, events, now=clock.now())
 
 
 async def stats(session: AsyncSession) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Turning stored requests into the contract's resource."""
+"""The shapes of one request in answers: the app's view, the operator's view, the detail view with the
+timeline, and the facts an email may show."""
 
 from __future__ import annotations
 
@@ -10,22 +11,24 @@ from app.deadlines.due_dates import days_left
 from app.models import OPEN_STATUSES, PrivacyRequest, RequestEvent
 
 
-def resource(request: PrivacyRequest, *, now: datetime, with_customer: bool = True) -> dict[str, Any]:
-    """The privacy request resource (contract section 3); ``with_customer=False`` is the app role's view, which
-    holds ten fields and nothing about the person (an app key is public: section 7)."""
-    if not with_customer:
-        return {
-            "id": request.id,
-            "type": request.type,
-            "status": request.status,
-            "regulation": request.regulation,
-            "locale": request.locale,
-            "received_at": request.received_at,
-            "due_at": request.due_at,
-            "verified_at": request.verified_at,
-            "days_left": days_left(request.due_at, now),
-            "overdue": request.status in OPEN_STATUSES and now > request.due_at,
-        }
+def app_view(request: PrivacyRequest, *, now: datetime) -> dict[str, Any]:
+    """The request as the app role sees it: ten fields and nothing about the person (an app key is public)."""
+    return {
+        "id": request.id,
+        "type": request.type,
+        "status": request.status,
+        "regulation": request.regulation,
+        "locale": request.locale,
+        "received_at": request.received_at,
+        "due_at": request.due_at,
+        "verified_at": request.verified_at,
+        "days_left": days_left(request.due_at, now),
+        "overdue": request.status in OPEN_STATUSES and now > request.due_at,
+    }
+
+
+def operator_view(request: PrivacyRequest, *, now: datetime) -> dict[str, Any]:
+    """The privacy request resource (contract section 3) as operators see it."""
     return {
         "id": request.id,
         "type": request.type,
@@ -52,14 +55,17 @@ def resource(request: PrivacyRequest, *, now: datetime, with_customer: bool = Tr
     }
 
 
+def view(request: PrivacyRequest, *, now: datetime, operator: bool) -> dict[str, Any]:
+    return operator_view(request, now=now) if operator else app_view(request, now=now)
+
+
 def _time(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-def resource_json(request: PrivacyRequest, *, now: datetime, with_customer: bool = True) -> dict[str, Any]:
-    """``resource`` with JSON-ready values, serialised without a validation pass (the hot paths: list, submit)."""
-    body = resource(request, now=now, with_customer=with_customer)
-    body["id"] = str(request.id)
+def json_ready(body: dict[str, Any]) -> dict[str, Any]:
+    """A view with JSON-ready values, serialised without a validation pass (the hot paths: list, submit)."""
+    body["id"] = str(body["id"])
     for key in (
         "received_at",
         "due_at",
@@ -74,9 +80,9 @@ def resource_json(request: PrivacyRequest, *, now: datetime, with_customer: bool
     return body
 
 
-def detail(request: PrivacyRequest, events: Sequence[RequestEvent], *, now: datetime) -> dict[str, Any]:
+def detail_view(request: PrivacyRequest, events: Sequence[RequestEvent], *, now: datetime) -> dict[str, Any]:
     """The operator's detail view: the resource, its timeline (oldest first) and its result."""
-    body = resource(request, now=now)
+    body = operator_view(request, now=now)
     body["events"] = [{"at": e.at, "action": e.action, "actor": e.actor, "detail": e.detail} for e in events]
     body["result"] = request.result
     return body

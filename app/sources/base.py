@@ -41,7 +41,7 @@ class Refusal:
     message: str
 
 
-class SourcesError(Exception):
+class SourcesFileError(Exception):
     """The sources file is invalid; the message names the file, the line and the field."""
 
 

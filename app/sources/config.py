@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from app.core.durations import parse_duration
-from app.sources.base import SourcesError
+from app.sources.base import SourcesFileError
 from app.sources.graph import entity_order
 from app.sources.values import ColumnStrategy
 
@@ -156,12 +156,12 @@ class _Invalid(Exception):
 
 
 def load_sources(path: Path, *, env: Mapping[str, str] | None = None) -> SourcesConfig:
-    """Read and validate the sources file; raise :class:`SourcesError` naming file, line and field."""
+    """Read and validate the sources file; raise :class:`SourcesFileError` naming file, line and field."""
     environ = os.environ if env is None else env
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SourcesError(f"{path}: cannot read the sources file: {exc.strerror or exc}") from None
+        raise SourcesFileError(f"{path}: cannot read the sources file: {exc.strerror or exc}") from None
     loader = yaml.SafeLoader(text)
     try:
         # Parsed once: the node tree gives the lines, the same tree is then constructed into the data.
@@ -171,14 +171,14 @@ def load_sources(path: Path, *, env: Mapping[str, str] | None = None) -> Sources
         mark = getattr(exc, "problem_mark", None)
         line = f"{mark.line + 1}:" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SourcesError(f"{path}:{line} invalid YAML: {problem}") from None
+        raise SourcesFileError(f"{path}:{line} invalid YAML: {problem}") from None
     finally:
         loader.dispose()
     lines = _node_lines(root) if root is not None else {}
     try:
         return _validate(path, data, environ)
     except _Invalid as exc:
-        raise SourcesError(
+        raise SourcesFileError(
             f"{path}:{_line_of(lines, exc.where)}: {_dotted(exc.where)}: {exc.message}"
         ) from None
 

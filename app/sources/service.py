@@ -40,7 +40,7 @@ class DataSources:
 
     @classmethod
     def from_file(cls, path: Path, *, secret_key: str, env: Mapping[str, str] | None = None) -> DataSources:
-        """Load and validate the sources file (raises SourcesError naming file, line and field)."""
+        """Load and validate the sources file (raises SourcesFileError naming file, line and field)."""
         return cls(load_sources(path, env=env), secret_key=secret_key)
 
     async def find_customer(

@@ -13,7 +13,7 @@ from decimal import Decimal
 from itertools import repeat
 from typing import Any, Literal
 
-from app.core.durations import format_duration
+from app.core.durations import to_iso8601
 
 REDACTED = "[redacted]"
 ColumnStrategy = Literal["null", "redact", "hash"]
@@ -43,7 +43,7 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, timedelta):
-        return format_duration(value)
+        return to_iso8601(value)
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

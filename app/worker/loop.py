@@ -23,15 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core import clock
 from app.core.db import unit_of_work
 from app.jobs import repository
+from app.jobs.errors import PermanentError
 from app.models import Job
 
 log = logging.getLogger("app.worker")
 
 NOTIFY_CHANNEL = "privacy_jobs"
-
-
-class PermanentError(Exception):
-    """Retrying cannot help (bad data, a refusal): the job fails at once."""
 
 
 Handler = Callable[[AsyncSession, Job], Awaitable[None]]

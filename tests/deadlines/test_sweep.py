@@ -15,9 +15,9 @@ from fastapi import FastAPI
 
 from app.core import clock
 from app.core.config import Settings
-from app.core.db import unit_of_work
-from app.deadlines.sweep import sweep
 from app.main import create_app
+from app.wiring import SWEEP_STEPS
+from app.worker.sweep import run_sweep
 
 from ..conftest import bearer, make_settings
 from ..helpers import detail, mailbox, submit, text_of
@@ -27,9 +27,8 @@ T0 = datetime(2030, 4, 1, 9, 0, tzinfo=UTC)  # GDPR due date: T0 + 30 days (Apri
 
 
 async def _sweep(app: FastAPI) -> None:
-    """One sweep, then deliver what it queued."""
-    async with unit_of_work(app.state.sessionmaker) as session:
-        await sweep(session, app.state.ctx)
+    """One sweep (every step), then deliver what it queued."""
+    await run_sweep(app.state.sessionmaker, app.state.ctx, SWEEP_STEPS)
     await app.state.worker.run_until_idle()
 
 

@@ -4,9 +4,9 @@ import pytest
 
 from app.notifications.formatting import (
     days_left,
+    duration_in_words,
     format_date,
     format_datetime,
-    format_duration,
     normalize_locale,
     regulation_name,
     request_type_name,
@@ -39,12 +39,12 @@ def test_unknown_locales_fall_back_to_english(locale: str, expected: str) -> Non
 
 
 def test_durations_in_words() -> None:
-    assert format_duration(timedelta(days=7), "en") == "7 days"
-    assert format_duration(timedelta(days=1), "en") == "1 day"
-    assert format_duration(timedelta(hours=12), "en") == "12 hours"
-    assert format_duration(timedelta(days=7), "de") == "7 Tagen"
-    assert format_duration(timedelta(days=1), "de") == "1 Tag"
-    assert format_duration(timedelta(hours=12), "de") == "12 Stunden"
+    assert duration_in_words(timedelta(days=7), "en") == "7 days"
+    assert duration_in_words(timedelta(days=1), "en") == "1 day"
+    assert duration_in_words(timedelta(hours=12), "en") == "12 hours"
+    assert duration_in_words(timedelta(days=7), "de") == "7 Tagen"
+    assert duration_in_words(timedelta(days=1), "de") == "1 Tag"
+    assert duration_in_words(timedelta(hours=12), "de") == "12 Stunden"
 
 
 def test_days_left_rounds_down_and_goes_negative() -> None:

@@ -2,8 +2,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.context import domain_of
 from app.models import Email, Job
-from app.notifications.outbox import domain_of, enqueue_email, readable
+from app.notifications.outbox import enqueue_email, readable
 from app.notifications.sealing import UnreadableBody
 
 from ..conftest import SECRET

@@ -90,7 +90,7 @@ async def test_a_signed_in_customer_cannot_name_another_customer_or_address(
     assert set(own.json()) == APP_VIEW
 
 
-async def test_an_address_only_request_for_someone_else_mails_only_them_and_merges_with_their_own(
+async def test_an_address_only_request_for_someone_else_mails_only_them_and_never_captures_their_own(
     client: httpx.AsyncClient,
     keys: dict[str, str],
     app: FastAPI,
@@ -100,14 +100,17 @@ async def test_an_address_only_request_for_someone_else_mails_only_them_and_merg
     planted = await post(client, keys["app"], {"type": "access", "email": "ada@example.com"})
     assert planted.status_code == 201
     assert set(planted.json()) == APP_VIEW, "the answer names no one"
-    # Ada herself, signed in, asks too: the same subject, so the same open request; no new email.
+    # Ada herself, signed in, asks too: an unproven request never captures (or reveals) her own, so hers is
+    # a request of its own, with her regulation and language; a repeat of hers is the same one.
     own = await post(client, keys["app"], {"type": "access"}, signed_in("cus_1"))
-    assert own.status_code == 200
-    assert own.json()["id"] == planted.json()["id"]
-    await accept(client, keys["operator"], planted.json()["id"], "automatic")
+    assert own.status_code == 201
+    assert own.json()["id"] != planted.json()["id"]
+    again = await post(client, keys["app"], {"type": "access"}, signed_in("cus_1"))
+    assert (again.status_code, again.json()["id"]) == (200, own.json()["id"])
+    await accept(client, keys["operator"], own.json()["id"], "automatic")
     await work(app)
     recipients = [str(message["To"]) for message in mailbox(settings.mail_dir)]
-    assert recipients == ["ada@example.com", "ada@example.com"], "acknowledgement and data link, to Ada only"
+    assert recipients == ["ada@example.com"] * 3, "two acknowledgements and the data link, to Ada only"
     [ready] = emails_to(settings.mail_dir, "ada@example.com", "ready")
     package = await client.get(link_in(ready, "/v1/downloads/"))
     assert package.status_code == 200

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from app.core.errors import InvalidTransition
-from app.requests.lifecycle import Action, Status, next_status
+from app.core.lifecycle import Action, Status, next_status
 
 ALLOWED = {
     ("access", "pending", "accept"): "in_progress",

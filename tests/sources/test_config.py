@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.sources import DataSources, SourcesError
+from app.sources import DataSources, SourcesFileError
 
 from .factories import SECRET, shop_yaml, write_sources
 
@@ -21,7 +21,7 @@ def load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> DataSo
 
 
 def error_of(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> str:
-    with pytest.raises(SourcesError) as caught:
+    with pytest.raises(SourcesFileError) as caught:
         load(tmp_path, text, env)
     return str(caught.value)
 
@@ -157,5 +157,5 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(SourcesError, match="cannot read the sources file"):
+    with pytest.raises(SourcesFileError, match="cannot read the sources file"):
         DataSources.from_file(tmp_path / "nope.yaml", secret_key=SECRET)

@@ -14,17 +14,15 @@ from typing import Any
 
 import pytest
 
-from app.packages.package import REPORT_ROWS, Spool
-from app.sources import (
-    DataSources,
-    Identity,
+from app.packages import (
     PackageError,
-    SourceError,
     read_encrypted_package,
     stream_json,
     stream_zip,
     write_encrypted_package,
 )
+from app.packages.package import REPORT_ROWS, Spool
+from app.sources import DataSources, Identity, SourceError
 
 from .factories import SECRET, write_sources
 from .http_source import HttpSourceServer

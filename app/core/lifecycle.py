@@ -1,11 +1,14 @@
-"""The request lifecycle as one table: (type, status, action) -> new status. Every change goes through it."""
+"""The request lifecycle, the one place statuses and moves are written: (type, status, action) -> new status.
+
+Every change goes through :func:`next_status`; the ORM table's partial indexes, the API's schemas and the
+sweep read their statuses from here. It lives in ``core`` because the models (below every domain) need it.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
 from app.core.errors import InvalidTransition
-from app.models.privacy_request import OPEN_STATUSES
 
 
 class Status(StrEnum):
@@ -31,8 +34,16 @@ class Action(StrEnum):
     RESEND = "resend"  # new confirmation link (status unchanged)
 
 
-# The statuses that still need work; the same set backs the partial indexes on privacy_requests.
-OPEN = frozenset(Status(status) for status in OPEN_STATUSES)
+# The statuses that still need work (at most one open request per subject and type); the same set backs the
+# partial indexes on privacy_requests. The others are closed for good.
+OPEN: tuple[Status, ...] = (Status.UNVERIFIED, Status.PENDING, Status.IN_PROGRESS, Status.FAILED)
+CLOSED: tuple[Status, ...] = (Status.PROCESSED, Status.DELETED, Status.EXPIRED)
+
+
+def initial_status(type: str) -> Status:
+    """Where a new request starts: a deletion waits for its confirmation link, an access request for an operator."""
+    return Status.UNVERIFIED if type == "deletion" else Status.PENDING
+
 
 _TABLE: dict[tuple[str, Status, Action], Status] = {
     ("access", Status.PENDING, Action.ACCEPT): Status.IN_PROGRESS,

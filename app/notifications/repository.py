@@ -1,0 +1,55 @@
+"""All SQL about the outbox's emails."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Email
+from app.models.email import FINISHED_EMAILS_SQL
+
+
+async def add(session: AsyncSession, email: Email) -> Email:
+    session.add(email)
+    return email
+
+
+async def get(session: AsyncSession, email_id: uuid.UUID) -> Email | None:
+    return await session.get(Email, email_id)
+
+
+async def mark_sent(session: AsyncSession, email_id: uuid.UUID, *, at: datetime) -> bool:
+    """A pending email was delivered: it keeps its kind, recipient, Message-ID, subject and times, not its bodies."""
+    result = await session.execute(
+        update(Email)
+        .where(Email.id == email_id, Email.status == "pending")
+        .values(status="sent", sent_at=at, text_body=None, html_body=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def mark_failed(session: AsyncSession, email_id: uuid.UUID) -> bool:
+    """A pending email was given up on: as after sending, its bodies go."""
+    result = await session.execute(
+        update(Email)
+        .where(Email.id == email_id, Email.status == "pending")
+        .values(status="failed", text_body=None, html_body=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_finished_before(session: AsyncSession, before: datetime, *, limit: int) -> int:
+    """Delete up to ``limit`` sent or failed emails written before ``before``; how many went."""
+    oldest = (
+        select(Email.id)
+        .where(text(FINISHED_EMAILS_SQL), Email.created_at < before)
+        .order_by(Email.created_at)
+        .limit(limit)
+    )
+    result = await session.execute(
+        delete(Email).where(Email.id.in_(oldest)).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
