@@ -6,13 +6,23 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOST=0.0.0.0 \
-    PORT=8000
+    PORT=8000 \
+    UV_NO_CACHE=1 \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/srv/.venv \
+    PATH=/srv/.venv/bin:$PATH
 
 WORKDIR /srv
-COPY pyproject.toml README.md alembic.ini ./
+# The same uv as the Makefile; the versions come from uv.lock, and --locked fails if it is out of date.
+RUN pip install --no-cache-dir uv==0.13.9
+COPY pyproject.toml uv.lock README.md ./
+# Dependencies first, in their own layer: it is rebuilt only when pyproject.toml or uv.lock change.
+# No extra is named, so the dev tools are left out.
+RUN uv sync --locked --no-install-project
+COPY alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
-RUN pip install --no-cache-dir . \
+RUN uv sync --locked --no-editable \
     && useradd --system --uid 10001 --home /srv privacy \
     && mkdir -p /srv/var \
     && chown -R privacy /srv/var

@@ -1,15 +1,30 @@
 # The two commands a newcomer needs: `make run` and `make test`. Settings come from the environment only.
+# Installs come from uv.lock (the versions the suite is tested with); `make lock` refreshes it after a change to
+# the dependencies in pyproject.toml.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+UV_VERSION := 0.13.9
+UV := $(VENV)/bin/uv
 
-.PHONY: run test bench openapi clean
+.PHONY: run test bench openapi lock clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.uv-$(UV_VERSION):
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q uv==$(UV_VERSION)
 	touch $@
+
+# Makes .venv exactly the lock: the locked packages, the dev extra and the project (editable); anything else is
+# removed, except the venv's own pip and uv. --locked fails when uv.lock no longer matches pyproject.toml
+# (run `make lock`) instead of resolving afresh.
+$(VENV)/.installed: pyproject.toml uv.lock $(VENV)/.uv-$(UV_VERSION)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --extra dev
+	touch $@
+
+# Refresh uv.lock after editing the dependencies: keeps every locked version that still fits.
+# To move a package on: `.venv/bin/uv lock --upgrade-package NAME` (or --upgrade for all), then `make test`.
+lock: $(VENV)/.uv-$(UV_VERSION)
+	$(UV) lock
 
 run: $(VENV)/.installed
 	$(PY) -m app migrate

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import uuid
 
 from app.core.config import ConfigError, Settings, load_settings
+from app.core.logging import configure_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,9 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("id")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every data-source URL at INFO, and those URLs carry customer ids and emails.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging()
     try:
         settings = load_settings()
         if args.command == "demo":
@@ -109,7 +107,11 @@ def _serve(settings: Settings, *, with_worker: bool) -> int:
             flush=True,
         )
     app = create_app(settings, run_worker=with_worker)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", proxy_headers=False)
+    # log_config=None: uvicorn's own loggers go through the handler set up above, so its access log lines carry
+    # the request id too (and keep their secret links masked).
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level="info", log_config=None, proxy_headers=False
+    )
     return 0
 
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from app import error_handlers, openapi_schema
 from app.auth.customer_tokens import build_customer_tokens
@@ -16,6 +17,7 @@ from app.auth.router import router as api_keys_router
 from app.core.config import Settings, get_settings
 from app.core.context import ServiceContext
 from app.core.db import create_engine, create_sessionmaker
+from app.core.logging import RequestIdMiddleware
 from app.core.observability import MetricsMiddleware
 from app.core.observability import router as operations_router
 from app.core.ratelimit import RateLimiter
@@ -31,6 +33,13 @@ log = logging.getLogger("app")
 
 DESCRIPTION = """GDPR/CCPA/LGPD privacy requests: access ("give me a copy of my data") and deletion ("delete my
 data"), answered on time and with proof. See the README for the lifecycle and deadlines."""
+
+
+class _App(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outermost, around even the server-error handler (which Starlette keeps outside every middleware
+        # added with add_middleware): an unexpected error's log line and its 500 answer carry the id too.
+        return RequestIdMiddleware(super().build_middleware_stack())
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:
@@ -74,7 +83,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
             await sources.aclose()
             await engine.dispose()
 
-    app = FastAPI(
+    app = _App(
         title="Privacy Requests",
         version="1.0.0",
         description=DESCRIPTION,

@@ -1,4 +1,5 @@
-"""An SMTP server for the benchmarks (the tests' aiosmtpd helper) that also records when each message arrived."""
+"""The tests' SMTP server (tests/notifications/smtp_server.py), recording when each message arrived, for the
+benchmarks."""
 
 from __future__ import annotations
 
@@ -9,19 +10,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
-from typing import Any
 
-from aiosmtpd.controller import Controller
 from common import free_port
 
-from tests.notifications.smtp_server import SmtpServer
+from tests.notifications.smtp_server import HOST, ReceivedMessage, SmtpServer, serving
 
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass
 class Arrival:
-    at: float  # time.perf_counter() when the DATA command completed
+    at: float  # time.perf_counter() when the message was accepted (its DATA command)
     to: str
     raw: bytes
     _text: str | None = None
@@ -41,12 +40,10 @@ class RecordingSmtpServer(SmtpServer):
     arrivals: list[Arrival] = field(default_factory=list)
     _arrived: threading.Condition = field(default_factory=threading.Condition)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        raw = bytes(envelope.original_content or envelope.content)
+    def accept(self, message: ReceivedMessage) -> None:
         with self._arrived:
-            self.arrivals.append(Arrival(time.perf_counter(), envelope.rcpt_tos[0], raw))
+            self.arrivals.append(Arrival(time.perf_counter(), message.rcpt_tos[0], message.raw))
             self._arrived.notify_all()
-        return "250 Message accepted for delivery"
 
     def count(self) -> int:
         with self._arrived:
@@ -89,10 +86,5 @@ class RecordingSmtpServer(SmtpServer):
 
 @contextmanager
 def running_sink() -> Iterator[RecordingSmtpServer]:
-    server = RecordingSmtpServer(host="127.0.0.1", port=free_port())
-    controller = Controller(server, hostname=server.host, port=server.port)
-    controller.start()
-    try:
+    with serving(RecordingSmtpServer(host=HOST, port=free_port())) as server:
         yield server
-    finally:
-        controller.stop()

@@ -1,11 +1,16 @@
 """Shared fixtures: a migrated database (SQLite always, PostgreSQL too when TEST_DATABASE_URL is set),
-the real app with its lifespan, API keys of each role, and a small CRM source."""
+the real app with its lifespan, API keys of each role, a small CRM source, and the real parts at the edges:
+an SMTP server and a remote HTTP data source, both on 127.0.0.1.
+
+A folder or module changes the settings by overriding ``settings_overrides`` (and the sources by overriding
+``sources_file``); ``settings``, ``app`` and ``client`` follow."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +28,13 @@ from app.models import Base
 
 from .customer_tokens import public_key_file
 from .factories import write_crm
+from .notifications.smtp_server import SmtpServer, running_smtp_server
+from .sources.http_source import HttpSourceServer, running_http_source
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if TEST_DATABASE_URL else ["sqlite"]
 SECRET = "test-secret-key-0123456789abcdef"
+TEAM = "privacy-team@brand.test"  # PRIVACY_TEAM_EMAIL: where the team's alerts go
 
 
 def sync_pg_url(url: str) -> str:
@@ -97,7 +105,7 @@ def make_settings(database_url: str, tmp_path: Path, sources_file: Path, **overr
         "mail_dir": tmp_path / "mail",
         "package_dir": tmp_path / "packages",
         "var_dir": tmp_path / "var",
-        "privacy_team_email": "privacy-team@brand.test",
+        "privacy_team_email": TEAM,
         "public_base_url": "http://privacy.brand.test",
         "rate_limit_per_minute": 0,
         "job_retry_base": "PT0.01S",
@@ -109,33 +117,73 @@ def make_settings(database_url: str, tmp_path: Path, sources_file: Path, **overr
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, sources_file: Path) -> Settings:
-    return make_settings(database_url, tmp_path, sources_file)
+def settings_overrides() -> dict[str, Any]:
+    """What a folder or module sets differently from ``make_settings``' defaults: override this fixture."""
+    return {}
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+def settings(
+    database_url: str, tmp_path: Path, sources_file: Path, settings_overrides: dict[str, Any]
+) -> Settings:
+    return make_settings(database_url, tmp_path, sources_file, **settings_overrides)
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The real app with its lifespan (database, sources, an idle worker: ``app.state.worker.run_until_idle()``
+    runs it)."""
     application = create_app(settings, run_worker=False)
     async with application.router.lifespan_context(application):
         yield application
 
 
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        yield http
+def client_of(app: FastAPI, address: str = "127.0.0.1") -> httpx.AsyncClient:
+    """An HTTP client calling ``app`` in process, as a client at ``address``."""
+    transport = httpx.ASGITransport(app=app, client=(address, 123))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
-@pytest.fixture
-async def keys(app: FastAPI) -> dict[str, str]:
-    """One key per role, by role name; the key's name is ``<role>-key``."""
+async def role_keys(app: FastAPI) -> dict[str, str]:
+    """One new API key per role, by role name; the key's name is ``<role>-key``."""
     created = {}
     async with unit_of_work(app.state.sessionmaker) as session:
         for role in Role:
             _key, plaintext = await create_key(session, name=f"{role.value}-key", role=role)
             created[role.value] = plaintext
     return created
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    async with running_app(settings) as application:
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_of(app) as http:
+        yield http
+
+
+@pytest.fixture
+async def keys(app: FastAPI) -> dict[str, str]:
+    return await role_keys(app)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server in the test process; ``smtp_settings(smtp_server.port)`` sends the service's mail there."""
+    with running_smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def remote() -> Iterator[HttpSourceServer]:
+    """The remote system a sources file may name (``remote.url``): a real HTTP data source, holding nothing yet.
+    A folder that needs its data or its secret header overrides this fixture, asking for this one."""
+    with running_http_source() as server:
+        yield server
 
 
 def bearer(key: str) -> dict[str, str]:

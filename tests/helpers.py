@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import email
 import email.policy
-import hashlib
-import hmac
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from .conftest import SECRET, bearer
+from .conftest import bearer
 
 
 async def submit(
@@ -22,6 +20,16 @@ async def submit(
         "/v1/privacy-requests", json=body, headers={**bearer(key), **(headers or {})}
     )
     assert response.status_code in (200, 201), response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def accept(client: httpx.AsyncClient, key: str, request_id: str, handling: str) -> dict[str, Any]:
+    """An operator accepts the request with ``handling`` (automatic or manual); the request as it now is."""
+    response = await client.post(
+        f"/v1/privacy-requests/{request_id}/accept", json={"handling": handling}, headers=bearer(key)
+    )
+    assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
 
@@ -59,6 +67,11 @@ def mail_with_subject(mail_dir: Path, fragment: str) -> EmailMessage:
     return matches[0]
 
 
-def hmac_hex(value: str) -> str:
-    """How the service pseudonymises a value under the tests' SECRET_KEY (the ``hash`` strategy)."""
-    return hmac.new(SECRET.encode(), value.encode(), hashlib.sha256).hexdigest()
+# What the ``hash`` erase strategy (contract section 6: HMAC-SHA256 with SECRET_KEY, hex) makes of the
+# addresses the tests erase, under the tests' SECRET_KEY (conftest.SECRET). Computed once, outside Python, with
+#   printf %s 'ada@example.com' | openssl dgst -sha256 -hmac 'test-secret-key-0123456789abcdef'
+HASHED = {
+    "ada@example.com": "bbb3f97c82db45298634c7a6663ba43043430008a9293cf20ea584ff3d2438c3",
+    "Ada@Example.com": "c62ae02bf49589c8976a729cb53ec56f100acb887844fad0c03e9ecc2fa11023",
+    "ADA@example.com": "4facae581dd7cf86cd635ff3ea98ada51224ee8fe0c9bc79963d13b4425f39c6",
+}

@@ -6,16 +6,14 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-import httpx
 import jwt
 import pytest
 
 from app.auth.keys import Role, create_key
 from app.core.config import DEFAULT_DATABASE_URL, Settings
 from app.core.db import unit_of_work
-from app.main import create_app
 
-from .conftest import bearer
+from .conftest import bearer, client_of, running_app
 from .test_cli import run
 
 
@@ -37,13 +35,11 @@ async def test_demo_token_is_accepted_by_the_embedded_default(
     monkeypatch.chdir(tmp_path)
     settings = Settings(_env_file=None, secret_key="demo-walkthrough-secret-0123", rate_limit_per_minute=0)
     assert settings.database_url == DEFAULT_DATABASE_URL
-    application = create_app(settings, run_worker=False)
-    async with application.router.lifespan_context(application):
+    async with running_app(settings) as application:
         async with unit_of_work(application.state.sessionmaker) as session:
             _key, app_key = await create_key(session, name="ios", role=Role.APP)
             _key, operator_key = await create_key(session, name="cockpit", role=Role.OPERATOR)
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with client_of(application) as client:
             response = await client.post(
                 "/v1/privacy-requests",
                 json={"type": "access"},

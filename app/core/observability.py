@@ -1,12 +1,9 @@
-"""Health, readiness, Prometheus metrics, and the redaction of secret links in access logs."""
+"""Health, readiness and Prometheus metrics. (Secret links are masked in the logs by ``app.core.logging``.)"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import re
 import time
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -15,49 +12,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.db import ping
 
 router = APIRouter(tags=["operations"])
-
-# The customer's links carry their secret in the URL (``/v1/verify?token=...``, ``/v1/downloads/<token>``), and
-# the server's access log prints every URL: whoever reads the logs could confirm a deletion or download a
-# customer's data. API keys are masked too, should one ever end up in a message.
-_SECRETS = (
-    (re.compile(r"([?&]token=)[^&#\s\"']+"), r"\1[redacted]"),
-    (re.compile(r"(/v1/downloads/)[^/?#\s\"']+"), r"\1[redacted]"),
-    (re.compile(r"\b(prk_)[A-Za-z0-9_-]+"), r"\1[redacted]"),
-)
-
-
-def redact(text: str) -> str:
-    """``text`` with link tokens and API keys replaced by ``[redacted]``."""
-    for pattern, replacement in _SECRETS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-def _redact_value(value: Any) -> Any:
-    return redact(value) if isinstance(value, str) else value
-
-
-class RedactSecrets(logging.Filter):
-    """A logging filter that masks secrets in a record's message and arguments (it never drops a record)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(_redact_value(arg) for arg in record.args)
-        elif isinstance(record.args, dict):
-            record.args = {key: _redact_value(arg) for key, arg in record.args.items()}
-        return True
-
-
-REDACT_SECRETS = RedactSecrets()
-# uvicorn logs each request on "uvicorn.access"; logging.config keeps a logger's filters when it configures
-# the logger, so this survives uvicorn's own logging set-up (which runs after this module is imported).
-logging.getLogger("uvicorn.access").addFilter(REDACT_SECRETS)
-# aiosqlite traces every operation with its parameters at DEBUG: outbox rows with the customers' links, their
-# data. Like SQLAlchemy's own logger, it stays at WARNING unless someone sets its level on purpose.
-if logging.getLogger("aiosqlite").level == logging.NOTSET:
-    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 REGISTRY = CollectorRegistry()
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

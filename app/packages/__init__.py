@@ -1,7 +1,14 @@
 """The customer's data package (contract section 6): data.json, one CSV per entity and report.html, zipped,
-streamed and encrypted at rest."""
+streamed and encrypted at rest.
 
-from app.packages.crypto import PackageError
-from app.packages.package import read_encrypted_package, stream_json, stream_zip, write_encrypted_package
+json_writer (a JSON document in pieces) -> data_json (its layout, stream_json); csv_cells (what a cell holds)
+-> csv_spool (a CSV per entity on disk); report_html (the readable page); zip_stream (zipfile on a drained
+buffer) -> zip_package (the entries in order, stream_zip); crypto (encryption at rest); streaming (async
+plumbing: reading ahead, the first chunk before the answer).
+"""
+
+from app.packages.crypto import PackageError, read_encrypted_package, write_encrypted_package
+from app.packages.data_json import stream_json
+from app.packages.zip_package import stream_zip
 
 __all__ = ["PackageError", "read_encrypted_package", "stream_json", "stream_zip", "write_encrypted_package"]

@@ -5,10 +5,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from app.packages.package import Spool
+# Records per entity shown on the page; all of them are in data.json and the CSVs.
+REPORT_ROWS = 200
+
+
+class Contents(Protocol):
+    """What the page shows of each (source, entity), in order: its columns, its record count and its first
+    records (the CSV spool keeps them)."""
+
+    order: list[tuple[str, str]]
+    columns: dict[tuple[str, str], dict[str, None]]
+    counts: dict[tuple[str, str], int]
+    samples: dict[tuple[str, str], list[dict[str, Any]]]
+
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1b1b1b;line-height:1.45}
@@ -62,12 +73,17 @@ def _list(values: list[str]) -> str:
 
 
 def report_html(
-    spool: Spool, describe: list[dict[str, Any]], *, request: dict[str, Any], customer: dict[str, Any] | None
+    contents: Contents,
+    describe: list[dict[str, Any]],
+    *,
+    request: dict[str, Any],
+    customer: dict[str, Any] | None,
 ) -> Iterator[str]:
     """The page in pieces; every value is HTML-escaped.
 
     A page with hundreds of thousands of rows helps nobody read it: each entity shows its first records
-    (``spool.samples``) and says how many more are in its CSV file and in ``data.json``."""
+    (``contents.samples``, at most :data:`REPORT_ROWS`) and says how many more are in its CSV file and in
+    ``data.json``."""
     yield '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Your personal data</title>'
     yield f"<style>{_STYLE}</style></head><body>\n<h1>Your personal data</h1>\n"
     yield "<p>This is a copy of the personal data we hold about you, with why we hold it and who receives it."
@@ -84,12 +100,12 @@ def report_html(
     yield "</dl>\n"
     meta = {(d["source"], d["entity"]): d for d in describe}
     current = None
-    for source, entity in spool.order:
+    for source, entity in contents.order:
         if source != current:
             yield f"<h2>Source: {escape(source)}</h2>\n"
             current = source
         about = meta.get((source, entity)) or meta.get((source, None)) or {}
-        yield f"<h3>{escape(entity)} ({spool.counts[(source, entity)]:,} records)</h3>\n<dl>"
+        yield f"<h3>{escape(entity)} ({contents.counts[(source, entity)]:,} records)</h3>\n<dl>"
         yield f"<dt>Purpose</dt><dd>{_text(about.get('purpose')) or '<span class=none>not stated</span>'}</dd>"
         yield f"<dt>Categories</dt><dd>{_list(about.get('categories', []))}</dd>"
         yield f"<dt>Recipients</dt><dd>{_list(about.get('recipients', []))}</dd>"
@@ -98,8 +114,8 @@ def report_html(
         if about.get("erase"):
             yield f"<dt>On erasure</dt><dd>{escape(_STRATEGY.get(about['erase'], about['erase']))}</dd>"
         yield "</dl>\n"
-        columns = list(spool.columns[(source, entity)])
-        count = spool.counts[(source, entity)]
+        columns = list(contents.columns[(source, entity)])
+        count = contents.counts[(source, entity)]
         if not count:
             yield '<p class="none">No records.</p>\n'
             continue
@@ -108,7 +124,7 @@ def report_html(
             + "".join(f"<th>{escape(c)}</th>" for c in columns)
             + "</tr></thead><tbody>\n"
         )
-        shown = spool.samples[(source, entity)]
+        shown = contents.samples[(source, entity)]
         for record in shown:
             yield "<tr>" + "".join(f"<td>{_text(record.get(c))}</td>" for c in columns) + "</tr>\n"
         yield "</tbody></table>\n"

@@ -1,8 +1,13 @@
-"""Streaming a package or export to an HTTP answer: errors before the first byte become proper answers."""
+"""Async streams of a package's pieces: reading ahead of the writer, and errors before the first byte of an
+HTTP answer becoming proper answers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 async def prefetched(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -25,7 +30,32 @@ async def prefetched(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     return rest()
 
 
-async def _close(chunks: AsyncIterator[bytes]) -> None:
+async def read_ahead(items: AsyncIterator[T]) -> AsyncGenerator[T, None]:
+    """The items, the next one being read while the caller works on the current one.
+
+    Close it (``contextlib.aclosing``) when stopping early: the read under way is cancelled and ``items`` closed.
+    """
+    ahead: asyncio.Future[T] | None = None
+    try:
+        ahead = asyncio.ensure_future(anext(items))
+        while True:
+            try:
+                item = await ahead
+            except StopAsyncIteration:
+                ahead = None
+                return
+            ahead = asyncio.ensure_future(anext(items))
+            yield item
+    finally:
+        if ahead is not None:
+            ahead.cancel()
+            await asyncio.wait({ahead})
+            if not ahead.cancelled():
+                ahead.exception()  # retrieved: the error that matters is already propagating
+        await _close(items)
+
+
+async def _close(chunks: AsyncIterator[object]) -> None:
     close = getattr(chunks, "aclose", None)
     if close is not None:
         await close()

@@ -21,6 +21,7 @@ from app.models import Job, PrivacyRequest
 from app.packages import stream_zip, write_encrypted_package
 from app.requests import repository
 from app.requests.actions import transition
+from app.requests.failure import hopeless_source_errors_are_permanent
 from app.requests.notify import email_customer
 from app.sources import Identity
 
@@ -50,7 +51,10 @@ def package_meta(request: PrivacyRequest) -> tuple[dict[str, Any], dict[str, Any
 async def run_access_package(
     session: AsyncSession, job: Job, *, ctx: ServiceContext, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    """Build the package outside any transaction (it may take a while), then record it in the job's one."""
+    """Build the package outside any transaction (it may take a while), then record it in the job's one.
+
+    A source error that retrying cannot help fails the job at once; the others are retried by the worker.
+    """
     request_id = uuid.UUID(job.payload["request_id"])
     async with unit_of_work(sessionmaker) as reader:
         snapshot = await repository.get(reader, request_id)
@@ -63,7 +67,8 @@ async def run_access_package(
     chunks = stream_zip(ctx.sources, identity_of(snapshot), request=meta, customer=customer)
     recorded = False
     try:
-        size = await write_encrypted_package(path, chunks, secret_key=ctx.secret_key)
+        with hopeless_source_errors_are_permanent():
+            size = await write_encrypted_package(path, chunks, secret_key=ctx.secret_key)
         recorded = await _record(session, ctx, request_id=request_id, path=str(path), size=size)
         if recorded:
             # If the job's transaction still rolls back (a lost lease, a failed commit), no row points at

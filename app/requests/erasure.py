@@ -17,7 +17,7 @@ from app.models import Job
 from app.requests import repository
 from app.requests.access_package import identity_of
 from app.requests.actions import transition
-from app.requests.failure import fail_request
+from app.requests.failure import fail_request, hopeless_source_errors_are_permanent
 from app.requests.notify import email_customer
 
 
@@ -26,7 +26,8 @@ async def run_erasure(
 ) -> None:
     """If any source refuses the dry run, nothing is erased and the request fails with the reasons.
 
-    Source errors propagate, so the worker retries with backoff; erasing again after a partial run is safe.
+    Source errors propagate, so the worker retries with backoff (erasing again after a partial run is safe),
+    except those retrying cannot help (a 4xx, a broken answer): they fail the job, and so the request, at once.
     """
     request_id = uuid.UUID(job.payload["request_id"])
     async with unit_of_work(sessionmaker) as reader:
@@ -34,12 +35,13 @@ async def run_erasure(
     if snapshot is None or snapshot.status != Status.IN_PROGRESS:
         return
     identity = identity_of(snapshot)
-    refusals = await ctx.sources.dry_run_erasure(identity)
-    if refusals:
-        reasons = [f"{r.source}: {r.message} ({r.code})" for r in refusals]
-        await fail_request(session, ctx, request_id=request_id, reasons=reasons)
-        return
-    report = await ctx.sources.erase(identity)
+    with hopeless_source_errors_are_permanent():
+        refusals = await ctx.sources.dry_run_erasure(identity)
+        if refusals:
+            reasons = [f"{r.source}: {r.message} ({r.code})" for r in refusals]
+            await fail_request(session, ctx, request_id=request_id, reasons=reasons)
+            return
+        report = await ctx.sources.erase(identity)
     request = await repository.get(session, request_id)
     if request is None or request.status != Status.IN_PROGRESS:
         return

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,11 +12,25 @@ from app.audit import repository as timeline
 from app.audit.repository import SYSTEM
 from app.core.context import ServiceContext
 from app.core.lifecycle import Action, Status
+from app.jobs.errors import PermanentError
 from app.models import Job, PrivacyRequest
 from app.requests import repository
 from app.requests.actions import transition
 from app.requests.notify import email_team
 from app.requests.views import email_context
+from app.sources import SourceError
+
+
+@contextmanager
+def hopeless_source_errors_are_permanent() -> Iterator[None]:
+    """A source error that retrying cannot help (a 4xx, a broken answer) fails the job at once, naming the
+    source; the others propagate as they are, and the worker retries the job with backoff."""
+    try:
+        yield
+    except SourceError as exc:
+        if exc.retryable:
+            raise
+        raise PermanentError(str(exc)) from exc
 
 
 async def fail_request(
@@ -40,7 +56,7 @@ async def on_job_dead(session: AsyncSession, job: Job, error: str, *, ctx: Servi
     """The worker gave up on one of this domain's jobs (the access package, the erasure) after its attempts."""
     if job.request_id is None:
         return
-    reason = f"gave up after {job.attempts} attempts: {error}"
+    reason = f"gave up after {job.attempts} attempt{'' if job.attempts == 1 else 's'}: {error}"
     request = await repository.get(session, job.request_id)
     if request is not None and request.status == Status.PROCESSED and job.payload.get("fulfilled"):
         await _link_not_sent(session, ctx, request, reason)

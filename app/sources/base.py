@@ -46,12 +46,18 @@ class SourcesFileError(Exception):
 
 
 class SourceError(Exception):
-    """A source failed (timeout, server error, bad answer). Retry later; the message names the source and
-    never holds a secret (header values, URL passwords)."""
+    """A source failed (timeout, server error, bad answer); the message names the source and never holds a
+    secret (header values, URL passwords).
+
+    ``retryable`` says whether asking again can help: yes after a timeout, a lost connection, a 5xx, 408 or
+    429; no after another 4xx or an answer that breaks the protocol (a job then fails at once).
+    """
 
     # Seconds an API client is told to wait (``Retry-After``) before asking again.
     retry_after = 30
 
-    def __init__(self, source: str, message: str) -> None:
+    def __init__(self, source: str, message: str, *, retryable: bool = True) -> None:
         super().__init__(f"source '{source}': {message}")
         self.source = source
+        self.problem = message
+        self.retryable = retryable

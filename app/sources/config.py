@@ -127,7 +127,8 @@ class HttpSource(_Model):
     url: str
     headers_env: dict[str, str] = Field(default_factory=dict)
     timeout: Duration = timedelta(seconds=10)
-    # Not in the contract's example: how hard to try before the request fails. Tests make it fast.
+    # Not in the contract's example: how hard one call tries where no job is around (the operator's export);
+    # inside a job each call tries once, and the job's retries are the budget. Tests make it fast.
     attempts: int = Field(default=3, ge=1, le=10)
     backoff: Duration = timedelta(milliseconds=500)
     entities: list[HttpEntity] = Field(default_factory=list)

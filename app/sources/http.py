@@ -1,13 +1,14 @@
 """An HTTP source: a remote system speaking the contract's GET / DELETE protocol.
 
-Every call is retried with exponential backoff (``attempts``, ``backoff`` in the sources file) and then fails
-with a :class:`SourceError` that names the source but never a header value or the URL (which holds the
-customer's id or email).
+A failed call raises a :class:`SourceError` that names the source but never a header value or the URL (which
+holds the customer's id or email), and says whether retrying can help: after a timeout, a lost connection, a
+5xx, 408 or 429 it can; after another 4xx or an answer that breaks the protocol it cannot. Outside a job a
+call is retried (``attempts``, ``backoff`` in the sources file, see ``retries``); inside a job it makes one
+attempt and the job's retries are the budget.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -16,13 +17,27 @@ import httpx
 
 from app.sources.base import Identity, Refusal, SourceError
 from app.sources.config import HttpSource
+from app.sources.retries import in_call_retrying
 from app.sources.values import json_record
 
 T = TypeVar("T")
 
 
+# Besides every 5xx, the answers that say "later": the server timed out waiting, too many requests.
+_RETRYABLE_STATUS = frozenset({408, 429})
+
+
 class _BadAnswer(Exception):
-    """The source answered, but not as the protocol says; retried like a failure."""
+    """The source answered, but not as the protocol says; retryable only for the statuses above and 5xx."""
+
+    def __init__(self, problem: str, *, retryable: bool = False) -> None:
+        super().__init__(problem)
+        self.retryable = retryable
+
+
+def _unexpected_status(response: httpx.Response) -> _BadAnswer:
+    status = response.status_code
+    return _BadAnswer(f"answered HTTP {status}", retryable=status >= 500 or status in _RETRYABLE_STATUS)
 
 
 class HttpDataSource:
@@ -79,34 +94,53 @@ class HttpDataSource:
     async def _call(
         self, method: str, url: str, params: dict[str, str] | None, parse: Callable[[httpx.Response], T]
     ) -> T:
-        attempts = self.config.attempts
+        tried = 0
+
+        async def attempt() -> T:
+            nonlocal tried
+            tried += 1
+            return await self._attempt(method, url, params, parse)
+
+        retrying = in_call_retrying(
+            attempts=self.config.attempts, backoff=self.config.backoff.total_seconds()
+        )
+        try:
+            return await retrying(attempt)
+        except SourceError as exc:
+            if tried == 1:
+                raise
+            raise SourceError(
+                self.name, f"{exc.problem} (after {tried} attempts)", retryable=exc.retryable
+            ) from None
+
+    async def _attempt(
+        self, method: str, url: str, params: dict[str, str] | None, parse: Callable[[httpx.Response], T]
+    ) -> T:
         what = f"{method}{' (dry run)' if params else ''}"
-        problem = ""
-        for attempt in range(1, attempts + 1):
-            try:
-                response = await self._client.request(
-                    method,
-                    url,
-                    params=params,
-                    headers=self._headers,
-                    timeout=self.config.timeout.total_seconds(),
-                )
-                return parse(response)
-            except httpx.TimeoutException:
-                problem = f"{what} got no answer within {self.config.timeout.total_seconds():g}s"
-            except httpx.HTTPError as exc:
-                problem = f"{what} failed ({type(exc).__name__})"
-            except _BadAnswer as exc:
-                problem = f"{what} {exc}"
-            if attempt < attempts:
-                await asyncio.sleep(self.config.backoff.total_seconds() * 2 ** (attempt - 1))
-        raise SourceError(self.name, f"{problem} (after {attempts} attempts)")
+        try:
+            response = await self._client.request(
+                method, url, params=params, headers=self._headers, timeout=self.config.timeout.total_seconds()
+            )
+            return parse(response)
+        except httpx.TimeoutException:
+            problem = f"{what} got no answer within {self.config.timeout.total_seconds():g}s"
+            raise SourceError(self.name, problem) from None
+        except httpx.TransportError as exc:
+            # A refused or broken connection may work next time; a URL scheme httpx cannot speak will not.
+            retryable = not isinstance(exc, httpx.UnsupportedProtocol)
+            raise SourceError(
+                self.name, f"{what} failed ({type(exc).__name__})", retryable=retryable
+            ) from None
+        except httpx.HTTPError as exc:
+            raise SourceError(self.name, f"{what} failed ({type(exc).__name__})", retryable=False) from None
+        except _BadAnswer as exc:
+            raise SourceError(self.name, f"{what} {exc}", retryable=exc.retryable) from None
 
     def _parse_refusals(self, response: httpx.Response) -> list[Refusal]:
         if response.status_code == 204:
             return []
         if response.status_code != 403:
-            raise _BadAnswer(f"answered HTTP {response.status_code}")
+            raise _unexpected_status(response)
         body = _json(response)
         errors = body.get("errors") if isinstance(body, dict) else None
         if not isinstance(errors, list) or not errors:
@@ -132,7 +166,7 @@ def _parse_entities(response: httpx.Response) -> dict[str, list[dict[str, Any]]]
     if response.status_code in (204, 404):
         return {}
     if response.status_code != 200:
-        raise _BadAnswer(f"answered HTTP {response.status_code}")
+        raise _unexpected_status(response)
     body = _json(response)
     entities = body.get("entities") if isinstance(body, dict) else None
     if not isinstance(entities, dict) or not all(
@@ -147,7 +181,7 @@ def _parse_counts(response: httpx.Response) -> dict[str, int] | None:
     if response.status_code == 204:
         return None
     if response.status_code != 200:
-        raise _BadAnswer(f"answered HTTP {response.status_code}")
+        raise _unexpected_status(response)
     body = _json(response)
     entities = body.get("entities") if isinstance(body, dict) else None
     if not isinstance(entities, dict) or not all(

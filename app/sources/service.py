@@ -13,9 +13,14 @@ import httpx
 from app.sources.base import Customer, Identity, Refusal, SourceError
 from app.sources.config import SourcesConfig, SqlSource, load_sources
 from app.sources.http import HttpDataSource
+from app.sources.retries import in_call_retrying
 from app.sources.sql import SqlDataSource
 from app.sources.sql_erase import Captured, erase_source, leftovers
 from app.sources.threads import iterate_in_thread
+
+# The look-ups answer an HTTP request (submit, the customer view): a blip may pass, an outage answers 503.
+DIRECTORY_ATTEMPTS = 3
+DIRECTORY_BACKOFF_SECONDS = 0.1
 
 
 class DataSources:
@@ -48,9 +53,14 @@ class DataSources:
     ) -> Customer | None:
         """The directory's customer by id, else by email (case-insensitive); None when unknown.
 
-        Raises SourceError naming the directory when it cannot be read (the API answers 503, Retry-After).
+        Raises SourceError naming the directory when it cannot be read (the API answers 503, Retry-After),
+        after a few quick attempts (one inside a job). SQL drivers do not tell a passing failure from a lasting
+        one reliably (SQLite reports a missing table as OperationalError), so every directory error is retried.
         """
-        return await asyncio.to_thread(self.directory.find_customer, customer_id=customer_id, email=email)
+        retrying = in_call_retrying(attempts=DIRECTORY_ATTEMPTS, backoff=DIRECTORY_BACKOFF_SECONDS)
+        return await retrying(
+            asyncio.to_thread, self.directory.find_customer, customer_id=customer_id, email=email
+        )
 
     async def collect(self, identity: Identity) -> AsyncIterator[tuple[str, str, dict[str, Any]]]:
         """Every record of the identity as ``(source, entity, record)``, streamed with JSON-safe values.

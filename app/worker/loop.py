@@ -1,4 +1,5 @@
-"""The worker loop: claim due jobs with a lease, run them, retry with backoff, give up after max attempts.
+"""The worker loop: claim due jobs with a lease, run them, retry with backoff and jitter, give up after max
+attempts. A job's attempts are its only retries: what it calls inside (a data source) tries once per call.
 
 Any number of workers may run against one PostgreSQL database: claiming uses ``FOR UPDATE SKIP LOCKED`` and
 every state change checks that this worker still holds the lease. An idle worker sleeps until the poll
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
@@ -21,6 +23,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core import clock
+from app.core.correlation import job_scope
 from app.core.db import unit_of_work
 from app.jobs import repository
 from app.jobs.errors import PermanentError
@@ -139,18 +142,21 @@ class Worker:
 
         The caller keeps the lease alive (see ``run_once``).
         """
-        handler = self.handlers.get(job.kind)
-        try:
-            if handler is None:
-                raise PermanentError(f"no handler for job kind {job.kind!r}")
-            async with unit_of_work(self.sessionmaker) as session:
-                await handler(session, job)
-                if not await repository.mark_done(session, job.id, worker_id=self.worker_id):
-                    raise _LeaseLost
-        except _LeaseLost:
-            log.warning("job %s: lease lost to another worker; its work was rolled back", job.id)
-        except Exception as exc:
-            await self._failed(job, exc)
+        # Every log line of the job carries its id and kind; a data source called from inside makes one
+        # attempt per call, as the job's own retries below are the job's one retry budget.
+        with job_scope(str(job.id), job.kind):
+            handler = self.handlers.get(job.kind)
+            try:
+                if handler is None:
+                    raise PermanentError(f"no handler for job kind {job.kind!r}")
+                async with unit_of_work(self.sessionmaker) as session:
+                    await handler(session, job)
+                    if not await repository.mark_done(session, job.id, worker_id=self.worker_id):
+                        raise _LeaseLost
+            except _LeaseLost:
+                log.warning("job %s: lease lost to another worker; its work was rolled back", job.id)
+            except Exception as exc:
+                await self._failed(job, exc)
 
     async def _failed(self, job: Job, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -164,7 +170,7 @@ class Worker:
                 if await repository.mark_dead(session, job.id, worker_id=self.worker_id, error=error):
                     await self.on_dead(session, job, str(exc) or type(exc).__name__)
             else:
-                delay = self.retry_base * (2 ** (job.attempts - 1))
+                delay = self.retry_delay(job.attempts)
                 log.warning(
                     "job %s (%s) attempt %s failed, retry in %s: %s",
                     job.id,
@@ -176,6 +182,16 @@ class Worker:
                 await repository.mark_retry(
                     session, job.id, worker_id=self.worker_id, error=error, run_at=clock.now() + delay
                 )
+
+    def retry_delay(self, attempts: int) -> timedelta:
+        """How long to wait after a job's ``attempts``-th failed attempt: exponential backoff with jitter.
+
+        The ceiling doubles from ``retry_base`` (JOB_RETRY_BASE is the first delay, at most); the delay is
+        drawn between half the ceiling and the ceiling ("equal jitter"), so jobs that failed together on one
+        outage do not all come back at the same instant.
+        """
+        ceiling = self.retry_base * 2.0 ** (attempts - 1)
+        return ceiling * random.uniform(0.5, 1.0)
 
     async def _heartbeat(self) -> None:
         """Extend the leases of this worker's running jobs, so only a dead worker's jobs are taken over."""

@@ -18,12 +18,9 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
-from app.auth.keys import Role, create_key
 from app.core.config import ConfigError, Settings, load_settings
-from app.core.db import unit_of_work
-from app.main import create_app
 
-from ..conftest import bearer, make_settings
+from ..conftest import bearer, client_of, make_settings, role_keys, running_app
 from ..customer_tokens import TEST_ISSUER, customer_token, ec_key, public_key_file, public_pem, rsa_key
 from .jwks_provider import JwksProvider, jwk_of, running_jwks_provider
 
@@ -39,16 +36,13 @@ def provider() -> Iterator[JwksProvider]:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, sources_file: Path, provider: JwksProvider) -> Settings:
-    return make_settings(
-        database_url,
-        tmp_path,
-        sources_file,
-        customer_token_public_key_file=None,
-        customer_token_jwks_url=provider.url,
-        customer_token_issuer=TEST_ISSUER,
-        customer_token_audience=AUDIENCE,
-    )
+def settings_overrides(provider: JwksProvider) -> dict[str, Any]:
+    return {
+        "customer_token_public_key_file": None,
+        "customer_token_jwks_url": provider.url,
+        "customer_token_issuer": TEST_ISSUER,
+        "customer_token_audience": AUDIENCE,
+    }
 
 
 def token(customer_id: str = "cus_1", **options: Any) -> str:
@@ -268,13 +262,5 @@ def test_a_bad_key_file_stops_start_up_naming_the_variable(
 @asynccontextmanager
 async def _client(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
     """The real app with these settings and one key per role (for tests whose settings differ per case)."""
-    application = create_app(settings, run_worker=False)
-    async with application.router.lifespan_context(application):
-        keys = {}
-        async with unit_of_work(application.state.sessionmaker) as session:
-            for role in Role:
-                _key, plaintext = await create_key(session, name=f"{role.value}-key", role=role)
-                keys[role.value] = plaintext
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http, keys
+    async with running_app(settings) as application, client_of(application) as http:
+        yield http, await role_keys(application)

@@ -3,10 +3,8 @@ handling, expiry of unconfirmed deletions; and the due dates per regulation, rea
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,14 +13,12 @@ from fastapi import FastAPI
 
 from app.core import clock
 from app.core.config import Settings
-from app.main import create_app
 from app.wiring import SWEEP_STEPS
 from app.worker.sweep import run_sweep
 
-from ..conftest import bearer, make_settings
-from ..helpers import detail, mailbox, submit, text_of
+from ..conftest import TEAM, bearer
+from ..helpers import accept, detail, mailbox, submit, text_of
 
-TEAM = "privacy-team@brand.test"
 T0 = datetime(2030, 4, 1, 9, 0, tzinfo=UTC)  # GDPR due date: T0 + 30 days (April has 30 days)
 
 
@@ -43,12 +39,7 @@ def _to(settings: Settings, address: str) -> list[str]:
 async def _open_access(client: httpx.AsyncClient, keys: dict[str, str], email: str) -> dict[str, Any]:
     """An access request an operator handles by hand: open, and never handled automatically."""
     request = await submit(client, keys["app"], type="access", email=email)
-    response = await client.post(
-        f"/v1/privacy-requests/{request['id']}/accept",
-        json={"handling": "manual"},
-        headers=bearer(keys["operator"]),
-    )
-    assert response.status_code == 200, response.text
+    await accept(client, keys["operator"], request["id"], "manual")
     return request
 
 
@@ -193,30 +184,16 @@ async def test_pending_access_request_is_handled_automatically_before_it_is_due(
     assert _to(settings, "ada@example.com").count("Your data is ready to download") == 1
 
 
-@pytest.fixture
-async def app_without_auto_handling(
-    database_url: str, tmp_path: Path, sources_file: Path
-) -> AsyncIterator[tuple[FastAPI, Settings]]:
-    settings = make_settings(database_url, tmp_path, sources_file, auto_handle_before_due="")
-    assert settings.auto_handle_before_due is None
-    application = create_app(settings, run_worker=False)
-    async with application.router.lifespan_context(application):
-        yield application, settings
-
-
+@pytest.mark.parametrize("settings_overrides", [{"auto_handle_before_due": ""}])
 async def test_empty_auto_handle_setting_leaves_requests_to_the_operators(
-    app_without_auto_handling: tuple[FastAPI, Settings], keys: dict[str, str]
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], settings: Settings
 ) -> None:
-    app, settings = app_without_auto_handling
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
-        # `keys` were made through the default app on the same database.
-        clock.freeze(T0)
-        request = await submit(client, keys["app"], type="access", email="ada@example.com")
-        clock.advance(timedelta(days=29, hours=23))
-        await _sweep(app)
-        still = await detail(client, keys["operator"], request["id"])
+    assert settings.auto_handle_before_due is None
+    clock.freeze(T0)
+    request = await submit(client, keys["app"], type="access", email="ada@example.com")
+    clock.advance(timedelta(days=29, hours=23))
+    await _sweep(app)
+    still = await detail(client, keys["operator"], request["id"])
     assert still["status"] == "pending"
     assert [e["action"] for e in still["events"]] == ["received", "due_soon_alert"]
 

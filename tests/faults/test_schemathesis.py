@@ -27,12 +27,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app.auth.keys import Role, create_key
-from app.core.db import unit_of_work
 from app.main import create_app
 
-from ..conftest import bearer, make_settings
-from ..security.live_server import LiveServer, live_server
+from ..conftest import bearer, make_settings, role_keys
+from ..security.live_server import live_server
 
 pytestmark = pytest.mark.slow
 
@@ -47,17 +45,6 @@ def _document(application: Any) -> dict[str, Any]:
         return document
     served: dict[str, Any] = application.openapi()
     return served
-
-
-def _keys(server: LiveServer) -> dict[str, str]:
-    async def create() -> dict[str, str]:
-        async with unit_of_work(server.app.state.sessionmaker) as session:
-            return {
-                role.value: (await create_key(session, name=f"fuzz-{role.value}", role=role))[1]
-                for role in Role
-            }
-
-    return server.run(create())
 
 
 def _seed(http: httpx.Client, keys: dict[str, str]) -> list[str]:
@@ -88,7 +75,7 @@ def test_every_operation_conforms_and_never_fails_on_the_server(
     failures: dict[str, str] = {}
     calls = 0
     with live_server(application) as server, httpx.Client(base_url=server.base_url) as http:
-        keys = _keys(server)
+        keys = server.run(role_keys(server.app))
         seeded = _seed(http, keys)
         chooser = random.Random(0)
         results = list(schema.get_all_operations())

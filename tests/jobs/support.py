@@ -1,11 +1,10 @@
-"""Helpers for the worker tests: standalone worker processes, an SMTP server on a chosen port, polling."""
+"""Helpers for the worker tests: standalone worker processes, polling, the outbox as the database holds it."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,20 +21,6 @@ from app.core.config import Settings
 from app.models import Email, Job
 
 from ..notifications.smtp_server import SmtpServer
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@contextmanager
-def smtp_server_on(port: int) -> Iterator[SmtpServer]:
-    """A real aiosmtpd server on 127.0.0.1:``port`` (so a test can start it where a worker already points)."""
-    server = SmtpServer(host="127.0.0.1", port=port)
-    controller = Controller(server, hostname=server.host, port=port)
-    controller.start()
-    try:
-        yield server
-    finally:
-        controller.stop()
 
 
 def message_id_counts(server: SmtpServer) -> Counter[str]:
@@ -110,6 +94,17 @@ def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
     return env
 
 
+def terminate(process: subprocess.Popen[bytes], *, within: float) -> None:
+    """SIGTERM, the way an orchestrator stops a process; SIGKILL if it has not exited ``within`` s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=within)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
 class WorkerProcess:
     """One ``python -m app worker`` subprocess; its output goes to a log file shown when a test fails."""
 
@@ -146,13 +141,7 @@ class WorkerProcess:
         self.killed = True
 
     def stop(self) -> None:
-        """SIGTERM, the way an orchestrator stops a worker; SIGKILL if it does not exit."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        terminate(self.process, within=30)
         self._log.close()
 
 
@@ -211,55 +200,3 @@ def http_source_yaml(url: str, *, timeout: str = "PT5S", attempts: int = 3) -> s
 def as_dict(value: Any) -> dict[str, Any]:
     assert isinstance(value, dict)
     return value
-
-
-class SmtpSink:
-    """``tests.jobs.smtp_sink`` in its own process on ``port``; ``received()`` lists (Message-ID, recipients)."""
-
-    def __init__(self, port: int, directory: Path) -> None:
-        self.host = "127.0.0.1"
-        self.port = port
-        self.path = directory / "smtp-sink.txt"
-        self.path.touch()
-        self._log = (directory / "smtp-sink.log").open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.jobs.smtp_sink", str(port), str(self.path)],
-            cwd=REPO,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, within: float = 20) -> None:
-        deadline = time.monotonic() + within
-        while True:
-            try:
-                with socket.create_connection((self.host, self.port), timeout=1):
-                    return
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise AssertionError("the SMTP sink did not start") from None
-                time.sleep(0.05)
-
-    def received(self) -> list[tuple[str, str]]:
-        lines = self.path.read_text(encoding="utf-8").splitlines()
-        return [(line.split(" ")[0], line.split(" ")[1]) for line in lines if line]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self._log.close()
-
-
-@contextmanager
-def smtp_sink(port: int, directory: Path) -> Iterator[SmtpSink]:
-    sink = SmtpSink(port, directory)
-    try:
-        sink.wait_ready()
-        yield sink
-    finally:
-        sink.stop()

@@ -4,10 +4,9 @@ with the ``email`` package; the links in them followed through the API."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -15,16 +14,13 @@ import pytest
 from fastapi import FastAPI
 
 from app.core import clock
-from app.core.config import Settings
-from app.main import create_app
 
-from ..conftest import bearer, make_settings
+from ..conftest import TEAM, bearer
 from ..helpers import detail, submit, text_of
-from ..notifications.smtp_server import SmtpServer, running_smtp_server
+from ..notifications.smtp_server import SmtpServer, smtp_settings
 from .support import emails, message_id_counts
 
 BASE = "http://privacy.brand.test"
-TEAM = "privacy-team@brand.test"
 LINK = re.compile(re.escape(BASE) + r"/v1/[^\s\"<>]+")
 
 SUBJECTS = {
@@ -52,33 +48,15 @@ SUBJECTS = {
 
 
 @pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    with running_smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path, sources_file: Path, smtp_server: SmtpServer) -> Settings:
-    return make_settings(
-        database_url,
-        tmp_path,
-        sources_file,
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        smtp_security="none",
-        mail_from="privacy@brand.test",
+def settings_overrides(smtp_server: SmtpServer) -> dict[str, Any]:
+    return {
+        **smtp_settings(smtp_server.port),
+        "mail_from": "privacy@brand.test",
         # Keeps the late access request pending, so the overdue alert lists it as the operator left it.
-        auto_handle_before_due="",
+        "auto_handle_before_due": "",
         # The walk-through spans 31 days and then checks every outbox row: keep them past JOB_RETENTION.
-        job_retention="P365D",
-    )
-
-
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings, run_worker=False)
-    async with application.router.lifespan_context(application):
-        yield application
+        "job_retention": "P365D",
+    }
 
 
 def _links(message: EmailMessage) -> list[str]:

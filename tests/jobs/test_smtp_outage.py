@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,14 +11,11 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from app.core import clock
-from app.core.config import Settings
-from app.main import create_app
 from app.models import Job
 
-from ..conftest import make_settings
 from ..helpers import submit
-from ..notifications.smtp_server import free_port
-from .support import emails, message_id_counts, smtp_server_on
+from ..notifications.smtp_server import free_port, running_smtp_server, smtp_settings
+from .support import emails, message_id_counts
 
 REQUESTS = 12
 
@@ -30,24 +26,8 @@ def smtp_port() -> int:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, sources_file: Path, smtp_port: int) -> Settings:
-    return make_settings(
-        database_url,
-        tmp_path,
-        sources_file,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_port,
-        smtp_security="none",
-        job_retry_base="PT10S",
-        job_max_attempts=8,
-    )
-
-
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings, run_worker=False)
-    async with application.router.lifespan_context(application):
-        yield application
+def settings_overrides(smtp_port: int) -> dict[str, Any]:
+    return {**smtp_settings(smtp_port), "job_retry_base": "PT10S", "job_max_attempts": 8}
 
 
 async def _send_jobs(app: FastAPI) -> list[Job]:
@@ -64,21 +44,28 @@ async def test_emails_wait_for_smtp_and_arrive_exactly_once(
         kind = "access" if number % 2 else "deletion"
         await submit(client, keys["app"], type=kind, email=f"person{number}@example.com")
 
-    # Nobody listens on the port: every attempt fails, and each retry waits longer (10 s, then 20 s).
+    # Nobody listens on the port: every attempt fails, and each retry waits longer (up to 10 s, then up to
+    # 20 s: jitter takes up to half off, so the jobs do not all come back at once).
     await worker.run_until_idle()
     jobs = await _send_jobs(app)
     assert len(jobs) == REQUESTS
     assert {(job.status, job.attempts) for job in jobs} == {("queued", 1)}
     assert all("127.0.0.1" in (job.last_error or "") for job in jobs)
-    assert all(clock.as_utc(job.run_at) == clock.now() + timedelta(seconds=10) for job in jobs)
+    assert all(
+        clock.now() + timedelta(seconds=5) <= clock.as_utc(job.run_at) <= clock.now() + timedelta(seconds=10)
+        for job in jobs
+    )
     assert await worker.run_until_idle() == 0  # not due yet: backoff
     clock.advance(timedelta(seconds=10))
     await worker.run_until_idle()
     jobs = await _send_jobs(app)
     assert {(job.status, job.attempts) for job in jobs} == {("queued", 2)}
-    assert all(clock.as_utc(job.run_at) == clock.now() + timedelta(seconds=20) for job in jobs)
+    assert all(
+        clock.now() + timedelta(seconds=10) <= clock.as_utc(job.run_at) <= clock.now() + timedelta(seconds=20)
+        for job in jobs
+    )
 
-    with smtp_server_on(smtp_port) as server:
+    with running_smtp_server(port=smtp_port) as server:
         # Up, but refusing for now (451: try again later): still retried, nothing counted as delivered.
         server.refuse_with = "451 4.3.0 Try again later"
         clock.advance(timedelta(seconds=20))
@@ -108,7 +95,7 @@ async def test_emails_wait_for_smtp_and_arrive_exactly_once(
 async def test_a_permanent_refusal_is_not_retried(
     app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], smtp_port: int
 ) -> None:
-    with smtp_server_on(smtp_port) as server:
+    with running_smtp_server(port=smtp_port) as server:
         server.refuse_with = "550 5.1.1 Mailbox does not exist"
         await submit(client, keys["app"], type="access", email="nobody@example.com")
         await app.state.worker.run_until_idle()

@@ -1,13 +1,15 @@
-"""A real SMTP server for tests: aiosmtpd on 127.0.0.1, on a free port, collecting what it receives.
+"""The tests' one SMTP server: aiosmtpd on 127.0.0.1, collecting what it receives.
 
-Use ``running_smtp_server()`` as a context manager (or the ``smtp_server`` fixture in this folder's conftest):
+Use the ``smtp_server`` fixture (tests/conftest.py), or ``running_smtp_server()`` as a context manager:
 
-    with running_smtp_server() as server:
-        ...send to server.host, server.port...
+    with running_smtp_server() as server:           # a free port; or port=... where a worker already points
+        ...send to server.host, server.port...      # or make_settings(..., **smtp_settings(server.port))
         server.messages[0]["Subject"]
 
 ``server.refuse_with = "451 4.3.0 Try again later"`` makes it refuse every message until reset to ``None``;
 ``credentials={"user": "secret"}`` turns on AUTH (PLAIN/LOGIN, allowed without TLS for the test).
+``serving(server)`` starts any :class:`SmtpServer` (a subclass that records more, as the load test's sink in
+tests/jobs/smtp_sink.py and the benchmarks' in bench/smtp_sink.py do).
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, TypeVar
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+HOST = "127.0.0.1"
 
 
 @dataclass
@@ -57,15 +61,19 @@ class SmtpServer:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refuse_with is not None:
             return self.refuse_with
-        with self._lock:
-            self.received.append(
-                ReceivedMessage(
-                    mail_from=envelope.mail_from,
-                    rcpt_tos=list(envelope.rcpt_tos),
-                    raw=bytes(envelope.original_content or envelope.content),
-                )
+        self.accept(
+            ReceivedMessage(
+                mail_from=envelope.mail_from,
+                rcpt_tos=list(envelope.rcpt_tos),
+                raw=bytes(envelope.original_content or envelope.content),
             )
+        )
         return "250 Message accepted for delivery"
+
+    def accept(self, message: ReceivedMessage) -> None:
+        """Keep an accepted message (a subclass may record it elsewhere instead)."""
+        with self._lock:
+            self.received.append(message)
 
     def authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
@@ -79,7 +87,7 @@ class SmtpServer:
         return AuthResult(success=True)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
+def free_port(host: str = HOST) -> int:
     """A port nothing listens on right now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
@@ -87,17 +95,36 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def smtp_settings(port: int) -> dict[str, Any]:
+    """The settings (``make_settings`` overrides) that send the service's mail to the test server on ``port``."""
+    return {"smtp_host": HOST, "smtp_port": port, "smtp_security": "none"}
+
+
+Server = TypeVar("Server", bound=SmtpServer)
+
+
 @contextmanager
-def running_smtp_server(*, credentials: dict[str, str] | None = None) -> Iterator[SmtpServer]:
-    """Start an SMTP server on 127.0.0.1 and stop it on exit."""
-    server = SmtpServer(host="127.0.0.1", port=free_port(), credentials=credentials)
+def serving(server: Server) -> Iterator[Server]:
+    """Serve ``server`` on its host and port until the block ends."""
     options: dict[str, Any] = {}
-    if credentials is not None:
+    if server.credentials is not None:
         # Plain-text AUTH is fine on loopback in a test; production SMTP uses STARTTLS or TLS.
         options = {"authenticator": server.authenticate, "auth_require_tls": False}
-    controller = Controller(server, hostname=server.host, port=server.port, **options)
+    # server_hostname: the name in the greeting, given so that starting never waits on a DNS lookup.
+    controller = Controller(
+        server, hostname=server.host, port=server.port, server_hostname="localhost", **options
+    )
     controller.start()
     try:
         yield server
     finally:
         controller.stop()
+
+
+@contextmanager
+def running_smtp_server(
+    *, port: int | None = None, credentials: dict[str, str] | None = None
+) -> Iterator[SmtpServer]:
+    """Start an SMTP server on 127.0.0.1 (on ``port``, or a free one) and stop it on exit."""
+    with serving(SmtpServer(host=HOST, port=port or free_port(), credentials=credentials)) as server:
+        yield server

@@ -4,9 +4,7 @@ confirmation or download link; the email as received through a real SMTP server 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,13 +13,11 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from app.core import clock
-from app.core.config import Settings
-from app.main import create_app
 
-from ..conftest import bearer, make_settings
+from ..conftest import bearer
 from ..helpers import submit, text_of
 from ..security.flows import DOWNLOAD_LINK, VERIFY_LINK
-from .smtp_server import SmtpServer
+from .smtp_server import SmtpServer, smtp_settings
 
 # Anything shaped like a link token (43 URL-safe characters standing alone), wherever it sits in a row.
 TOKEN_SHAPED = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
@@ -29,22 +25,8 @@ T0 = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, sources_file: Path, smtp_server: SmtpServer) -> Settings:
-    return make_settings(
-        database_url,
-        tmp_path,
-        sources_file,
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        smtp_security="none",
-    )
-
-
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings, run_worker=False)
-    async with application.router.lifespan_context(application):
-        yield application
+def settings_overrides(smtp_server: SmtpServer) -> dict[str, Any]:
+    return smtp_settings(smtp_server.port)
 
 
 async def emails_table(app: FastAPI) -> list[dict[str, Any]]:

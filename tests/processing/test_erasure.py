@@ -12,11 +12,10 @@ from fastapi import FastAPI
 
 from app.core.config import Settings
 
-from ..helpers import detail, hmac_hex, submit
+from ..conftest import TEAM
+from ..helpers import HASHED, detail, submit
 from ..sources.http_source import HttpSourceServer
 from .world import accept, confirmed_deletion, emails_to, events, snapshot_rows, work
-
-TEAM = "privacy-team@brand.test"
 
 EXPECTED_REPORT: dict[str, Any] = {
     "sources": {
@@ -55,8 +54,8 @@ def assert_ada_erased(world: Path) -> None:
             (3, "cus_2", 7.0, "2 Navy Rd"),
         ],
         "tickets": [
-            (1, "cus_1", hmac_hex("Ada@Example.com"), None, "[redacted]", "Delivery"),
-            (2, None, hmac_hex("ada@example.com"), None, "[redacted]", "Callback"),
+            (1, "cus_1", HASHED["Ada@Example.com"], None, "[redacted]", "Delivery"),
+            (2, None, HASHED["ada@example.com"], None, "[redacted]", "Callback"),
             (3, "cus_2", "grace@example.com", "Grace Hopper", "Found a bug", "Bug"),
         ],
         "ticket_notes": [(10, 1, "refund issued"), (11, 2, "called back"), (30, 3, "forwarded")],

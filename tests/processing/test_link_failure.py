@@ -3,26 +3,23 @@ timeline says so and the team is alerted (nothing passes silently)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from app.core.config import Settings
 
+from ..conftest import TEAM
 from ..customer_tokens import signed_in
 from ..helpers import detail, submit
 from ..sources.http_source import HttpSourceServer
-from .world import accept, emails_to, work, write_world
-
-TEAM = "privacy-team@brand.test"
+from .world import accept, emails_to, work
 
 
 @pytest.fixture
-def sources_file(world: Path, remote: HttpSourceServer) -> Path:
-    """The world with a loyalty source that gives up waiting after 0.2 s."""
-    return write_world(world, loyalty_url=remote.url, loyalty_timeout="PT0.2S")
+def loyalty_timeout() -> str:
+    """The service gives up waiting for the loyalty system after 0.2 s."""
+    return "PT0.2S"
 
 
 async def test_fulfilled_with_link_whose_package_cannot_be_built_alerts_the_team(

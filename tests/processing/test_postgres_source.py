@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from app.core.config import Settings
 
 from ..customer_tokens import signed_in
-from ..helpers import detail, hmac_hex, submit
+from ..helpers import HASHED, detail, submit
 from ..sources.http_source import HttpSourceServer
 from .world import accept, confirmed_deletion, emails_to, link_in, work, write_world
 
@@ -155,7 +155,7 @@ async def test_access_and_deletion_span_a_postgresql_source(
     }
     assert billing_rows(billing) == {
         "invoices": [
-            (1, "cus_1", hmac_hex("Ada@Example.com"), None, "[redacted]"),
+            (1, "cus_1", HASHED["Ada@Example.com"], None, "[redacted]"),
             (2, "cus_2", "grace@example.com", "Grace Hopper", "US00GRACE"),
         ],
         "payments": [(10, 1), (20, 2)],

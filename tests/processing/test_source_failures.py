@@ -1,5 +1,5 @@
-"""A source that does not answer: retried inside the job and by the worker, then the request fails with a
-reason that names the source and holds no secret."""
+"""A source that does not answer: retried by the worker (one attempt per job attempt: the job's retries are
+the only ones), then the request fails with a reason that names the source and holds no secret."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from app.core.config import Settings
 
+from ..conftest import TEAM
 from ..customer_tokens import signed_in
 from ..helpers import detail, submit
 from ..sources.http_source import HttpSourceServer
@@ -21,16 +22,13 @@ from .world import (
     emails_to,
     snapshot_rows,
     work,
-    write_world,
 )
-
-TEAM = "privacy-team@brand.test"
 
 
 @pytest.fixture
-def sources_file(world: Path, remote: HttpSourceServer) -> Path:
-    """The world with a loyalty source that gives up waiting after 0.2 s."""
-    return write_world(world, loyalty_url=remote.url, loyalty_timeout="PT0.2S")
+def loyalty_timeout() -> str:
+    """The service gives up waiting for the loyalty system after 0.2 s."""
+    return "PT0.2S"
 
 
 async def test_timing_out_source_fails_deletion_after_job_max_attempts(
@@ -56,8 +54,8 @@ async def test_timing_out_source_fails_deletion_after_job_max_attempts(
     assert "after 2 attempts" in reason
     assert LOYALTY_TOKEN not in reason
     assert "loyalty-secret" not in reason
-    # 2 tries per job attempt (the source's `attempts`) x JOB_MAX_ATTEMPTS job attempts, all dry runs.
-    assert [(method, query) for method, _, query, _ in remote.calls] == [("DELETE", "dry_run=true")] * 4
+    # One try per job attempt (the source's `attempts` apply outside jobs only) x JOB_MAX_ATTEMPTS, all dry runs.
+    assert [(method, query) for method, _, query, _ in remote.calls] == [("DELETE", "dry_run=true")] * 2
     assert snapshot_rows(world) == before
     [alert] = emails_to(settings.mail_dir, TEAM, "failed")
     assert "loyalty" in alert
@@ -92,7 +90,7 @@ async def test_timing_out_source_fails_automatic_access(
     assert "loyalty" in reason
     assert "no answer within 0.2s" in reason
     assert "loyalty-secret" not in reason
-    assert len([call for call in remote.calls if call[0] == "GET"]) == 4
+    assert len([call for call in remote.calls if call[0] == "GET"]) == 2  # one per job attempt
     assert list(settings.package_dir.glob("*")) == []  # no half-built package left behind
     assert emails_to(settings.mail_dir, "ada@example.com", "ready") == []
 

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from app.models import Job
 from app.requests import repository
 
-from ..conftest import bearer
 from ..factories import write_crm
+from ..helpers import accept as accept  # re-exported: the processing tests take it from here
 from ..helpers import detail, mailbox, submit, text_of
 
 LOYALTY_TOKEN = "Bearer loyalty-secret-7f3a9c"
@@ -173,15 +173,6 @@ def link_in(text: str, prefix: str) -> str:
         if match.group(1).startswith(prefix):
             return match.group(1)
     raise AssertionError(f"no {prefix} link in:\n{text}")
-
-
-async def accept(client: httpx.AsyncClient, key: str, request_id: str, handling: str) -> dict[str, Any]:
-    response = await client.post(
-        f"/v1/privacy-requests/{request_id}/accept", json={"handling": handling}, headers=bearer(key)
-    )
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
 
 
 async def confirmed_deletion(

@@ -8,8 +8,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from ..conftest import bearer
-from ..helpers import detail, mailbox, submit, text_of
+from ..helpers import accept, detail, mailbox, submit, text_of
 
 VERIFY_LINK = re.compile(r"/v1/verify\?token=([A-Za-z0-9_-]{43})")
 DOWNLOAD_LINK = re.compile(r"/v1/downloads/([A-Za-z0-9_-]{43})")
@@ -38,12 +37,7 @@ async def access_with_download(
 ) -> tuple[dict[str, Any], str]:
     """A processed access request (automatic handling) and the token of its data-ready email."""
     request = await submit(client, keys["app"], type="access", email=email)
-    accepted = await client.post(
-        f"/v1/privacy-requests/{request['id']}/accept",
-        json={"handling": "automatic"},
-        headers=bearer(keys["operator"]),
-    )
-    assert accepted.status_code == 200, accepted.text
+    await accept(client, keys["operator"], request["id"], "automatic")
     await app.state.worker.run_until_idle()
     assert (await detail(client, keys["operator"], request["id"]))["status"] == "processed"
     return request, last_link(app, DOWNLOAD_LINK)

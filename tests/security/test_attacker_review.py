@@ -20,12 +20,8 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
-from app.auth.keys import Role, create_key
-from app.core.db import unit_of_work
-from app.main import create_app
-
 from ..auth.jwks_provider import jwk_of, running_jwks_provider
-from ..conftest import bearer, make_settings
+from ..conftest import bearer, client_of, make_settings, role_keys, running_app
 from ..customer_tokens import customer_token, ec_key, rsa_key, signed_in
 from ..helpers import mailbox
 
@@ -266,13 +262,8 @@ async def _jwks_app(
         customer_token_public_key_file=None,
         customer_token_jwks_url=url,
     )
-    application = create_app(settings, run_worker=False)
-    async with application.router.lifespan_context(application):
-        async with unit_of_work(application.state.sessionmaker) as session:
-            _key, app_key = await create_key(session, name="app-key", role=Role.APP)
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http, app_key
+    async with running_app(settings) as application, client_of(application) as http:
+        yield http, (await role_keys(application))["app"]
 
 
 async def test_a_token_cannot_bring_its_own_key(

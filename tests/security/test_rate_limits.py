@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.core.config import Settings
 from app.core.errors import RateLimited
 from app.core.ratelimit import RateLimiter
-from app.main import create_app
 
-from ..conftest import bearer, make_settings
+from ..conftest import bearer, client_of
 
 LIMIT = 3
 TOKEN = "A" * 43  # shaped like a token, belongs to nothing
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, sources_file: Path) -> Settings:
-    return make_settings(database_url, tmp_path, sources_file, rate_limit_per_minute=LIMIT)
-
-
-def client_at(app: FastAPI, address: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, client=(address, 40_000))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+def settings_overrides() -> dict[str, Any]:
+    return {"rate_limit_per_minute": LIMIT}
 
 
 Call = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
@@ -96,7 +89,7 @@ async def test_fourth_call_from_one_address_is_refused_and_others_are_not(
     app: FastAPI, keys: dict[str, str], endpoint: str
 ) -> None:
     call = _call(endpoint, keys)
-    async with client_at(app, "1.2.3.4") as attacker, client_at(app, "5.6.7.8") as bystander:
+    async with client_of(app, "1.2.3.4") as attacker, client_of(app, "5.6.7.8") as bystander:
         for n in range(LIMIT):
             response = await call(attacker, n)
             assert response.status_code == ALLOWED[endpoint], (n, response.text)
@@ -110,7 +103,7 @@ async def test_fourth_call_from_one_address_is_refused_and_others_are_not(
 
 async def test_forwarded_headers_do_not_reset_the_limit(app: FastAPI) -> None:
     """The address is the connection's peer: a client cannot claim another one with X-Forwarded-For."""
-    async with client_at(app, "1.2.3.4") as attacker:
+    async with client_of(app, "1.2.3.4") as attacker:
         for n in range(LIMIT + 2):
             response = await attacker.get(
                 "/v1/verify",
@@ -124,7 +117,7 @@ async def test_forwarded_headers_do_not_reset_the_limit(app: FastAPI) -> None:
 
 
 async def test_scopes_are_counted_separately(app: FastAPI, keys: dict[str, str]) -> None:
-    async with client_at(app, "1.2.3.4") as http:
+    async with client_of(app, "1.2.3.4") as http:
         for n in range(LIMIT):
             assert (await _download(http, n)).status_code == 404
         assert_rate_limited(await _download(http, LIMIT))
@@ -133,7 +126,7 @@ async def test_scopes_are_counted_separately(app: FastAPI, keys: dict[str, str])
 
 
 async def test_a_refused_submit_stores_nothing(app: FastAPI, keys: dict[str, str]) -> None:
-    async with client_at(app, "1.2.3.4") as http:
+    async with client_of(app, "1.2.3.4") as http:
         for n in range(LIMIT):
             await _submit(keys)(http, n)
         assert_rate_limited(await _submit(keys)(http, 99))
@@ -143,25 +136,16 @@ async def test_a_refused_submit_stores_nothing(app: FastAPI, keys: dict[str, str
 
 
 async def client_listing(app: FastAPI, keys: dict[str, str]) -> list[dict[str, object]]:
-    async with client_at(app, "9.9.9.9") as http:
+    async with client_of(app, "9.9.9.9") as http:
         response = await http.get("/v1/privacy-requests", headers=bearer(keys["operator"]))
     assert response.status_code == 200
     items: list[dict[str, object]] = response.json()["items"]
     return items
 
 
-@pytest.fixture
-async def unlimited_app(database_url: str, tmp_path: Path, sources_file: Path) -> AsyncIterator[FastAPI]:
-    application = create_app(
-        make_settings(database_url, tmp_path / "unlimited", sources_file, rate_limit_per_minute=0),
-        run_worker=False,
-    )
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-async def test_zero_disables_the_limit(unlimited_app: FastAPI) -> None:
-    async with client_at(unlimited_app, "1.2.3.4") as http:
+@pytest.mark.parametrize("settings_overrides", [{"rate_limit_per_minute": 0}])
+async def test_zero_disables_the_limit(app: FastAPI) -> None:
+    async with client_of(app, "1.2.3.4") as http:
         for n in range(25):
             assert (await _verify_get(http, n)).status_code == 404
             assert (await _download(http, n)).status_code == 404

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from app.core.config import Settings
 from app.main import create_app
 
-from ..conftest import SECRET, bearer
+from ..conftest import SECRET, bearer, role_keys
 from ..helpers import detail, mailbox, text_of
 from .flows import DOWNLOAD_LINK, VERIFY_LINK, access_with_download, deletion_with_token
 from .live_server import live_server
@@ -126,15 +126,8 @@ def test_the_access_log_of_a_real_server_masks_link_tokens(
     monkeypatch.setattr(logging.getLogger("uvicorn.access"), "propagate", True)
     application = create_app(settings, run_worker=False)
     with live_server(application) as server, httpx.Client(base_url=server.base_url) as http:
-        from app.auth.keys import Role, create_key
-        from app.core.db import unit_of_work
-
-        async def make_key(role: Role) -> str:
-            async with unit_of_work(server.app.state.sessionmaker) as session:
-                return (await create_key(session, name=f"{role.value}-key", role=role))[1]
-
-        app_key = server.run(make_key(Role.APP))
-        operator_key = server.run(make_key(Role.OPERATOR))
+        keys = server.run(role_keys(server.app))
+        app_key, operator_key = keys["app"], keys["operator"]
         submitted = http.post(
             "/v1/privacy-requests",
             json={"type": "deletion", "email": "ada@example.com"},

@@ -11,16 +11,16 @@ from sqlalchemy import create_engine, text
 from app.sources import DataSources
 
 from .factories import SECRET, build_shop, shop_yaml, write_sources
-from .http_source import HttpSourceServer, running_http_source
+from .http_source import HttpSourceServer
 
 LOYALTY_TOKEN = "Bearer loyalty-secret-token"
 
 
 @pytest.fixture
-def remote() -> Iterator[HttpSourceServer]:
-    with running_http_source() as server:
-        server.required_headers = {"authorization": LOYALTY_TOKEN}
-        yield server
+def remote(remote: HttpSourceServer) -> HttpSourceServer:
+    """The loyalty system (tests/conftest.py's ``remote``), asking for its secret header."""
+    remote.required_headers = {"authorization": LOYALTY_TOKEN}
+    return remote
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@
         remote.data["cus_0001"] = {"points": [{"balance": 120}]}
         remote.refusals["cus_0001"] = [{"code": "legal_hold", "message": "..."}]
         remote.fail_next = 2          # the next two calls answer 500
+        remote.fail_status = 503      # ...or this status instead
         remote.delay = 1.0            # every answer waits this long (a timeout)
         ...url = remote.url + "/gdpr/customers/{customer_id}"...
         remote.calls                  # [(method, path, query, headers)], what the source received
@@ -34,6 +35,7 @@ class HttpSourceServer:
     data: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
     refusals: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     fail_next: int = 0
+    fail_status: int = 500
     delay: float = 0.0
     required_headers: dict[str, str] = field(default_factory=dict)
     calls: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
@@ -49,7 +51,7 @@ class HttpSourceServer:
         if self.delay:
             await anyio.sleep(self.delay)
         if failing:
-            return JSONResponse({"detail": "overloaded"}, status_code=500)
+            return JSONResponse({"detail": "failing on purpose"}, status_code=self.fail_status)
         for header, value in self.required_headers.items():
             if request.headers.get(header) != value:
                 return JSONResponse({"detail": "unauthorized"}, status_code=401)

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, text
 
 from app.sources import DataSources, Identity, Refusal, SourceError
 
-from ..helpers import hmac_hex
+from ..helpers import HASHED
 from .conftest import LOYALTY_TOKEN
 from .factories import SECRET, shop_yaml, write_sources
 from .http_source import HttpSourceServer
@@ -44,8 +44,8 @@ def assert_ada_erased(url: str, prefix: str = "") -> None:
     assert rows(url, f"SELECT id FROM {prefix}customers ORDER BY id") == [("cus_2",)]
     orders = rows(url, f"SELECT id, customer_id, email, phone, address FROM {prefix}orders ORDER BY id")
     assert orders == [
-        (10, "cus_1", hmac_hex("ada@example.com"), "[redacted]", None),
-        (11, "cus_1", hmac_hex("ADA@example.com"), None, None),  # a NULL phone stays NULL
+        (10, "cus_1", HASHED["ada@example.com"], "[redacted]", None),
+        (11, "cus_1", HASHED["ADA@example.com"], None, None),  # a NULL phone stays NULL
         (20, "cus_2", "bob@example.com", "+44 2", "2 Site Rd"),  # someone else's order is untouched
     ]
     assert rows(url, f"SELECT id FROM {prefix}order_items ORDER BY id") == [(100,), (101,), (102,), (200,)]

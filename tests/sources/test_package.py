@@ -21,7 +21,8 @@ from app.packages import (
     stream_zip,
     write_encrypted_package,
 )
-from app.packages.package import REPORT_ROWS, Spool
+from app.packages.csv_spool import Spool
+from app.packages.report_html import REPORT_ROWS
 from app.sources import DataSources, Identity, SourceError
 
 from .factories import SECRET, write_sources

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from app.packages.package import Spool
+from app.packages.csv_spool import Spool
 
 from ..conftest import bearer
 

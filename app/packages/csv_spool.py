@@ -1,0 +1,132 @@
+"""One CSV file per entity, spooled to disk while the sources are read and handed out in blocks afterwards.
+
+An entity's columns are only known once all its records are seen (an HTTP source's records may differ in
+their keys), so the rows wait in a temp file and the header is written when the file is read back.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from itertools import chain
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+from app.packages.csv_cells import cell, needs_care
+
+# A spooled file is read back in blocks of this size.
+BLOCK = 1024 * 1024
+
+Key = tuple[str, str]  # (source, entity)
+
+
+class Spool:
+    """Each entity's CSV rows in a temp file, its columns in first-seen order, its record count and its first
+    ``samples`` records. Blocking: use it from one thread at a time."""
+
+    def __init__(self, directory: Path, names: dict[str, list[str]], *, samples: int = 0) -> None:
+        self._directory = directory
+        self._keep = samples
+        self.order: list[Key] = [(s, e) for s, entities in names.items() for e in entities]
+        self.columns: dict[Key, dict[str, None]] = {key: {} for key in self.order}
+        self.counts: dict[Key, int] = dict.fromkeys(self.order, 0)
+        self.samples: dict[Key, list[dict[str, Any]]] = {key: [] for key in self.order}
+        # Entities whose columns grew after rows were spooled: those rows are short and padded when read.
+        self.ragged: set[Key] = set()
+        self.sources = list(names)
+
+    def _path(self, key: Key) -> Path:
+        return self._directory / f"{self.order.index(key)}.csv"
+
+    def add(self, source: str, entity: str, records: list[dict[str, Any]]) -> None:
+        """Append a batch of records."""
+        key = (source, entity)
+        if key not in self.columns:
+            # An HTTP source may return entities it did not declare.
+            self.order.append(key)
+            self.columns[key] = {}
+            self.counts[key] = 0
+            self.samples[key] = []
+            if source not in self.sources:
+                self.sources.append(source)
+        if not records:
+            return
+        columns = self.columns[key]
+        width = len(columns)
+        rows: list[Sequence[Any]] | None = _uniform_rows(records, columns)
+        if rows is None:
+            for record in records:
+                columns.update(dict.fromkeys(record))
+            names = list(columns)
+            rows = [[record.get(name) for name in names] for record in records]
+        if len(columns) > width and self.counts[key]:
+            self.ragged.add(key)
+        # csv writes None as an empty cell.
+        if needs_care(list(chain.from_iterable(rows))):
+            rows = [[cell(value) for value in row] for row in rows]
+        with self._path(key).open("a", encoding="utf-8", newline="") as out:
+            csv.writer(out).writerows(rows)
+        sample = self.samples[key]
+        if len(sample) < self._keep:
+            sample.extend(records[: self._keep - len(sample)])
+        self.counts[key] += len(records)
+
+    def csv_chunks(self, source: str, entity: str) -> Iterator[bytes]:
+        """The entity's CSV file, header first, in blocks of UTF-8 bytes."""
+        key = (source, entity)
+        columns = list(self.columns[key])
+        header = io.StringIO()
+        csv.writer(header).writerow([cell(name) for name in columns])
+        yield header.getvalue().encode()
+        path = self._path(key)
+        if not path.exists():
+            return
+        if key in self.ragged:
+            yield from _padded(path, len(columns))
+            return
+        with path.open("rb") as spooled:
+            while block := spooled.read(BLOCK):
+                yield block
+
+    def names(self) -> dict[str, list[str]]:
+        """The entities per source, undeclared ones included."""
+        out: dict[str, list[str]] = {source: [] for source in self.sources}
+        for source, entity in self.order:
+            out[source].append(entity)
+        return out
+
+
+def _padded(path: Path, width: int) -> Iterator[bytes]:
+    """A spooled file whose early rows lack the columns that appeared later: empty, as for a missing key."""
+    with path.open(encoding="utf-8", newline="") as rows:
+        padded = io.StringIO()
+        writer = csv.writer(padded)
+        for row in csv.reader(rows):
+            writer.writerow(row + [""] * (width - len(row)))
+            if padded.tell() >= BLOCK:
+                yield padded.getvalue().encode()
+                padded = io.StringIO()
+                writer = csv.writer(padded)
+        yield padded.getvalue().encode()
+
+
+def _uniform_rows(records: list[dict[str, Any]], columns: dict[str, None]) -> list[Sequence[Any]] | None:
+    """The batch as rows in column order when every record has the same keys (SQL sources), else None.
+
+    New keys are added to ``columns``; a record with exactly as many keys as there are columns and all of
+    them present has exactly those keys.
+    """
+    columns.update(dict.fromkeys(records[0]))
+    width = len(columns)
+    if not all(map(width.__eq__, map(len, records))):
+        return None
+    if width == 0:
+        return [() for _ in records]
+    getter = itemgetter(*columns)
+    try:
+        rows = list(map(getter, records))
+    except KeyError:
+        return None
+    return rows if width > 1 else [(value,) for value in rows]

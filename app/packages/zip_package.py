@@ -1,0 +1,120 @@
+"""The zip package: ``data.json``, one CSV per entity as ``<source>/<entity>.csv``, and ``report.html``.
+
+Nothing holds all of a customer's rows: ``data.json`` is compressed into the zip as the records arrive, while
+each entity's CSV rows are spooled to a temp file; the CSVs follow from those files, then ``report.html``
+(which shows the first :data:`REPORT_ROWS` records of each entity). The zip's bytes are handed out as they
+are produced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, aclosing
+from functools import partial
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from app.packages.csv_spool import Spool
+from app.packages.data_json import DataJson
+from app.packages.report_html import REPORT_ROWS, report_html
+from app.packages.streaming import read_ahead
+from app.packages.zip_stream import ZipStream
+from app.sources.base import Identity
+from app.sources.service import DataSources
+
+T = TypeVar("T")
+
+
+class ZipPackage:
+    """The package's entries in order: ``data.json`` first, written as batches of records are added, then the
+    CSVs and ``report.html`` when :meth:`finish` is run. Blocking: use it from one thread at a time."""
+
+    def __init__(
+        self,
+        directory: Path,
+        names: dict[str, list[str]],
+        *,
+        request: dict[str, Any],
+        customer: dict[str, Any] | None,
+    ) -> None:
+        self.spool = Spool(directory, names, samples=REPORT_ROWS)
+        self._request = request
+        self._customer = customer
+        self._zip = ZipStream()
+        self._document = DataJson(names, request=request, customer=customer)
+        self._data_json: IO[bytes] | None = self._zip.open("data.json")
+        self._data_json.write(self._document.start().encode())
+
+    def add(self, source: str, entity: str, records: list[dict[str, Any]]) -> bytes:
+        """Add a batch of records; returns zip bytes ready to send (often none yet)."""
+        assert self._data_json is not None, "records added after finish()"
+        self._data_json.write(self._document.records(source, entity, records).encode())
+        self.spool.add(source, entity, records)
+        return self._zip.ready()
+
+    def finish(self, describe: list[dict[str, Any]]) -> Generator[bytes, None, None]:
+        """The rest of the zip: the end of ``data.json``, the CSVs, ``report.html`` and the directory."""
+        assert self._data_json is not None, "finish() run twice"
+        self._data_json.write(self._document.finish().encode())
+        self._close_data_json()
+        for source, entity in self.spool.order:
+            with self._zip.open(f"{source}/{entity}.csv") as entry:
+                for block in self.spool.csv_chunks(source, entity):
+                    entry.write(block)
+                    yield self._zip.ready()
+        page = report_html(self.spool, describe, request=self._request, customer=self._customer)
+        with self._zip.open("report.html") as entry:
+            entry.write("".join(page).encode())
+        yield self._zip.close()
+
+    def close(self) -> None:
+        """Close the zip. A package left unfinished (a source failed, the reader went away) is ended as a
+        valid zip in the buffer, and those bytes are dropped: nobody is reading them any more."""
+        self._close_data_json()
+        self._zip.close()
+
+    def _close_data_json(self) -> None:
+        if self._data_json is not None:
+            self._data_json.close()
+            self._data_json = None
+
+
+async def stream_zip(
+    sources: DataSources, identity: Identity, *, request: dict[str, Any], customer: dict[str, Any] | None
+) -> AsyncIterator[bytes]:
+    """The zip package for the identity, as chunks, with memory bounded by one batch of rows.
+
+    The next batch is read from the sources while the current one is written to the package.
+    """
+    loop = asyncio.get_running_loop()
+    # One thread does all the package's blocking work (temp files, compression) in order: the clean-up after a
+    # cancellation waits for the step under way instead of racing it.
+    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="package")
+
+    def blocking(call: Callable[[], T]) -> Awaitable[T]:
+        return loop.run_in_executor(thread, call)
+
+    async with AsyncExitStack() as cleanup:
+        cleanup.callback(thread.shutdown, wait=False)
+        directory = await blocking(partial(tempfile.TemporaryDirectory, prefix="package-"))
+        cleanup.push_async_callback(blocking, directory.cleanup)
+        package = await blocking(
+            partial(
+                ZipPackage, Path(directory.name), sources.entity_names(), request=request, customer=customer
+            )
+        )
+        cleanup.push_async_callback(blocking, package.close)
+
+        async with aclosing(read_ahead(sources.collect_batches(identity))) as batches:
+            async for source, entity, records in batches:
+                if chunk := await blocking(partial(package.add, source, entity, records)):
+                    yield chunk
+
+        rest = package.finish(sources.describe())
+        cleanup.push_async_callback(blocking, rest.close)  # an unfinished CSV entry is closed first
+        while (chunk := await blocking(partial(next, rest, None))) is not None:
+            if chunk:
+                yield chunk
