@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -48,6 +47,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # First, as it may fail (a bad key file): nothing else is open yet that would need closing.
+        customer_tokens = build_customer_tokens(settings)
         engine = create_engine(settings.database_url)
         sessionmaker = create_sessionmaker(engine)
         sources = DataSources.from_file(settings.sources_file, secret_key=settings.resolved_secret_key())
@@ -58,7 +59,6 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         app.state.ctx = ctx
         app.state.worker = worker
         app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
-        customer_tokens = build_customer_tokens(settings)
         app.state.customer_tokens = customer_tokens
         app.state.wake_workers = worker.wake
         tasks: list[asyncio.Task[None]] = []
@@ -75,13 +75,21 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
             for task in tasks:
                 if task.get_name() == "listen":
                     task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait_for(task, timeout=30)
-            await worker.aclose()
-            await customer_tokens.aclose()
-            await sources.aclose()
-            await engine.dispose()
+            try:
+                for task in tasks:
+                    try:
+                        await asyncio.wait_for(task, timeout=settings.worker_shutdown_grace.total_seconds())
+                    except TimeoutError:
+                        # A job longer than the grace period: it is cancelled (its lease lets another worker
+                        # take it over) and everything below is still closed.
+                        log.warning("%s did not stop in time; cancelled", task.get_name())
+                    except asyncio.CancelledError:
+                        pass
+            finally:
+                await worker.aclose()
+                await customer_tokens.aclose()
+                await sources.aclose()
+                await engine.dispose()
 
     app = _App(
         title="Privacy Requests",

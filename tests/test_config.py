@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -114,6 +116,22 @@ def test_embedded_default_makes_a_secret_once(monkeypatch: pytest.MonkeyPatch, t
     assert len(first) >= 32
     assert settings.resolved_secret_key() == first
     assert (tmp_path / "var" / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_processes_starting_at_once_share_one_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Workers starting together on the embedded default must not each make (and sign with) a key of their own."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    settings = load_settings()
+    start = threading.Barrier(16)
+
+    def resolve() -> str:
+        start.wait()
+        return settings.resolved_secret_key()
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        keys = set(pool.map(lambda _: resolve(), range(16)))
+    assert keys == {(tmp_path / "var" / "secret_key").read_text().strip()}
 
 
 def test_cli_stops_with_one_line_on_bad_configuration(tmp_path: Path) -> None:

@@ -70,6 +70,7 @@ class CustomerTokens:
         self._refetch_interval = refetch_interval
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
+        self._last_fetch_failed = False
         self._lock = asyncio.Lock()
         self.fetches = 0  # how many times the JWKS was fetched (observability and tests)
 
@@ -155,7 +156,7 @@ class CustomerTokens:
                 self._fetched_at is not None and time.monotonic() - self._fetched_at < self._refetch_interval
             )
             if recent and not self._stale():
-                if not self._keys:
+                if self._last_fetch_failed and not self._keys:
                     raise KeysUnavailable("the identity provider's keys could not be fetched")
                 return None
             await self._fetch()
@@ -165,6 +166,7 @@ class CustomerTokens:
         assert self._jwks_url is not None
         assert self._client is not None
         self.fetches += 1
+        self._last_fetch_failed = True
         try:
             response = await self._client.get(self._jwks_url, timeout=5.0, follow_redirects=False)
             response.raise_for_status()
@@ -190,6 +192,7 @@ class CustomerTokens:
             if key.algorithm_name in ALGORITHMS:  # never an HMAC ("oct") key
                 keys[entry["kid"]] = key
         self._keys = keys
+        self._last_fetch_failed = False
 
 
 def _customer_id(value: object, claim: str) -> str:

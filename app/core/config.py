@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from functools import lru_cache
@@ -97,6 +98,8 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=6, ge=1)
     job_lease: Duration = timedelta(seconds=60)
     job_retry_base: Duration = timedelta(seconds=2)
+    # How long `serve` waits at shutdown for the job in hand before cancelling it (its lease hands it on).
+    worker_shutdown_grace: Duration = timedelta(seconds=30)
     var_dir: Path = Path("var")
 
     @field_validator("database_url")
@@ -216,8 +219,19 @@ class Settings(BaseSettings):
             return path.read_text().strip()
         path.parent.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
-        path.write_text(key + "\n")
-        path.chmod(0o600)
+        # Written private from its first byte (mode 0600 at creation) under a name of its own, then linked into
+        # place: the key file appears whole or not at all, and of processes starting at once the first link
+        # wins and the others read the winner's key.
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(key + "\n")
+            os.link(draft, path)
+        except FileExistsError:
+            return path.read_text().strip()
+        finally:
+            draft.unlink(missing_ok=True)
         return key
 
 

@@ -37,6 +37,8 @@ _SECRETS = (
     (re.compile(r"([?&]token=)[^&#\s\"']+"), r"\1[redacted]"),
     (re.compile(r"(/v1/downloads/)[^/?#\s\"']+"), r"\1[redacted]"),
     (re.compile(r"\b(prk_)[A-Za-z0-9_-]+"), r"\1[redacted]"),
+    # An operator's search by address (``?email=``) is personal data too.
+    (re.compile(r"([?&]email=)[^&#\s\"']+"), r"\1[redacted]"),
 )
 
 

@@ -1,4 +1,4 @@
-"""The customer view of the cockpit: the directory record and the customer's requests."""
+"""The customer endpoint of the cockpit."""
 
 from __future__ import annotations
 
@@ -8,13 +8,10 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from app.auth.dependencies import OperatorKey
-from app.core import clock
 from app.core.db import SessionDep
 from app.core.dependencies import ContextDep
-from app.core.errors import NotFound
-from app.requests import repository
+from app.customers import service
 from app.requests.schemas import PrivacyRequestOut
-from app.requests.views import operator_view
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -33,14 +30,4 @@ async def get_customer(
     session: SessionDep,
     ctx: ContextDep,
 ) -> dict[str, Any]:
-    customer = await ctx.sources.find_customer(customer_id=customer_id)
-    if customer is None:
-        raise NotFound("No customer has this id.")
-    now = clock.now()
-    requests = await repository.list_for_customer(session, customer.id)
-    return {
-        "id": customer.id,
-        "email": customer.email,
-        "name": customer.name,
-        "requests": [operator_view(r, now=now) for r in requests],
-    }
+    return await service.customer_detail(session, ctx, customer_id)

@@ -57,6 +57,8 @@ async def identify(
         raise _refuse("note", "only operators may add a note", "Only operators may add a note to a request.")
     if token_customer_id is not None:
         return await _signed_in(sources, body=body, customer_id=token_customer_id)
+    if token_required and not is_operator:
+        raise Unauthorized("A signed-in customer token is required: send 'X-Customer-Token: <JWT>'.")
     if body.email is None and body.customer_id is None:
         # With a customer token the body may name no one; without one it must.
         raise _refuse(
@@ -66,8 +68,6 @@ async def identify(
         )
     if is_operator:
         return await _entered_by_operator(sources, body=body)
-    if token_required:
-        raise Unauthorized("A signed-in customer token is required: send 'X-Customer-Token: <JWT>'.")
     if body.customer_id is not None:
         # Decided before any look-up: the answer is the same for every id, existing or not.
         raise _refuse(

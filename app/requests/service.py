@@ -168,6 +168,10 @@ async def _create(
         winner = await repository.find_open(session, subject=subject, type=body.type)
         if winner is None:  # it closed between the two statements: extremely rare, and safe to retry
             raise Conflict("A request for this person was being recorded at the same time; retry.")
+        if body.note is not None:  # how an operator checked the identity still goes on the open request
+            timeline.record(
+                session, request_id=winner.id, action="note", actor=principal.name, detail=body.note
+            )
         return winner, False
 
     via = f" via {body.channel}" if body.channel else ""
@@ -277,3 +281,9 @@ async def stats(session: AsyncSession) -> dict[str, Any]:
             session, repository.due_within_condition(now, now + timedelta(days=7))
         ),
     }
+
+
+async def requests_of_customer(session: AsyncSession, customer_id: str) -> list[dict[str, Any]]:
+    """Every request of a customer (the operator's view), newest first."""
+    now = clock.now()
+    return [operator_view(r, now=now) for r in await repository.list_for_customer(session, customer_id)]

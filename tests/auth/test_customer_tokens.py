@@ -177,6 +177,15 @@ async def test_a_burst_of_tokens_with_unknown_kids_does_not_refetch_each_time(
     assert provider.fetches <= 2, f"{provider.fetches} fetches for 40 forged kids"
 
 
+async def test_a_key_set_with_no_usable_key_is_a_401_not_a_503(
+    client: httpx.AsyncClient, keys: dict[str, str], provider: JwksProvider
+) -> None:
+    provider.keys = []  # the provider answers, with nothing we may use
+    for _ in range(2):  # the second within the refetch interval
+        response = await post(client, keys["app"], token("cus_1"))
+        assert response.status_code == 401, response.text
+
+
 async def test_keys_that_cannot_be_fetched_are_503_not_a_401(
     client: httpx.AsyncClient, keys: dict[str, str], provider: JwksProvider
 ) -> None:
@@ -239,6 +248,10 @@ async def test_required_tokens_refuse_app_submissions_without_one(
         )
         assert without.status_code == 401
         assert without.json()["error"] == "unauthorized"
+        nobody = await client.post(
+            "/v1/privacy-requests", json={"type": "access"}, headers=bearer(keys["app"])
+        )
+        assert nobody.status_code == 401, "a missing token, not a missing field"
         operator = await client.post(
             "/v1/privacy-requests",
             json={"type": "access", "email": "ada@example.com"},

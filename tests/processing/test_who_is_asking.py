@@ -226,3 +226,24 @@ async def test_an_idempotency_key_never_replays_another_customers_answer(
     other = await post(client, keys["app"], {"type": "access"}, {**key, **signed_in("cus_2")})
     assert other.status_code == 409
     assert first.json()["id"] not in other.text
+
+
+async def test_an_operators_note_on_a_request_already_open_is_recorded(
+    client: httpx.AsyncClient, keys: dict[str, str], remote: HttpSourceServer
+) -> None:
+    first = await post(
+        client, keys["operator"], {"type": "access", "customer_id": "cus_2", "channel": "phone"}
+    )
+    again = await post(
+        client,
+        keys["operator"],
+        {"type": "access", "customer_id": "cus_2", "note": "Letter with a signed ID copy"},
+    )
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    view = await detail(client, keys["operator"], first.json()["id"])
+    assert [(e["action"], e["actor"], e["detail"]) for e in view["events"]][-1] == (
+        "note",
+        "operator-key",
+        "Letter with a signed ID copy",
+    )

@@ -152,9 +152,15 @@ def test_the_access_log_of_a_real_server_masks_link_tokens(
         assert http.get("/v1/verify", params={"token": verify_token}).status_code == 200
         assert http.get(f"/v1/downloads/{download_token}").status_code == 200
         assert http.post("/v1/verify", data={"token": verify_token}).status_code == 200
+        searched = http.get(
+            "/v1/privacy-requests", params={"email": "grace@example.com"}, headers=bearer(operator_key)
+        )
+        assert searched.status_code == 200
 
     access_lines = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
     assert any("/v1/verify?token=[redacted]" in line for line in access_lines), access_lines
+    assert any("/v1/privacy-requests?email=[redacted]" in line for line in access_lines), access_lines
+    assert not [line for line in access_lines if "grace@example.com" in line]
     assert any("/v1/downloads/[redacted]" in line for line in access_lines), access_lines
     served = [line for line in log_lines(caplog) if not re.search(r"httpx .*127\.0\.0\.1", line)]
     assert_nothing_secret(
