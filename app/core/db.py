@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import event, text
+from sqlalchemy import ColumnElement, TextClause, delete, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import InstrumentedAttribute
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -112,3 +113,24 @@ async def try_advisory_lock(session: AsyncSession, key: int) -> bool:
     if session.get_bind().dialect.name != "postgresql":
         return True
     return bool(await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))
+
+
+async def delete_oldest(
+    session: AsyncSession,
+    id_column: InstrumentedAttribute[Any],
+    time_column: InstrumentedAttribute[Any],
+    *,
+    before: Any,
+    limit: int,
+    where: ColumnElement[bool] | TextClause | None = None,
+) -> int:
+    """Delete up to ``limit`` rows (oldest first by ``time_column``) older than ``before`` and matching ``where``:
+    the retention sweeps' batched prune, one statement per table. How many went."""
+    oldest = select(id_column).where(time_column < before).order_by(time_column).limit(limit)
+    if where is not None:
+        oldest = oldest.where(where)
+    table = id_column.class_
+    result = await session.execute(
+        delete(table).where(id_column.in_(oldest)).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
+from app.core.db import delete_oldest
 from app.models import Job
 from app.models.job import FINISHED_JOBS_SQL
 
@@ -113,13 +114,6 @@ async def mark_dead(session: AsyncSession, job_id: int, *, worker_id: str, error
 
 async def delete_finished_before(session: AsyncSession, before: datetime, *, limit: int) -> int:
     """Delete up to ``limit`` done or dead jobs that finished before ``before``; how many went."""
-    oldest = (
-        select(Job.id)
-        .where(text(FINISHED_JOBS_SQL), Job.finished_at < before)
-        .order_by(Job.finished_at)
-        .limit(limit)
+    return await delete_oldest(
+        session, Job.id, Job.finished_at, before=before, limit=limit, where=text(FINISHED_JOBS_SQL)
     )
-    result = await session.execute(
-        delete(Job).where(Job.id.in_(oldest)).execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import delete_oldest
 from app.models import Email
 from app.models.email import FINISHED_EMAILS_SQL
 
@@ -43,13 +44,6 @@ async def mark_failed(session: AsyncSession, email_id: uuid.UUID) -> bool:
 
 async def delete_finished_before(session: AsyncSession, before: datetime, *, limit: int) -> int:
     """Delete up to ``limit`` sent or failed emails written before ``before``; how many went."""
-    oldest = (
-        select(Email.id)
-        .where(text(FINISHED_EMAILS_SQL), Email.created_at < before)
-        .order_by(Email.created_at)
-        .limit(limit)
+    return await delete_oldest(
+        session, Email.id, Email.created_at, before=before, limit=limit, where=text(FINISHED_EMAILS_SQL)
     )
-    result = await session.execute(
-        delete(Email).where(Email.id.in_(oldest)).execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import delete_oldest
 from app.core.lifecycle import Status
 from app.models import CLOSED_AT, OPEN_STATUSES, Base, DeadlineAlert, IdempotencyKey, PrivacyRequest
 from app.models.privacy_request import unredacted_sql
@@ -246,18 +247,9 @@ async def redact(session: AsyncSession, request_id: uuid.UUID, *, values: dict[s
 
 async def delete_idempotency_keys_before(session: AsyncSession, before: datetime, *, limit: int) -> int:
     """Delete up to ``limit`` idempotency keys recorded before ``before``: a repeat after that is a new submit."""
-    oldest = (
-        select(IdempotencyKey.id)
-        .where(IdempotencyKey.created_at < before)
-        .order_by(IdempotencyKey.created_at)
-        .limit(limit)
+    return await delete_oldest(
+        session, IdempotencyKey.id, IdempotencyKey.created_at, before=before, limit=limit
     )
-    result = await session.execute(
-        delete(IdempotencyKey)
-        .where(IdempotencyKey.id.in_(oldest))
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def clear_deadline_alerts(session: AsyncSession, request_id: uuid.UUID) -> None:
