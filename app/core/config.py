@@ -7,12 +7,16 @@ import secrets
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.core.durations import RETENTION_YEAR, at_least_records_retention, parse_duration, parse_retention
+
+if TYPE_CHECKING:
+    from app.core.brand import Brand
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/privacy.db"
 DEMO_PUBLIC_KEY_NAME = "customer_token_public.pem"
@@ -101,6 +105,15 @@ class Settings(BaseSettings):
     # How long `serve` waits at shutdown for the job in hand before cancelling it (its lease hands it on).
     worker_shutdown_grace: Duration = timedelta(seconds=30)
     var_dir: Path = Path("var")
+    # What customers read (contract section 8): who the controller is, in every email, page and report.
+    brand_name: str | None = None
+    brand_url: str | None = None
+    privacy_policy_url: str | None = None
+    controller_address: str | None = None
+    dpo_email: str | None = None
+    supervisory_authority: str | None = None
+    # Dates shown to customers and the calendar-month arithmetic of section 4 use this zone.
+    timezone: str = "UTC"
 
     @field_validator("database_url")
     @classmethod
@@ -124,6 +137,37 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("brand_url", "privacy_policy_url")
+    @classmethod
+    def _web_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http://)")
+        return value.strip()
+
+    @field_validator("supervisory_authority")
+    @classmethod
+    def _authority(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from app.core.brand import parse_authority
+
+        parse_authority(value)  # ValueError saying the form it needs
+        return value.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        name = value.strip() or "UTC"
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
+        return name
 
     @field_validator("deadline_warnings")
     @classmethod
@@ -163,6 +207,9 @@ class Settings(BaseSettings):
         "secret_key",
         "customer_token_issuer",
         "customer_token_audience",
+        "brand_name",
+        "controller_address",
+        "dpo_email",
     )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
@@ -197,6 +244,18 @@ class Settings(BaseSettings):
             return None
         demo_key = self.var_dir / "demo" / DEMO_PUBLIC_KEY_NAME
         return demo_key if demo_key.exists() else None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """TIMEZONE as a ``ZoneInfo``."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def brand(self) -> Brand:
+        """The brand settings as one value for templates."""
+        from app.core.brand import Brand
+
+        return Brand.from_settings(self)
 
     @property
     def is_production(self) -> bool:

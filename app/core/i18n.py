@@ -1,0 +1,180 @@
+"""Translations for everything a customer reads (contract section 8): gettext message catalogs, read with Babel.
+
+Each domain that renders text keeps its templates in ``app/<domain>/templates/`` and its catalogs in
+``app/<domain>/locales/<lang>/LC_MESSAGES/messages.po``. Templates are written once, in English, with
+``{% trans %}`` / ``_()``; a language is a catalog. English needs no catalog (the message ids are English).
+
+Catalogs are read from the ``.po`` files at start (Babel compiles them in memory): no compiled ``.mo`` files
+to keep in step, and a missing translation falls back to English rather than failing a send. The test suite
+checks that every message has its German translation and that no English is left in German output.
+
+Dates are shown in ``TIMEZONE`` (passed as ``timezone`` in the template context), as a person writes them.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date as babel_format_date
+from babel.dates import format_time as babel_format_time
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import NullTranslations, Translations
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+
+from app.core.clock import as_utc
+
+LOCALES: tuple[str, ...] = ("en", "de")
+DEFAULT_LOCALE = "en"
+# Babel's locale for each language: British English writes "30 December 2026", not "December 30, 2026".
+_BABEL_LOCALES = {"en": "en_GB", "de": "de_DE"}
+CATALOG_DOMAIN = "messages"
+
+
+def normalize_locale(locale: str | None) -> str:
+    """``de``, ``de-DE`` and ``de_AT`` are German; anything unknown falls back to English."""
+    language = (locale or "").replace("_", "-").split("-")[0].strip().lower()
+    return language if language in LOCALES else DEFAULT_LOCALE
+
+
+def babel_locale(locale: str | None) -> Locale:
+    return Locale.parse(_BABEL_LOCALES[normalize_locale(locale)])
+
+
+def catalog_path(package: str, locale: str) -> Any:
+    """The ``.po`` file of ``package`` (e.g. ``app.notifications``) for ``locale``, as an importlib resource."""
+    return resources.files(package) / "locales" / locale / "LC_MESSAGES" / f"{CATALOG_DOMAIN}.po"
+
+
+@lru_cache(maxsize=32)
+def translations(package: str, locale: str) -> NullTranslations:
+    """The gettext translations of ``package`` in ``locale``; English (and a language without a catalog) is
+    the identity."""
+    lang = normalize_locale(locale)
+    path = catalog_path(package, lang)
+    if lang == DEFAULT_LOCALE or not path.is_file():
+        return NullTranslations()
+    with path.open("rb") as file:
+        catalog = read_po(file, locale=_BABEL_LOCALES[lang], domain=CATALOG_DOMAIN)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog, use_fuzzy=False)
+    compiled.seek(0)
+    return Translations(compiled, domain=CATALOG_DOMAIN)
+
+
+def gettext_for(package: str, locale: str) -> Callable[[str], str]:
+    """``_`` for Python code that builds customer-facing text outside a template."""
+    return translations(package, locale).gettext
+
+
+# -- dates and numbers as a person writes them, in TIMEZONE --------------------------------------------------
+
+
+def local_time(value: datetime, timezone: str | ZoneInfo) -> datetime:
+    """``value`` (aware, or naive UTC as SQLite returns it) in ``timezone``."""
+    zone = timezone if isinstance(timezone, ZoneInfo) else ZoneInfo(timezone)
+    return as_utc(value).astimezone(zone)
+
+
+def format_date(value: datetime | date, locale: str, timezone: str | ZoneInfo = "UTC") -> str:
+    """``30 December 2026`` / ``30. Dezember 2026``: the calendar date in ``timezone``."""
+    day = local_time(value, timezone).date() if isinstance(value, datetime) else value
+    return babel_format_date(day, format="long", locale=babel_locale(locale))
+
+
+def format_datetime(value: datetime, locale: str, timezone: str | ZoneInfo = "UTC") -> str:
+    """``30 December 2026, 14:05 CET`` / ``30. Dezember 2026, 14:05 MEZ``: minutes, never seconds."""
+    local = local_time(value, timezone)
+    lang = babel_locale(locale)
+    day = babel_format_date(local.date(), format="long", locale=lang)
+    clock_time = babel_format_time(local, format="HH:mm", locale=lang)
+    zone = babel_format_time(local, format="z", tzinfo=local.tzinfo, locale=lang)
+    return f"{day}, {clock_time} {zone}"
+
+
+def format_number(value: int | float, locale: str) -> str:
+    """``1,234`` / ``1.234``."""
+    return format_decimal(value, locale=babel_locale(locale))
+
+
+def format_duration(value: timedelta, locale: str) -> str:
+    """A span in words: ``7 days``, ``12 hours`` / ``7 Tage``, ``12 Stunden`` (nominative)."""
+    from babel.dates import format_timedelta
+
+    return format_timedelta(value, threshold=1, format="long", locale=babel_locale(locale))
+
+
+# -- the Jinja environment ------------------------------------------------------------------------------------
+
+
+def _locale_of(context: Context) -> str:
+    return str(context.get("locale", DEFAULT_LOCALE))
+
+
+def _zone_of(context: Context) -> str:
+    return str(context.get("timezone") or "UTC")
+
+
+@pass_context
+def _date_filter(context: Context, value: Any) -> str:
+    return format_date(value, _locale_of(context), _zone_of(context))
+
+
+@pass_context
+def _datetime_filter(context: Context, value: Any) -> str:
+    return format_datetime(value, _locale_of(context), _zone_of(context))
+
+
+@pass_context
+def _number_filter(context: Context, value: Any) -> str:
+    return format_number(value, _locale_of(context))
+
+
+@pass_context
+def _duration_filter(context: Context, value: Any) -> str:
+    return format_duration(value, _locale_of(context))
+
+
+@pass_context
+def _localized_filter(context: Context, value: Any) -> Any:
+    """A per-language text (``{"en": ..., "de": ...}``) in the context's language; a plain string as is."""
+    if isinstance(value, dict):
+        lang = normalize_locale(_locale_of(context))
+        return value.get(lang) or value.get(DEFAULT_LOCALE) or next(iter(value.values()), None)
+    return value
+
+
+@lru_cache(maxsize=32)
+def environment(package: str, locale: str, *, autoescape: Any) -> Environment:
+    """The Jinja2 environment of ``package``'s templates in ``locale``: strict, trimmed, translated, with the
+    filters ``date``, ``datetime``, ``number``, ``duration`` and ``localized``, which read ``locale`` and
+    ``timezone`` from the render context."""
+    env = Environment(
+        loader=PackageLoader(package, "templates"),
+        autoescape=autoescape,
+        # StrictUndefined: a typo in a template fails the test suite instead of showing a blank.
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        # Templates ship with the code: no need to stat them on every render.
+        auto_reload=False,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(translations(package, locale), newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(
+        date=_date_filter,
+        datetime=_datetime_filter,
+        number=_number_filter,
+        duration=_duration_filter,
+        localized=_localized_filter,
+    )
+    return env
