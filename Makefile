@@ -29,7 +29,7 @@ lock: $(VENV)/.uv-$(UV_VERSION)
 run: $(VENV)/.installed
 	$(PY) -m app migrate
 	$(PY) -m app demo
-	$(PY) -m app serve
+	$(PY) -m app serve --demo-brand
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .

@@ -16,6 +16,11 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="the API with the embedded background worker")
     serve.add_argument("--no-worker", action="store_true", help="serve the API only")
+    serve.add_argument(
+        "--demo-brand",
+        action="store_true",
+        help="fill the brand settings the environment leaves unset with the demo's (what `make run` uses)",
+    )
     commands.add_parser("worker", help="a standalone background worker (run as many as you like)")
     commands.add_parser("migrate", help="upgrade the database to the latest schema")
     commands.add_parser("demo", help="create the demo data sources, customers and token key pair (once)")
@@ -48,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
             print("database migrated to the latest schema")
             return 0
         if args.command == "serve":
+            if args.demo_brand:
+                from app.cli.demo_brand import with_demo_brand
+
+                settings = with_demo_brand(settings)
             return _serve(settings, with_worker=not args.no_worker)
         if args.command == "worker":
             from app.cli.startup import run_worker
@@ -95,10 +104,11 @@ def _customer_token(settings: Settings, customer_id: str) -> int:
 def _serve(settings: Settings, *, with_worker: bool) -> int:
     import uvicorn
 
-    from app.cli.startup import check_public_base_url, check_sources, ensure_first_admin_key
+    from app.cli.startup import check_brand, check_public_base_url, check_sources, ensure_first_admin_key
     from app.main import create_app
 
     check_public_base_url(settings, command="serve")
+    check_brand(settings, command="serve")
     check_sources(settings)
     key = asyncio.run(ensure_first_admin_key(settings))
     if key is not None:

@@ -218,6 +218,8 @@ def app_env(
         "PORT": str(port or 8000),
         # Required by `worker` and by `serve` on PostgreSQL (links in emails).
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port or 8000}",
+        "BRAND_NAME": "Bench Shop",
+        "CONTROLLER_ADDRESS": "Bench Shop Ltd, 1 Bench Street, Benchville",
     }
     if smtp_port is not None:
         env.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "SMTP_SECURITY": "none"})

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.startup import check_public_base_url
+from app.cli.demo_brand import DEMO_BRAND, with_demo_brand
+from app.cli.startup import check_brand, check_public_base_url
 from app.core.config import ConfigError, Settings
 
 from .factories import write_crm
@@ -116,3 +117,43 @@ def test_which_commands_need_public_base_url(
             check_public_base_url(settings, command=command)
     else:
         check_public_base_url(settings, command=command)
+
+
+@pytest.mark.parametrize(
+    ("command", "database_url", "refused"),
+    [
+        ("worker", "sqlite+aiosqlite:///./var/privacy.db", True),
+        ("worker", "postgresql+asyncpg://db/privacy", True),
+        ("serve", "sqlite+aiosqlite:///./var/privacy.db", False),  # the embedded default: make run
+        ("serve", "postgresql+asyncpg://db/privacy", True),
+    ],
+)
+@pytest.mark.parametrize("missing", ["brand_name", "controller_address"])
+def test_commands_that_write_to_customers_need_the_controller_named(
+    command: str, database_url: str, refused: bool, missing: str
+) -> None:
+    brand = {
+        "brand_name": "Lindenhof Shop",
+        "controller_address": "Lindenhof Shop GmbH, Lindenweg 12, Berlin",
+    }
+    brand.pop(missing)
+    settings = Settings(
+        _env_file=None, database_url=database_url, secret_key="cli-test-secret-0123456789", **brand
+    )
+    if refused:
+        with pytest.raises(
+            ConfigError, match=f"^configuration error: {missing.upper()}: required by `{command}`"
+        ):
+            check_brand(settings, command=command)
+    else:
+        check_brand(settings, command=command)
+
+
+def test_serve_with_demo_brand_fills_only_what_the_environment_leaves_unset() -> None:
+    settings = with_demo_brand(
+        Settings(_env_file=None, brand_name="Mine", secret_key="cli-test-secret-0123456789")
+    )
+    assert settings.brand_name == "Mine"
+    assert settings.brand.controller_address == DEMO_BRAND["controller_address"]
+    assert settings.brand.authority_name == "Berliner Beauftragte für Datenschutz und Informationsfreiheit"
+    assert settings.brand.authority_url == "https://www.datenschutz-berlin.de"

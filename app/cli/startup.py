@@ -44,6 +44,19 @@ def check_public_base_url(settings: Settings, *, command: str) -> None:
         )
 
 
+def check_brand(settings: Settings, *, command: str) -> None:
+    """Fail start-up with one line when a command that writes to customers outside the embedded default does not
+    say who the controller is (contract section 8: every email, page and report is from the brand)."""
+    if not settings.is_production and command != "worker":
+        return
+    for name in ("brand_name", "controller_address"):
+        if getattr(settings, name) is None:
+            raise ConfigError(
+                f"configuration error: {name.upper()}: required by `{command}` outside the embedded default: "
+                "customers must be told who the controller is"
+            )
+
+
 async def ensure_first_admin_key(settings: Settings) -> str | None:
     """On a database without keys, create an admin key and return it (printed once by ``serve``)."""
     engine = create_engine(settings.database_url)
@@ -60,6 +73,7 @@ async def ensure_first_admin_key(settings: Settings) -> str | None:
 async def run_worker(settings: Settings) -> None:
     """A standalone worker until SIGTERM or SIGINT; it finishes the job in hand first."""
     check_public_base_url(settings, command="worker")
+    check_brand(settings, command="worker")
     check_sources(settings)
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)

@@ -54,6 +54,8 @@ def _env(cluster: Cluster, tmp_path: Path, sources_file: Path, port: int) -> dic
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "BRAND_NAME": "Test Shop",
+        "CONTROLLER_ADDRESS": "Test Shop Ltd, 1 Test Street, Testville",
         "SOURCES_FILE": str(sources_file),
         "MAIL_DIR": str(tmp_path / "mail"),
         "PACKAGE_DIR": str(tmp_path / "packages"),

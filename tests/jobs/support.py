@@ -75,6 +75,8 @@ def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
             "PACKAGE_DIR": str(settings.package_dir),
             "VAR_DIR": str(settings.var_dir),
             "PUBLIC_BASE_URL": settings.base_url,
+            "BRAND_NAME": settings.brand_name or "Test Shop",
+            "CONTROLLER_ADDRESS": settings.controller_address or "Test Shop Ltd, 1 Test Street, Testville",
             "PRIVACY_TEAM_EMAIL": settings.privacy_team_email or "",
             "MAIL_FROM": settings.mail_from,
             "JOB_RETRY_BASE": "PT0.2S",
