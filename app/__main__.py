@@ -118,7 +118,8 @@ def _serve(settings: Settings, *, with_worker: bool) -> int:
         )
     app = create_app(settings, run_worker=with_worker)
     # log_config=None: uvicorn's own loggers go through the handler set up above, so its access log lines carry
-    # the request id too (and keep their secret links masked).
+    # the request id too (and keep their secret links masked). proxy_headers=False: the app itself takes the
+    # client from X-Forwarded-For of the proxies FORWARDED_ALLOW_IPS trusts (create_app), once.
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_level="info", log_config=None, proxy_headers=False
     )

@@ -7,7 +7,9 @@ few kilobytes.
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import AppError
@@ -24,6 +27,7 @@ from app.sources.base import SourceError
 log = logging.getLogger("app.core.errors")
 
 MAX_BODY_BYTES = 1024 * 1024
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -51,10 +55,15 @@ async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     fields = []
     for error in exc.errors():
+        body_problem = _body_problem(request, error, exc.body)
+        if body_problem is not None:
+            # The body as a whole could not be read as the JSON object the operation takes: one clear sentence
+            # instead of the parser's position shown as a field name.
+            return _invalid_input(body_problem)
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         fields.append({"field": _field_name(tuple(error.get("loc", ()))), "detail": message})
     first = fields[0] if fields else {"field": "body", "detail": "invalid"}
@@ -62,8 +71,46 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "validation_error", "detail": detail, "fields": fields}, status_code=422)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+_SEND_JSON = "Send the body as JSON, with the header 'Content-Type: application/json'."
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def _json_syntax_error(document: str | bytes, position: int, expected: str) -> str:
+    """The sentence for a body that is not JSON: what the parser expected, and where (line and column)."""
+    text = document.decode("utf-8", "replace") if isinstance(document, bytes) else document
+    where = json.JSONDecodeError(expected, text, max(0, min(position, len(text))))
+    return f"The body is not valid JSON: {expected} at line {where.lineno}, column {where.colno}."
+
+
+def _body_problem(request: Request, error: Any, body: Any) -> str | None:
+    """The one-sentence answer when the body itself (not a field in it) is the problem, else None."""
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "json_invalid" and len(loc) == 2 and loc[0] == "body":
+        position = loc[1] if isinstance(loc[1], int) else 0
+        expected = str((error.get("ctx") or {}).get("error", "invalid JSON"))
+        # FastAPI hands over the document the parser read (``exc.body``): the position indexes into it.
+        document = body if isinstance(body, (str, bytes)) else ""
+        return _json_syntax_error(document, position, expected)
+    if loc != ("body",):
+        return None
+    if not _is_json(request.headers.get("content-type", "")):
+        # FastAPI reads a body as JSON only when it is declared so: anything else arrives as bytes.
+        return _SEND_JSON
+    if error.get("type") == "missing":
+        return "A JSON body is required."
+    return "The body must be a JSON object."
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        return _method_not_allowed(request, (exc.headers or {}).get("Allow", ""))
     if exc.status_code == 400:
         # An unreadable body (bad encoding, broken multipart) is a validation error in the contract's terms.
         return JSONResponse(
@@ -81,6 +128,24 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 401:
         detail = "An API key is required: send 'Authorization: Bearer <key>'."
     return JSONResponse({"error": code, "detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def _method_not_allowed(request: Request, fallback: str) -> JSONResponse:
+    """405 with an ``Allow`` that lists every method of the path (RFC 9110). Starlette names only the methods
+    of the first route that matched the path, and FastAPI makes one route per method: so each method is tried
+    against the routes (the routing's public ``matches``; only on this rare answer)."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+    allow = ", ".join(allowed) or fallback
+    return JSONResponse(
+        {"error": "method_not_allowed", "detail": f"{request.method} is not allowed here; allowed: {allow}."},
+        status_code=405,
+        headers={"Allow": allow},
+    )
 
 
 async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:

@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app import error_handlers, openapi_schema
+from app import api_docs, error_handlers, openapi_schema
 from app.auth.customer_tokens import build_customer_tokens
 from app.auth.router import router as api_keys_router
 from app.core.config import Settings, get_settings
@@ -19,12 +20,14 @@ from app.core.db import create_engine, create_sessionmaker
 from app.core.logging import RequestIdMiddleware
 from app.core.observability import MetricsMiddleware
 from app.core.observability import router as operations_router
-from app.core.ratelimit import RateLimiter
+from app.core.ratelimit import HitCounter, MemoryCounter, RateLimiter
 from app.customers.router import router as customers_router
 from app.downloads.router import router as downloads_router
+from app.ratelimits.counter import DatabaseCounter
 from app.requests.router import router as requests_router
 from app.sources import DataSources
 from app.verification.router import router as verification_router
+from app.webhooks.router import router as webhooks_router
 from app.wiring import build_worker
 from app.worker.listen import listen_forever
 
@@ -58,7 +61,13 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         app.state.sessionmaker = sessionmaker
         app.state.ctx = ctx
         app.state.worker = worker
-        app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+        # On PostgreSQL every replica counts in the database; SQLite is one process, which counts in memory.
+        counter: HitCounter = MemoryCounter() if settings.is_sqlite else DatabaseCounter(engine)
+        app.state.rate_limiter = RateLimiter(
+            counter,
+            per_minute=settings.rate_limit_per_minute,
+            auth_failures_per_minute=settings.rate_limit_auth_failures_per_minute,
+        )
         app.state.customer_tokens = customer_tokens
         app.state.wake_workers = worker.wake
         tasks: list[asyncio.Task[None]] = []
@@ -96,16 +105,26 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by app.api_docs from the service's own assets (FastAPI's pages load them from a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     error_handlers.install(app)
     openapi_schema.install(app)
+    api_docs.install(app)
     app.add_middleware(MetricsMiddleware)
+    if settings.forwarded_allow_ips:
+        # The client a trusted proxy reports (X-Forwarded-For, X-Forwarded-Proto) becomes the request's client,
+        # here rather than in `serve`, so the same rule holds under any ASGI server; from any other peer the
+        # headers are ignored.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     for router in (
         requests_router,
         customers_router,
         verification_router,
         downloads_router,
         api_keys_router,
+        webhooks_router,
         operations_router,
     ):
         app.include_router(router)

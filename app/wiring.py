@@ -18,11 +18,16 @@ from app.notifications import sweep as notifications_sweep
 from app.notifications.jobs import on_send_email_dead, run_send_email
 from app.notifications.outbox import SEND_EMAIL_JOB
 from app.notifications.transport import Transport, transport_from_settings
+from app.ratelimits import sweep as ratelimits_sweep
 from app.requests import sweep as requests_sweep
 from app.requests.access_package import run_access_package
 from app.requests.actions import ACCESS_PACKAGE, ERASURE
 from app.requests.erasure import run_erasure
 from app.requests.failure import on_job_dead
+from app.webhooks import emission as webhook_emission
+from app.webhooks import sweep as webhooks_sweep
+from app.webhooks.jobs import new_client as new_webhook_client
+from app.webhooks.jobs import on_delivery_dead, run_delivery
 from app.worker.loop import DeadHook, Handler, Worker
 from app.worker.sweep import SweepStep, run_sweep
 
@@ -32,26 +37,38 @@ SWEEP_STEPS: tuple[SweepStep, ...] = (
     *downloads_sweep.STEPS,
     *notifications_sweep.STEPS,
     *jobs_sweep.STEPS,
+    *ratelimits_sweep.STEPS,
+    *webhooks_sweep.STEPS,
 )
 
 
 def build_worker(
     ctx: ServiceContext, sessionmaker: async_sessionmaker[AsyncSession], *, transport: Transport | None = None
 ) -> Worker:
-    """A worker with every job kind and the sweep, configured from the settings."""
+    """A worker with every job kind and the sweep, configured from the settings.
+
+    Every session of ``sessionmaker`` (the API's too: `serve` and `worker` both build theirs here) also
+    raises webhook events for the timeline events it writes, in the same transaction.
+    """
+    webhook_emission.install(sessionmaker)
     transport = transport or transport_from_settings(ctx.settings)
+    webhook_client = new_webhook_client()
     handlers: dict[str, Handler] = {
         SEND_EMAIL_JOB: functools.partial(
             run_send_email, ctx=ctx, sessionmaker=sessionmaker, transport=transport
         ),
         ACCESS_PACKAGE: functools.partial(run_access_package, ctx=ctx, sessionmaker=sessionmaker),
         ERASURE: functools.partial(run_erasure, ctx=ctx, sessionmaker=sessionmaker),
+        webhook_emission.DELIVER_WEBHOOK: functools.partial(
+            run_delivery, ctx=ctx, sessionmaker=sessionmaker, client=webhook_client
+        ),
     }
     request_job_dead = functools.partial(on_job_dead, ctx=ctx)
     dead_hooks: dict[str, DeadHook] = {
         SEND_EMAIL_JOB: on_send_email_dead,
         ACCESS_PACKAGE: request_job_dead,
         ERASURE: request_job_dead,
+        webhook_emission.DELIVER_WEBHOOK: on_delivery_dead,
     }
 
     async def on_dead(session: AsyncSession, job: Job, error: str) -> None:
@@ -74,4 +91,5 @@ def build_worker(
         periodic=periodic,
     )
     worker.closers.append(transport.aclose)
+    worker.closers.append(webhook_client.aclose)
     return worker

@@ -109,8 +109,9 @@ def ensure_database(url: str) -> None:
 def reset_schema(url: str) -> None:
     """Drop the app's tables and migrate afresh with ``python -m app migrate``."""
     with psycopg.connect(sync_url(url), autocommit=True) as conn:
-        for table in (*APP_TABLES, "alembic_version", "bench_baseline_requests"):
-            conn.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
+        # The whole public schema: a migration may have added tables this list does not name.
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
     subprocess.run(
         [PYTHON, "-m", "app", "migrate"],
         cwd=REPO,

@@ -33,8 +33,10 @@ from common import (
 )
 from smtp_sink import RecordingSmtpServer, running_sink
 
-E2E_GOAL_S = 2.0
-MEMORY_GOAL_MIB = 256.0
+# The goals of issue 5 (and issue 11 for memory): accept -> data-ready email under 50 ms for a customer with a
+# few hundred rows; `serve` peak memory under 150 MB (decimal megabytes, as the issues state them: 143 MiB).
+E2E_GOAL_S = 0.050
+MEMORY_GOAL_MB = 150.0
 
 
 async def end_to_end(
@@ -170,7 +172,7 @@ def run(
             f"{median * 1000:.0f} ms",
             f"{direct * 1000:.0f} ms direct export+send",
             f"{median / direct:.1f}x",
-            f"< {E2E_GOAL_S:.0f} s, download works",
+            f"< {E2E_GOAL_S * 1000:.0f} ms, download works",
             median < E2E_GOAL_S and package_ok and drained,
         )
     )
@@ -182,8 +184,8 @@ def run(
             f"{hwm:.0f} MiB",
             f"{base_hwm:.0f} MiB bare app" if base_hwm else "n/a (run submit too)",
             f"{hwm / base_hwm:.1f}x" if base_hwm else "-",
-            f"<= {MEMORY_GOAL_MIB:.0f} MiB",
-            hwm <= MEMORY_GOAL_MIB,
+            f"< {MEMORY_GOAL_MB:.0f} MB",
+            hwm * 2**20 < MEMORY_GOAL_MB * 10**6,
         )
     )
     return rows

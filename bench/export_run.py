@@ -10,10 +10,10 @@ from typing import Any
 
 from common import PYTHON, REPO, Row, Workspace, section
 
-TIME_GOAL = (
-    10.0  # the package writes JSON, CSV and an HTML report and deflates them: three encodings, not one
-)
-RSS_GROWTH_GOAL_MIB = 64.0  # streamed: the export must not hold the customer's rows in memory
+# The goals of issue 5: at least a third of the speed of a bare SELECT written to CSV, and peak memory under
+# 150 MB (decimal megabytes, as the issue states them: 143 MiB).
+TIME_GOAL = 3.0
+PEAK_RSS_GOAL_MB = 150.0
 
 
 def _number(pattern: str, text: str) -> tuple[float, ...]:
@@ -57,7 +57,7 @@ def run(
             f"{after:.0f} MiB",
             f"{before:.0f} MiB before export",
             f"+{after - before:.0f} MiB",
-            f"<= +{RSS_GROWTH_GOAL_MIB:.0f} MiB",
-            after - before <= RSS_GROWTH_GOAL_MIB,
+            f"< {PEAK_RSS_GOAL_MB:.0f} MB peak",
+            after * 2**20 < PEAK_RSS_GOAL_MB * 10**6,
         ),
     ]

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import auto_bench
 import e2e_bench
 import export_run
 import list_bench
@@ -32,7 +33,7 @@ import worker_bench
 from common import REPO, Row, Workspace, database_url, ensure_database, reset_schema, section
 
 RESULTS = REPO / "bench" / "results"
-BENCHMARKS = ("submit", "list", "export", "worker", "e2e")
+BENCHMARKS = ("submit", "list", "export", "worker", "e2e", "auto")
 
 
 def machine() -> str:
@@ -109,6 +110,7 @@ def main() -> int:
             "export": export_run.run,
             "worker": worker_bench.run,
             "e2e": e2e_bench.run,
+            "auto": auto_bench.run,
         }
         for name in chosen:
             began = time.monotonic()

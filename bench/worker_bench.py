@@ -37,7 +37,7 @@ from smtp_sink import RecordingSmtpServer, running_sink
 
 from app.notifications.emails import render_email
 
-RATIO_GOAL = 1.3  # 3 workers on 2 cores, sharing them with PostgreSQL and the SMTP server
+RATIO_GOAL = 2.0  # issue 5's goal; on 2 cores shared with PostgreSQL and the SMTP server it is hard to meet
 
 
 def sample_email() -> tuple[str, str, str]:

@@ -1,41 +1,88 @@
-"""The append-only timeline of each request: who did what, when. Rows are only ever inserted; the one
-change allowed is RECORDS_RETENTION removing their free-text details (``clear_details``)."""
+"""The append-only timeline of each request: who did what, when.
+
+Events are only ever inserted: the database refuses to update or delete one (migration 0003). Free text
+that may name the person (an operator's reason or note, a data source's message) is stored beside its event
+(``request_event_texts``); RECORDS_RETENTION clears that text (``clear_texts``), and that is the one change
+the database allows there. So an event's action, actor, time and fixed detail never change."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
-from app.models import RequestEvent
+from app.models import RequestEvent, RequestEventText
 
 CUSTOMER = "customer"
 SYSTEM = "system"
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One event as the timeline shows it: the fixed detail and the free text joined."""
+
+    at: datetime
+    action: str
+    actor: str
+    detail: str | None
+
+
 def record(
-    session: AsyncSession, *, request_id: uuid.UUID, action: str, actor: str, detail: str | None = None
+    session: AsyncSession,
+    *,
+    request_id: uuid.UUID,
+    action: str,
+    actor: str,
+    detail: str | None = None,
+    text: str | None = None,
 ) -> RequestEvent:
-    """Add one event to the caller's unit of work."""
+    """Add one event to the caller's unit of work.
+
+    ``detail`` is fixed wording that names no one (it is kept for good); ``text`` is free text that may
+    (it is cleared after RECORDS_RETENTION). The timeline shows them as ``"<detail>: <text>"``.
+    """
     event = RequestEvent(request_id=request_id, at=clock.now(), action=action, actor=actor, detail=detail)
     session.add(event)
+    if text is not None:
+        session.add(RequestEventText(event=event, request_id=request_id, text=text))
     return event
 
 
-async def events_of(session: AsyncSession, request_id: uuid.UUID) -> Sequence[RequestEvent]:
+def _joined(detail: str | None, text: str | None) -> str | None:
+    if detail is None or text is None:
+        return text if detail is None else detail
+    return f"{detail}: {text}"
+
+
+async def events_of(session: AsyncSession, request_id: uuid.UUID) -> list[Entry]:
     """A request's timeline, oldest first."""
-    query = select(RequestEvent).where(RequestEvent.request_id == request_id).order_by(RequestEvent.id)
-    return (await session.scalars(query)).all()
+    query = (
+        select(
+            RequestEvent.at,
+            RequestEvent.action,
+            RequestEvent.actor,
+            RequestEvent.detail,
+            RequestEventText.text,
+        )
+        .outerjoin(RequestEventText, RequestEventText.event_id == RequestEvent.id)
+        .where(RequestEvent.request_id == request_id)
+        .order_by(RequestEvent.id)
+    )
+    return [
+        Entry(at=row.at, action=row.action, actor=row.actor, detail=_joined(row.detail, row.text))
+        for row in await session.execute(query)
+    ]
 
 
-async def clear_details(session: AsyncSession, request_id: uuid.UUID) -> None:
-    """Remove the free text of a request's events (it may name the person); action, actor and time stay."""
+async def clear_texts(session: AsyncSession, request_id: uuid.UUID) -> None:
+    """Clear the free text of a request's events (it may name the person); the events themselves stay."""
     await session.execute(
-        update(RequestEvent)
-        .where(RequestEvent.request_id == request_id, RequestEvent.detail.is_not(None))
-        .values(detail=None)
+        update(RequestEventText)
+        .where(RequestEventText.request_id == request_id, RequestEventText.text.is_not(None))
+        .values(text=None)
         .execution_options(synchronize_session=False)
     )

@@ -12,6 +12,7 @@ from app.auth.customer_tokens import CustomerTokenInvalid, CustomerTokens, KeysU
 from app.auth.keys import Principal, Role, authenticate
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, ServiceUnavailable, Unauthorized
+from app.core.ratelimit import client_address, rate_limiter
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer prk_...`")
 
@@ -26,8 +27,13 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Unauthorized("An API key is required: send 'Authorization: Bearer <key>'.")
+        # Wrong keys are counted per address apart from every other limit: an address that spent its allowance
+        # gets no answer about any key until its window ends.
+        limiter, address = rate_limiter(request), client_address(request)
+        limiter.check_authentication(address)
         principal = await authenticate(session, credentials.credentials)
         if principal is None:
+            await limiter.count_failed_authentication(address)
             raise Unauthorized("The API key is unknown or revoked.")
         if not principal.has(role):
             raise Forbidden(f"This action needs the '{role}' role; the key has '{principal.role}'.")
@@ -56,9 +62,12 @@ async def _signed_in_customer(
     if x_customer_token is None:
         return None
     verifier: CustomerTokens = request.app.state.customer_tokens
+    limiter, address = rate_limiter(request), client_address(request)
+    limiter.check_authentication(address)
     try:
         return await verifier.verify(x_customer_token.strip())
     except CustomerTokenInvalid as error:
+        await limiter.count_failed_authentication(address)
         raise Unauthorized(f"X-Customer-Token refused: {error}.") from None
     except KeysUnavailable:
         raise ServiceUnavailable(

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 
 from app.auth.keys import Role, any_key_exists, create_key
 from app.core.config import ConfigError, Settings
 from app.core.context import ServiceContext
 from app.core.db import create_engine, create_sessionmaker, unit_of_work
-from app.sources import DataSources, SourcesFileError
+from app.sources import DataSources, SourceError, SourcesFileError
 from app.wiring import build_worker
 from app.worker.listen import listen_forever
+
+log = logging.getLogger("app.sources")
 
 
 def check_sources(settings: Settings) -> None:
@@ -22,9 +25,18 @@ def check_sources(settings: Settings) -> None:
             f"configuration error: SOURCES_FILE: {settings.sources_file} does not exist (run `python -m app demo`)"
         )
     try:
-        DataSources.from_file(settings.sources_file, secret_key=settings.resolved_secret_key())
+        sources = DataSources.from_file(settings.sources_file, secret_key=settings.resolved_secret_key())
     except SourcesFileError as error:
         raise ConfigError(f"configuration error: SOURCES_FILE: {error}") from None
+    # Where a source's schema can be read now, a column that can never match stops start-up; a database
+    # that cannot be reached yet is checked on first use instead.
+    try:
+        for problem in sources.check_schema():
+            log.warning("%s; its column types are checked on first use", problem)
+    except SourceError as error:
+        raise ConfigError(f"configuration error: SOURCES_FILE: {error}") from None
+    finally:
+        sources.dispose()
 
 
 def check_public_base_url(settings: Settings, *, command: str) -> None:

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     worker_poll_interval: Duration = timedelta(seconds=1)
     package_dir: Path = Path("var/packages")
     rate_limit_per_minute: int = Field(default=60, ge=0)
+    # Wrong API keys and refused customer tokens per client address a minute, counted apart (contract section 11).
+    rate_limit_auth_failures_per_minute: int = Field(default=10, ge=0)
+    # The proxies whose X-Forwarded-For names the client (uvicorn's setting): addresses or networks, comma
+    # separated, `*` for any peer, empty for none. The default trusts a proxy on the same host.
+    forwarded_allow_ips: str = "127.0.0.1"
     # Signed-in customers (contract section 7): the identity provider's keys and the claims checked.
     customer_token_jwks_url: str | None = None
     customer_token_public_key_file: Path | None = None
@@ -156,6 +161,25 @@ class Settings(BaseSettings):
 
         parse_authority(value)  # ValueError saying the form it needs
         return value.strip()
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _forwarded_allow_ips(cls, value: str) -> str:
+        import ipaddress
+
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        if "*" in items:
+            if len(items) > 1:
+                raise ValueError("'*' trusts every peer and stands alone")
+            return "*"
+        for item in items:
+            try:
+                ipaddress.ip_network(item)  # an address is a network of one
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network (such as 10.0.0.0/8); '*' trusts every peer"
+                ) from None
+        return ",".join(items)
 
     @field_validator("timezone")
     @classmethod

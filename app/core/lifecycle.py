@@ -75,7 +75,8 @@ def next_status(*, type: str, status: str, action: Action, handling: str | None 
         return Status.DELETED
     target = _TABLE.get((type, current, action))
     if target is None:
-        raise InvalidTransition(f"A {type} request in status '{current}' cannot be {_past(action)}.")
+        article = "An" if str(type)[:1].lower() in "aeiou" else "A"
+        raise InvalidTransition(f"{article} {type} request in status '{current}' cannot be {_past(action)}.")
     return target
 
 

@@ -24,15 +24,37 @@ HTTP_LATENCY = Histogram(
 EMAILS_SENT = Counter("emails_sent_total", "Emails handed to the transport", ["kind"], registry=REGISTRY)
 
 
-@router.get("/healthz")
+@router.get("/healthz", summary="Liveness")
 async def healthz() -> dict[str, str]:
-    """Liveness: the process answers."""
+    """The process answers: 200 `{"status": "ok"}`. No key needed."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "The database is unreachable"}})
+@router.get(
+    "/readyz",
+    summary="Readiness",
+    responses={
+        503: {
+            "description": "The database is unreachable",
+            "content": {
+                "application/json": {
+                    "example": {"status": "unavailable", "database": "unreachable"},
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "status": {"const": "unavailable"},
+                            "database": {"const": "unreachable"},
+                        },
+                        "required": ["status", "database"],
+                    },
+                }
+            },
+        }
+    },
+)
 async def readyz(request: Request, response: Response) -> dict[str, str]:
-    """Readiness: 200 when the database answers within two seconds, else 503."""
+    """200 when the database answers within two seconds, else 503 (take the replica out of the load balancer).
+    No key needed."""
     try:
         async with asyncio.timeout(2):
             await ping(request.app.state.engine)
@@ -42,9 +64,15 @@ async def readyz(request: Request, response: Response) -> dict[str, str]:
     return {"status": "ok", "database": "ok"}
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    summary="Prometheus metrics",
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+)
 async def metrics() -> Response:
-    """Prometheus text format."""
+    """Request counts and latencies by route and status, jobs and emails, in Prometheus' text format. No key
+    needed (serve it on an internal network only)."""
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -46,8 +46,17 @@ async def add(session: AsyncSession, download: Download) -> Download:
     return download
 
 
-async def find_by_token_hash(session: AsyncSession, token_hash: str) -> Download | None:
-    return (await session.scalars(select(Download).where(Download.token_hash == token_hash))).first()
+async def find_by_token_hash_with_locale(
+    session: AsyncSession, token_hash: str
+) -> tuple[Download, str] | None:
+    """The download with this link and the language of the request it was made for."""
+    query = (
+        select(Download, PrivacyRequest.locale)
+        .join(PrivacyRequest, PrivacyRequest.id == Download.request_id)
+        .where(Download.token_hash == token_hash)
+    )
+    row = (await session.execute(query)).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def count_download(session: AsyncSession, download_id: uuid.UUID) -> None:

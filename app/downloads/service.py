@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,26 +25,59 @@ from app.packages.streaming import prefetched
 
 log = logging.getLogger("app.downloads")
 
+GoneReason = Literal["expired", "erased", "unavailable"]
+
+
+class UnknownLink(NotFound):
+    """No download has this link (404). ``locale`` is None: the link names no request."""
+
+    locale: str | None = None
+
+    def __init__(self) -> None:
+        super().__init__("This download link is not valid.")
+
+
+class DeadLink(Gone):
+    """The download exists but its link no longer works (410): ``reason`` says why, ``locale`` is the language
+    of the request it was made for, so a browser's page can say so in the customer's language."""
+
+    def __init__(self, detail: str, *, reason: GoneReason, locale: str) -> None:
+        super().__init__(detail)
+        self.reason: GoneReason = reason
+        self.locale: str | None = locale
+
 
 async def open_download(
     session: AsyncSession, ctx: ServiceContext, *, token: str
 ) -> tuple[AsyncIterator[bytes], str]:
-    """The decrypted package behind a download token: 404 unknown, 410 expired, purged or unreadable."""
+    """The decrypted package behind a download token: 404 unknown (:class:`UnknownLink`), 410 expired, purged
+    or unreadable (:class:`DeadLink`)."""
     if not tokens.looks_like_token(token):
-        raise NotFound("This download link is not valid.")
+        raise UnknownLink()
     token_hash = tokens.hash_token(token, ctx.secret_key)
-    download = await repository.find_by_token_hash(session, token_hash)
-    if download is None:
-        raise NotFound("This download link is not valid.")
-    if download.purged_at is not None or clock.now() >= download.expires_at:
-        raise Gone("This download link has expired.")
+    found = await repository.find_by_token_hash_with_locale(session, token_hash)
+    if found is None:
+        raise UnknownLink()
+    download, locale = found
+    now = clock.now()
+    if download.purged_at is not None and download.purged_at < download.expires_at:
+        # Revoked before it expired: the customer's data was erased meanwhile (section 7).
+        raise DeadLink(
+            "This download link no longer works: the data was erased.", reason="erased", locale=locale
+        )
+    if download.purged_at is not None or now >= download.expires_at:
+        raise DeadLink("This download link has expired.", reason="expired", locale=locale)
     # The first frame is read and authenticated before the 200 goes out: a package lost from disk or
     # damaged is answered 410, not a 500 or a response that breaks off after its headers.
     try:
         chunks = await prefetched(read_encrypted_package(Path(download.path), secret_key=ctx.secret_key))
     except (OSError, PackageError) as exc:
         log.error("download %s: package unreadable: %s", download.id, exc)
-        raise Gone("This download is no longer available; please ask for your data again.") from None
+        raise DeadLink(
+            "This download is no longer available; please ask for your data again.",
+            reason="unavailable",
+            locale=locale,
+        ) from None
     await repository.count_download(session, download.id)
     timeline.record(session, request_id=download.request_id, action="package_downloaded", actor=CUSTOMER)
     return chunks, f"privacy-data-{download.request_id}.zip"

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.core import clock
 from app.core.db import delete_oldest
@@ -27,6 +28,19 @@ async def enqueue(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> Job:
     """Add a job to the caller's unit of work: it exists only if the caller's transaction commits."""
+    return add(session, kind, payload, request_id=request_id, run_at=run_at, max_attempts=max_attempts)
+
+
+def add(
+    session: AsyncSession | Session,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    request_id: uuid.UUID | None = None,
+    run_at: datetime | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> Job:
+    """``enqueue`` for a caller that cannot await: a session event hook (webhooks' ``before_flush``)."""
     now = clock.now()
     job = Job(
         kind=kind,

@@ -8,7 +8,13 @@ from app.models.email import Email
 from app.models.idempotency_key import IdempotencyKey
 from app.models.job import Job
 from app.models.privacy_request import CLOSED_AT, OPEN_STATUSES, PrivacyRequest
+from app.models.rate_limit_window import RateLimitWindow
 from app.models.request_event import RequestEvent
+from app.models.request_event_text import RequestEventText
+from app.models.webhook_delivery import WebhookDelivery
+from app.models.webhook_delivery_attempt import WebhookDeliveryAttempt
+from app.models.webhook_event import WebhookEvent
+from app.models.webhook_subscription import WebhookSubscription
 
 __all__ = [
     "CLOSED_AT",
@@ -21,5 +27,11 @@ __all__ = [
     "IdempotencyKey",
     "Job",
     "PrivacyRequest",
+    "RateLimitWindow",
     "RequestEvent",
+    "RequestEventText",
+    "WebhookDelivery",
+    "WebhookDeliveryAttempt",
+    "WebhookEvent",
+    "WebhookSubscription",
 ]

@@ -8,7 +8,8 @@ from app.models.base import Base, BigIntId
 
 
 class RequestEvent(Base):
-    """One line of a request's append-only timeline."""
+    """One line of a request's append-only timeline. On PostgreSQL and SQLite the database refuses to update
+    or delete a row (migration 0003); ``detail`` never holds free text that may name the person."""
 
     __tablename__ = "request_events"
 

@@ -1,23 +1,31 @@
-"""Email kinds rendered from Jinja2 templates: a subject, a plain-text part and an HTML part, in en or de.
+"""Email kinds rendered from Jinja2 templates: a subject, a plain-text part and an HTML part, in the customer's
+language.
 
-Templates live in ``templates/<locale>/<kind>.txt`` (whose ``subject`` block is the subject line) and
-``templates/<locale>/<kind>.html``. HTML is autoescaped; plain text is not (it is not markup).
+Each kind is one template pair, written once in English with gettext (``templates/<kind>.txt``, whose
+``subject`` block is the subject line, and ``templates/<kind>.html``); a language is a message catalog,
+``locales/<lang>/LC_MESSAGES/messages.po`` (``make messages`` extracts and updates them). HTML is autoescaped;
+plain text is not (it is not markup). Every email carries the brand (``BRAND_*`` settings) in its footer and
+shows dates in ``TIMEZONE``: both are passed to :func:`render_email` by whoever holds the settings.
 
 Context keys per kind (``request`` is a mapping with ``id``, ``type``, ``regulation``, ``email`` (may be
-``None``), ``received_at``, ``due_at`` (timezone-aware datetimes) and ``locale``):
+``None``), ``received_at``, ``due_at`` (timezone-aware datetimes) and ``locale``). ``LText`` is a text per
+language (``{"en": ..., "de": ...}``) or one string for every language.
 
 ======================== =====================================================================================
 kind                     keys
 ======================== =====================================================================================
 access_acknowledged      ``request``
-deletion_confirmation    ``request``, ``verify_url``, ``expires_at``; optional ``entities`` (list of mappings
-                         with ``source``, ``entity``, ``erase`` (delete | anonymize | keep), ``retention``)
+access_no_data           ``request``
+deletion_confirmation    ``request``, ``verify_url``, ``expires_at``; optional ``entities`` (as
+                         ``sources.describe()`` returns them: ``title``, ``purpose``, ``erase``,
+                         ``pseudonymised``, ``retention``, ``retention_basis``, ...)
 data_ready               ``request``, ``download_url``, ``expires_at``
 access_fulfilled         ``request``; optional ``note`` (the operator's note)
-deletion_completed       ``request``, ``report`` (the erasure report:
-                         ``{"sources": {src: {entity: {"action", "count", "reason"?}}}}``)
+deletion_completed       ``request``, ``report`` (the erasure report: ``{"sources": {src: {entity: {"action",
+                         "count", "title", "basis", "retention", "pseudonymised", "reason"?}}}}``)
+deletion_refused         ``request``, ``reasons`` (list of str: why the erasure was refused)
 request_declined         ``request``, ``reason``
-deadline_extended        ``request``, ``new_due_at``, ``reason``
+deadline_extended        ``request``, ``new_due_at``, ``reason``; optional ``previous_due_at``
 confirmation_expired     ``request``
 due_soon (team)          ``requests`` (list of request mappings, each may carry ``days_left`` and ``status``),
                          ``threshold`` (timedelta), ``base_url``
@@ -32,20 +40,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from datetime import datetime, timedelta
 from typing import Any
 
-from jinja2 import Environment, select_autoescape
+from babel.units import format_unit
 
-from app.core import clock
+from app.core import clock, i18n
+from app.core.brand import Brand
 from app.notifications import formatting
+
+PACKAGE = "app.notifications"
 
 _CUSTOMER_KINDS: dict[str, tuple[str, ...]] = {
     "access_acknowledged": ("request",),
+    "access_no_data": ("request",),
     "deletion_confirmation": ("request", "verify_url", "expires_at"),
     "data_ready": ("request", "download_url", "expires_at"),
     "access_fulfilled": ("request",),
     "deletion_completed": ("request", "report"),
+    "deletion_refused": ("request", "reasons"),
     "request_declined": ("request", "reason"),
     "deadline_extended": ("request", "new_due_at", "reason"),
     "confirmation_expired": ("request",),
@@ -58,7 +71,8 @@ _TEAM_KINDS: dict[str, tuple[str, ...]] = {
 REQUIRED_KEYS: Mapping[str, tuple[str, ...]] = {**_CUSTOMER_KINDS, **_TEAM_KINDS}
 KINDS: frozenset[str] = frozenset(REQUIRED_KEYS)
 TEAM_KINDS: frozenset[str] = frozenset(_TEAM_KINDS)
-_OPTIONAL_DEFAULTS: dict[str, Any] = {"note": None, "entities": None}
+_OPTIONAL_DEFAULTS: dict[str, Any] = {"note": None, "entities": None, "previous_due_at": None}
+_ACTIONS = ("deleted", "anonymized", "kept")
 
 
 @dataclass(frozen=True)
@@ -68,27 +82,29 @@ class RenderedEmail:
     html: str
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
-    return formatting.template_environment(
-        "app.notifications",
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
-    )
-
-
 def summarize_report(report: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Split an erasure report into ``deleted``, ``anonymized`` and ``kept`` lines for the templates."""
-    lines: dict[str, list[dict[str, Any]]] = {"deleted": [], "anonymized": [], "kept": []}
-    for source, entities in (report.get("sources") or {}).items():
+    """The erasure report as the lines an email lists: ``deleted``, ``anonymized`` (truly anonymised),
+    ``pseudonymised`` and ``kept``. An entity with no records is left out: nothing happened to it."""
+    lines: dict[str, list[dict[str, Any]]] = {
+        "deleted": [],
+        "anonymized": [],
+        "pseudonymised": [],
+        "kept": [],
+    }
+    for entities in (report.get("sources") or {}).values():
         for entity, outcome in (entities or {}).items():
             action = str(outcome.get("action", ""))
-            if action not in lines:
+            count = outcome.get("count")
+            if action not in _ACTIONS or not count:
                 continue
+            if action == "anonymized" and outcome.get("pseudonymised"):
+                action = "pseudonymised"
             lines[action].append(
                 {
-                    "source": source,
-                    "entity": entity,
-                    "count": outcome.get("count"),
+                    "title": outcome.get("title") or entity,
+                    "count": count,
+                    "basis": outcome.get("basis"),
+                    "retention": outcome.get("retention"),
                     "reason": outcome.get("reason"),
                 }
             )
@@ -107,45 +123,81 @@ def _team_rows(requests: list[Mapping[str, Any]], base_url: str) -> list[dict[st
     return sorted(rows, key=lambda row: row["due_at"])
 
 
-def _prepare(kind: str, locale: str, context: Mapping[str, Any]) -> dict[str, Any]:
+def calendar_days(start: datetime, end: datetime, timezone: str) -> int:
+    """Calendar days from ``start`` to ``end`` as the dates fall in ``timezone`` (received 30 November, due
+    30 December: 30 days)."""
+    return (i18n.local_time(end, timezone).date() - i18n.local_time(start, timezone).date()).days
+
+
+def duration_words(value: timedelta, locale: str) -> str:
+    """A warning threshold in the unit it was configured in: ``7 days``, ``12 hours`` / ``7 Tage`` (Babel's own
+    ``format_timedelta`` would round 7 days to "1 week")."""
+    seconds = int(value.total_seconds())
+    if seconds % 86400 == 0:
+        amount, unit = seconds // 86400, "duration-day"
+    elif seconds % 3600 == 0:
+        amount, unit = seconds // 3600, "duration-hour"
+    else:
+        amount, unit = max(seconds // 60, 1), "duration-minute"
+    return format_unit(amount, unit, length="long", locale=i18n.babel_locale(locale))
+
+
+def _prepare(
+    kind: str, locale: str, context: Mapping[str, Any], *, brand: Brand, timezone: str
+) -> dict[str, Any]:
     missing = [key for key in REQUIRED_KEYS[kind] if key not in context]
     if missing:
         raise ValueError(f"email {kind!r} needs context keys: {', '.join(missing)}")
-    variables: dict[str, Any] = {**_OPTIONAL_DEFAULTS, **context, "locale": locale}
+    variables: dict[str, Any] = {
+        **_OPTIONAL_DEFAULTS,
+        **context,
+        "locale": locale,
+        "timezone": timezone,
+        "brand": brand.as_context(),
+        "team": kind in TEAM_KINDS,
+    }
     base_url = str(context.get("base_url", "")).rstrip("/")
     variables["base_url"] = base_url
-    if "request" in context and base_url:
-        variables["request_url"] = f"{base_url}/v1/privacy-requests/{context['request']['id']}"
+    request = context.get("request")
+    if request is not None:
+        variables["request_url"] = f"{base_url}/v1/privacy-requests/{request['id']}" if base_url else ""
+        variables["days_to_answer"] = calendar_days(request["received_at"], request["due_at"], timezone)
     if variables["entities"] is not None:
         variables["entities"] = formatting.describe_entities(variables["entities"])
     if kind == "deletion_completed":
         variables["erasure"] = summarize_report(context["report"])
     if kind in {"due_soon", "overdue"}:
         variables["requests"] = _team_rows(list(context["requests"]), base_url)
+    if kind == "due_soon":
+        variables["within"] = duration_words(context["threshold"], locale)
     return variables
 
 
-def render_email(kind: str, locale: str, context: dict[str, Any]) -> RenderedEmail:
-    """Render ``kind`` in ``locale`` (unknown locales fall back to English); see the module doc for keys.
+def render_email(
+    kind: str,
+    locale: str,
+    context: Mapping[str, Any],
+    *,
+    brand: Brand | None = None,
+    timezone: str = "UTC",
+) -> RenderedEmail:
+    """Render ``kind`` in ``locale`` (unknown locales fall back to English), signed by ``brand``, with dates in
+    ``timezone``; see the module doc for the context keys.
 
     Raises ``ValueError`` for an unknown kind or a missing context key.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown email kind {kind!r}")
-    lang = formatting.normalize_locale(locale)
-    variables = _prepare(kind, lang, context)
-    env = _environment()
-    text_template = env.get_template(f"{lang}/{kind}.txt")
+    lang = i18n.normalize_locale(locale)
+    variables = _prepare(kind, lang, context, brand=brand or Brand(), timezone=timezone)
+    text_template = i18n.environment(PACKAGE, lang, autoescape=False).get_template(f"{kind}.txt")
     subject = "".join(text_template.blocks["subject"](text_template.new_context(variables)))
     text = text_template.render(variables)
     # A subject is one line: a stray newline would be a header-injection vector.
     subject = " ".join(subject.split())
-    html = env.get_template(f"{lang}/{kind}.html").render({**variables, "subject": subject})
-    return RenderedEmail(
-        subject=subject,
-        text=_tidy_text(text),
-        html=html.strip() + "\n",
-    )
+    html_template = i18n.environment(PACKAGE, lang, autoescape=True).get_template(f"{kind}.html")
+    html = html_template.render({**variables, "subject": subject})
+    return RenderedEmail(subject=subject, text=_tidy_text(text), html=html.strip() + "\n")
 
 
 def _tidy_text(text: str) -> str:

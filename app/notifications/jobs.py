@@ -38,7 +38,9 @@ async def run_send_email(
         return
     try:
         message = build_message(
-            outbox.readable(email, secret_key=ctx.secret_key), mail_from=ctx.settings.mail_from
+            outbox.readable(email, secret_key=ctx.secret_key),
+            mail_from=ctx.settings.mail_from,
+            display_name=ctx.settings.brand_name,
         )
         await transport.send(message)
     except UnreadableBody as error:

@@ -12,11 +12,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
+from app.core.config import Settings
+from app.core.i18n import normalize_locale
 from app.jobs import repository as jobs
 from app.models import Email
 from app.notifications import repository
 from app.notifications.emails import render_email
-from app.notifications.formatting import normalize_locale
 from app.notifications.sealing import UnreadableBody, seal, unseal
 
 SEND_EMAIL_JOB = "send_email"
@@ -37,13 +38,15 @@ async def enqueue_email(
     request_id: uuid.UUID | None,
     mail_from_domain: str,
     secret_key: str,
+    settings: Settings,
 ) -> Email:
     """Render ``kind`` and add it, with its ``send_email`` job, to the caller's transaction (flushed, not committed).
 
     Rendering happens now, not at send time, so the email says what was true when the change was made. The
-    bodies are stored sealed under ``secret_key``: they may hold a working link.
+    brand (signature, footer) and ``TIMEZONE`` (every date) come from ``settings``. The bodies are stored
+    sealed under ``secret_key``: they may hold a working link.
     """
-    rendered = render_email(kind, locale, context)
+    rendered = render_email(kind, locale, context, brand=settings.brand, timezone=settings.timezone)
     email_id = uuid.uuid4()
     email = Email(
         id=email_id,

@@ -9,7 +9,7 @@ import re
 import tempfile
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -71,13 +71,26 @@ def recipient_address(address: str) -> Address:
     return mailbox
 
 
-def build_message(email_row: Email, *, mail_from: str) -> OutgoingMessage:
+def sender(mail_from: str, display_name: str | None) -> str | Address:
+    """The ``From:`` header: ``MAIL_FROM``'s address with ``display_name`` (``BRAND_NAME``) shown, so the
+    customer sees who writes; ``MAIL_FROM`` as configured when there is no name to show."""
+    _name, address = parseaddr(mail_from)
+    if not display_name or not address:
+        return mail_from
+    try:
+        return Address(display_name=display_name, addr_spec=address)
+    except ValueError:
+        return mail_from
+
+
+def build_message(email_row: Email, *, mail_from: str, display_name: str | None = None) -> OutgoingMessage:
     """The MIME message for an outbox row: multipart/alternative (text, then HTML), UTF-8, the row's Message-ID,
-    and as its envelope recipient the row's one address (``To:`` holds that address and nothing else)."""
+    and as its envelope recipient the row's one address (``To:`` holds that address and nothing else). ``From:``
+    shows ``display_name`` (the brand) with the ``mail_from`` address."""
     mailbox = recipient_address(email_row.to_address)
     message = OutgoingMessage(policy=MESSAGE_POLICY)
     message.recipient = mailbox.addr_spec
-    message["From"] = mail_from
+    message["From"] = sender(mail_from, display_name)
     message["To"] = mailbox
     message["Subject"] = email_row.subject
     # The time the email was written (with its change), not the time of this attempt: retries stay identical.

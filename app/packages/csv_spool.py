@@ -1,33 +1,40 @@
-"""One CSV file per entity, spooled to disk while the sources are read and handed out in blocks afterwards.
+"""One CSV file per entity, spooled while the sources are read and handed out in blocks afterwards.
 
 An entity's columns are only known once all its records are seen (an HTTP source's records may differ in
-their keys), so the rows wait in a temp file and the header is written when the file is read back.
+their keys), so the rows wait in a spool and the header is written when the spool is read back. Each spool
+stays in memory up to :data:`IN_MEMORY` characters (a customer with a few rows never touches the disk) and
+moves to a temp file beyond, so a large customer's rows are never held in memory.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from collections.abc import Iterator, Sequence
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from app.packages.csv_cells import cell, needs_care
 
 # A spooled file is read back in blocks of this size.
 BLOCK = 1024 * 1024
+# Characters of one entity's rows kept in memory before its spool moves to a temp file.
+IN_MEMORY = 256 * 1024
 
 Key = tuple[str, str]  # (source, entity)
 
 
 class Spool:
-    """Each entity's CSV rows in a temp file, its columns in first-seen order, its record count and its first
-    ``samples`` records. Blocking: use it from one thread at a time."""
+    """Each entity's CSV rows in a spool, its columns in first-seen order, its record count and its first
+    ``samples`` records. Temp files go to ``directory`` (None: the system's). Blocking: use it from one thread
+    at a time; :meth:`close` it."""
 
-    def __init__(self, directory: Path, names: dict[str, list[str]], *, samples: int = 0) -> None:
+    def __init__(self, directory: Path | None, names: dict[str, list[str]], *, samples: int = 0) -> None:
         self._directory = directory
+        self._files: dict[Key, IO[str]] = {}
         self._keep = samples
         self.order: list[Key] = [(s, e) for s, entities in names.items() for e in entities]
         self.columns: dict[Key, dict[str, None]] = {key: {} for key in self.order}
@@ -37,8 +44,22 @@ class Spool:
         self.ragged: set[Key] = set()
         self.sources = list(names)
 
-    def _path(self, key: Key) -> Path:
-        return self._directory / f"{self.order.index(key)}.csv"
+    def _write(self, key: Key, rows: list[Sequence[Any]]) -> None:
+        spool = self._files.get(key)
+        if spool is None:
+            spool = self._files[key] = io.StringIO()
+        csv.writer(spool).writerows(rows)
+        if isinstance(spool, io.StringIO) and spool.tell() > IN_MEMORY:
+            # Grown past what stays in memory: on to a temp file, deleted when closed.
+            on_disk = tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="", dir=self._directory)
+            on_disk.write(spool.getvalue())
+            self._files[key] = on_disk
+
+    def close(self) -> None:
+        """Release the spools (their temp files, if any)."""
+        for spool in self._files.values():
+            spool.close()
+        self._files.clear()
 
     def add(self, source: str, entity: str, records: list[dict[str, Any]]) -> None:
         """Append a batch of records."""
@@ -66,8 +87,7 @@ class Spool:
         # csv writes None as an empty cell.
         if needs_care(list(chain.from_iterable(rows))):
             rows = [[cell(value) for value in row] for row in rows]
-        with self._path(key).open("a", encoding="utf-8", newline="") as out:
-            csv.writer(out).writerows(rows)
+        self._write(key, rows)
         sample = self.samples[key]
         if len(sample) < self._keep:
             sample.extend(records[: self._keep - len(sample)])
@@ -80,15 +100,15 @@ class Spool:
         header = io.StringIO()
         csv.writer(header).writerow([cell(name) for name in columns])
         yield header.getvalue().encode()
-        path = self._path(key)
-        if not path.exists():
+        spooled = self._files.get(key)
+        if spooled is None:
             return
+        spooled.seek(0)
         if key in self.ragged:
-            yield from _padded(path, len(columns))
+            yield from _padded(spooled, len(columns))
             return
-        with path.open("rb") as spooled:
-            while block := spooled.read(BLOCK):
-                yield block
+        while block := spooled.read(BLOCK):
+            yield block.encode()
 
     def names(self) -> dict[str, list[str]]:
         """The entities per source, undeclared ones included."""
@@ -98,18 +118,17 @@ class Spool:
         return out
 
 
-def _padded(path: Path, width: int) -> Iterator[bytes]:
-    """A spooled file whose early rows lack the columns that appeared later: empty, as for a missing key."""
-    with path.open(encoding="utf-8", newline="") as rows:
-        padded = io.StringIO()
-        writer = csv.writer(padded)
-        for row in csv.reader(rows):
-            writer.writerow(row + [""] * (width - len(row)))
-            if padded.tell() >= BLOCK:
-                yield padded.getvalue().encode()
-                padded = io.StringIO()
-                writer = csv.writer(padded)
-        yield padded.getvalue().encode()
+def _padded(rows: IO[str], width: int) -> Iterator[bytes]:
+    """A spool whose early rows lack the columns that appeared later: empty, as for a missing key."""
+    padded = io.StringIO()
+    writer = csv.writer(padded)
+    for row in csv.reader(rows):
+        writer.writerow(row + [""] * (width - len(row)))
+        if padded.tell() >= BLOCK:
+            yield padded.getvalue().encode()
+            padded = io.StringIO()
+            writer = csv.writer(padded)
+    yield padded.getvalue().encode()
 
 
 def _uniform_rows(records: list[dict[str, Any]], columns: dict[str, None]) -> list[Sequence[Any]] | None:

@@ -1,11 +1,23 @@
-"""``report.html``: the package's readable page (GDPR Art. 15): the data, why it is held, and the rights."""
+"""``report.html``: the package's readable page (GDPR Art. 15): the data, why it is held, and the rights.
+
+Rendered from ``templates/report.html`` in the request's language (a language is a catalog in
+``locales/<lang>/LC_MESSAGES/messages.po``), with the brand at the top and dates in ``TIMEZONE``. Jinja's
+``generate()`` hands the page out in pieces as the sections are produced; every value is HTML-escaped.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from html import escape
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from app.core import clock, i18n
+from app.core.brand import Brand
+
+if TYPE_CHECKING:
+    from app.core.config import Settings
 
 # Records per entity shown on the page; all of them are in data.json and the CSVs.
 REPORT_ROWS = 200
@@ -21,55 +33,78 @@ class Contents(Protocol):
     samples: dict[tuple[str, str], list[dict[str, Any]]]
 
 
-_STYLE = """
-body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1b1b1b;line-height:1.45}
-h1{font-size:1.6rem}h2{margin-top:2.5rem;border-bottom:1px solid #ccc}h3{margin-top:1.8rem}
-table{border-collapse:collapse;font-size:.85rem;display:block;overflow-x:auto}
-th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}th{background:#f3f3f3}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}.none{color:#666}
-.more{font-style:italic}
-"""
+@dataclass(frozen=True)
+class Reader:
+    """Who reads the report: the request's language, ``TIMEZONE`` and the brand (contract section 8)."""
 
-RIGHTS = [
-    (
-        "Rectification (Art. 16)",
-        "You may have inaccurate data about you corrected and incomplete data completed.",
-    ),
-    (
-        "Erasure (Art. 17)",
-        "You may ask us to erase your data; we keep only what the law requires us to keep.",
-    ),
-    (
-        "Restriction (Art. 18)",
-        "You may ask us to restrict processing while accuracy or lawfulness is checked.",
-    ),
-    (
-        "Portability (Art. 20)",
-        "You receive this data in machine-readable formats (data.json and CSV) and may pass it to another provider.",
-    ),
-    (
-        "Objection (Art. 21)",
-        "You may object to processing based on legitimate interests or for direct marketing.",
-    ),
-    (
-        "Complaint (Art. 77)",
-        "You may lodge a complaint with a data protection supervisory authority, in particular in the member "
-        "state where you live or work.",
-    ),
-]
-_STRATEGY = {"delete": "deleted", "keep": "kept", "anonymize": "anonymized"}
+    locale: str = "en"
+    timezone: str = "UTC"
+    brand: Brand = field(default_factory=Brand)
+
+    @classmethod
+    def of(cls, settings: Settings, locale: str) -> Reader:
+        """The reader of a request in ``locale``, with the configured brand and ``TIMEZONE``."""
+        return cls(locale=locale, timezone=settings.timezone, brand=settings.brand)
 
 
-def _text(value: Any) -> str:
+_ABOUT_DEFAULTS: dict[str, Any] = {
+    "purpose": None,
+    "categories": [],
+    "recipients": [],
+    "retention": None,
+    "retention_basis": None,
+    "source_of_data": None,
+    "automated_decisions": None,
+    "transfers": None,
+    "erase": None,
+    "pseudonymised": False,
+}
+
+
+def _cell(value: Any) -> str:
+    """A record's value as its CSV cell shows it: nothing for null, JSON for nested values."""
     if value is None:
         return ""
     if isinstance(value, dict | list):
-        return escape(json.dumps(value, ensure_ascii=False))
-    return escape(str(value))
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
 
 
-def _list(values: list[str]) -> str:
-    return escape(", ".join(values)) if values else '<span class="none">not stated</span>'
+def _moment(value: Any) -> datetime | None:
+    """An RFC 3339 string (data.json's request fields) or a datetime, for the ``datetime`` filter."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _sections(contents: Contents, describe: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Each entity that holds records, in the package's order, with what the brand says about it; an entity
+    with no records is not listed (contract section 8)."""
+    meta = {(d.get("source"), d.get("entity")): d for d in describe}
+    for source, entity in contents.order:
+        count = contents.counts[(source, entity)]
+        if not count:
+            continue
+        own = meta.get((source, entity))
+        # An HTTP source that declares no entities describes itself once for whatever it returns.
+        about = {**_ABOUT_DEFAULTS, **(own or meta.get((source, None)) or {})}
+        columns = list(contents.columns[(source, entity)])
+        shown = contents.samples[(source, entity)]
+        yield {
+            # The entity's title, else its name: never the table's.
+            "title": (own or {}).get("title") or entity,
+            "file": f"{source}/{entity}.csv",
+            "count": count,
+            "columns": columns,
+            "rows": ([_cell(record.get(column)) for column in columns] for record in shown),
+            "more": count - len(shown),
+            "about": about,
+        }
 
 
 def report_html(
@@ -78,60 +113,28 @@ def report_html(
     *,
     request: dict[str, Any],
     customer: dict[str, Any] | None,
+    reader: Reader | None = None,
 ) -> Iterator[str]:
-    """The page in pieces; every value is HTML-escaped.
+    """The page in pieces, for ``reader`` (English, UTC and no brand when not given).
 
     A page with hundreds of thousands of rows helps nobody read it: each entity shows its first records
     (``contents.samples``, at most :data:`REPORT_ROWS`) and says how many more are in its CSV file and in
     ``data.json``."""
-    yield '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Your personal data</title>'
-    yield f"<style>{_STYLE}</style></head><body>\n<h1>Your personal data</h1>\n"
-    yield "<p>This is a copy of the personal data we hold about you, with why we hold it and who receives it."
-    yield " The same data is in <code>data.json</code> and in one CSV file per kind of record.</p>\n<dl>"
-    if customer:
-        yield f"<dt>Customer</dt><dd>{_text(customer.get('name'))} &lt;{_text(customer.get('email'))}&gt;"
-        yield f" ({_text(customer.get('id'))})</dd>"
-    for key in ("id", "type", "regulation", "received_at", "due_at"):
-        if request.get(key) is not None:
-            yield f"<dt>Request {escape(key.replace('_', ' '))}</dt><dd>{_text(request[key])}</dd>"
-    yield "</dl>\n<h2>Your rights</h2>\n<dl>"
-    for right, text in RIGHTS:
-        yield f"<dt>{escape(right)}</dt><dd>{escape(text)}</dd>"
-    yield "</dl>\n"
-    meta = {(d["source"], d["entity"]): d for d in describe}
-    current = None
-    for source, entity in contents.order:
-        if source != current:
-            yield f"<h2>Source: {escape(source)}</h2>\n"
-            current = source
-        about = meta.get((source, entity)) or meta.get((source, None)) or {}
-        yield f"<h3>{escape(entity)} ({contents.counts[(source, entity)]:,} records)</h3>\n<dl>"
-        yield f"<dt>Purpose</dt><dd>{_text(about.get('purpose')) or '<span class=none>not stated</span>'}</dd>"
-        yield f"<dt>Categories</dt><dd>{_list(about.get('categories', []))}</dd>"
-        yield f"<dt>Recipients</dt><dd>{_list(about.get('recipients', []))}</dd>"
-        retention = about.get("retention") or "until you ask us to erase it or the purpose ends"
-        yield f"<dt>Retention</dt><dd>{_text(retention)}</dd>"
-        if about.get("erase"):
-            yield f"<dt>On erasure</dt><dd>{escape(_STRATEGY.get(about['erase'], about['erase']))}</dd>"
-        yield "</dl>\n"
-        columns = list(contents.columns[(source, entity)])
-        count = contents.counts[(source, entity)]
-        if not count:
-            yield '<p class="none">No records.</p>\n'
-            continue
-        yield (
-            "<table><thead><tr>"
-            + "".join(f"<th>{escape(c)}</th>" for c in columns)
-            + "</tr></thead><tbody>\n"
-        )
-        shown = contents.samples[(source, entity)]
-        for record in shown:
-            yield "<tr>" + "".join(f"<td>{_text(record.get(c))}</td>" for c in columns) + "</tr>\n"
-        yield "</tbody></table>\n"
-        if count > len(shown):
-            more = count - len(shown)
-            yield (
-                f'<p class="more">{more:,} more {"record is" if more == 1 else "records are"} in '
-                f"<code>{escape(source)}/{escape(entity)}.csv</code> and <code>data.json</code>.</p>\n"
-            )
-    yield "</body></html>\n"
+    reader = reader or Reader()
+    lang = i18n.normalize_locale(reader.locale)
+    template = i18n.environment("app.packages", lang, autoescape=True).get_template("report.html")
+    return template.generate(
+        locale=lang,
+        timezone=reader.timezone,
+        brand=reader.brand.as_context(),
+        request={
+            "id": request.get("id"),
+            "type": request.get("type"),
+            "regulation": request.get("regulation"),
+            "received_at": _moment(request.get("received_at")),
+            "due_at": _moment(request.get("due_at")),
+        },
+        customer=customer,
+        generated_at=clock.now(),
+        sections=_sections(contents, describe),
+    )

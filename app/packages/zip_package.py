@@ -1,7 +1,7 @@
 """The zip package: ``data.json``, one CSV per entity as ``<source>/<entity>.csv``, and ``report.html``.
 
 Nothing holds all of a customer's rows: ``data.json`` is compressed into the zip as the records arrive, while
-each entity's CSV rows are spooled to a temp file; the CSVs follow from those files, then ``report.html``
+each entity's CSV rows are spooled (in memory while small, then to a temp file); the CSVs follow from those, then ``report.html``
 (which shows the first :data:`REPORT_ROWS` records of each entity). The zip's bytes are handed out as they
 are produced.
 """
@@ -9,9 +9,7 @@ are produced.
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, aclosing
 from functools import partial
 from pathlib import Path
@@ -19,11 +17,12 @@ from typing import IO, Any, TypeVar
 
 from app.packages.csv_spool import Spool
 from app.packages.data_json import DataJson
-from app.packages.report_html import REPORT_ROWS, report_html
+from app.packages.report_html import REPORT_ROWS, Reader, report_html
 from app.packages.streaming import read_ahead
 from app.packages.zip_stream import ZipStream
 from app.sources.base import Identity
 from app.sources.service import DataSources
+from app.sources.threads import borrow_thread, return_thread
 
 T = TypeVar("T")
 
@@ -34,15 +33,17 @@ class ZipPackage:
 
     def __init__(
         self,
-        directory: Path,
+        directory: Path | None,
         names: dict[str, list[str]],
         *,
         request: dict[str, Any],
         customer: dict[str, Any] | None,
+        reader: Reader | None = None,
     ) -> None:
         self.spool = Spool(directory, names, samples=REPORT_ROWS)
         self._request = request
         self._customer = customer
+        self._reader = reader
         self._zip = ZipStream()
         self._document = DataJson(names, request=request, customer=customer)
         self._data_json: IO[bytes] | None = self._zip.open("data.json")
@@ -65,9 +66,14 @@ class ZipPackage:
                 for block in self.spool.csv_chunks(source, entity):
                     entry.write(block)
                     yield self._zip.ready()
-        page = report_html(self.spool, describe, request=self._request, customer=self._customer)
+        page = report_html(
+            self.spool, describe, request=self._request, customer=self._customer, reader=self._reader
+        )
         with self._zip.open("report.html") as entry:
-            entry.write("".join(page).encode())
+            for piece in page:
+                entry.write(piece.encode())
+                if chunk := self._zip.ready():
+                    yield chunk
         yield self._zip.close()
 
     def close(self) -> None:
@@ -75,6 +81,7 @@ class ZipPackage:
         valid zip in the buffer, and those bytes are dropped: nobody is reading them any more."""
         self._close_data_json()
         self._zip.close()
+        self.spool.close()
 
     def _close_data_json(self) -> None:
         if self._data_json is not None:
@@ -83,27 +90,36 @@ class ZipPackage:
 
 
 async def stream_zip(
-    sources: DataSources, identity: Identity, *, request: dict[str, Any], customer: dict[str, Any] | None
+    sources: DataSources,
+    identity: Identity,
+    *,
+    request: dict[str, Any],
+    customer: dict[str, Any] | None,
+    reader: Reader | None = None,
 ) -> AsyncIterator[bytes]:
-    """The zip package for the identity, as chunks, with memory bounded by one batch of rows.
+    """The zip package for the identity, as chunks, with memory bounded by one batch of rows; ``report.html``
+    is written for ``reader`` (the request's language, ``TIMEZONE``, the brand).
 
     The next batch is read from the sources while the current one is written to the package.
     """
     loop = asyncio.get_running_loop()
     # One thread does all the package's blocking work (temp files, compression) in order: the clean-up after a
     # cancellation waits for the step under way instead of racing it.
-    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="package")
+    thread = borrow_thread()
 
     def blocking(call: Callable[[], T]) -> Awaitable[T]:
         return loop.run_in_executor(thread, call)
 
     async with AsyncExitStack() as cleanup:
-        cleanup.callback(thread.shutdown, wait=False)
-        directory = await blocking(partial(tempfile.TemporaryDirectory, prefix="package-"))
-        cleanup.push_async_callback(blocking, directory.cleanup)
+        cleanup.callback(return_thread, thread)
         package = await blocking(
             partial(
-                ZipPackage, Path(directory.name), sources.entity_names(), request=request, customer=customer
+                ZipPackage,
+                None,
+                sources.entity_names(),
+                request=request,
+                customer=customer,
+                reader=reader,
             )
         )
         cleanup.push_async_callback(blocking, package.close)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import uuid
+from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,12 +19,12 @@ from app.core.db import ON_ROLLBACK, unit_of_work
 from app.core.lifecycle import Action, Status
 from app.downloads import service as downloads
 from app.models import Job, PrivacyRequest
-from app.packages import stream_zip, write_encrypted_package
+from app.packages import Reader, stream_zip, write_encrypted_package
 from app.requests import repository
 from app.requests.actions import transition
 from app.requests.failure import hopeless_source_errors_are_permanent
 from app.requests.notify import email_customer
-from app.sources import Identity
+from app.sources import DataSources, Identity
 
 
 def identity_of(request: PrivacyRequest) -> Identity:
@@ -60,11 +61,22 @@ async def run_access_package(
         snapshot = await repository.get(reader, request_id)
     if snapshot is None or snapshot.status not in (Status.IN_PROGRESS, Status.PROCESSED):
         return  # dismissed meanwhile: nothing to deliver
+    with hopeless_source_errors_are_permanent():
+        found = await holds_anything(ctx.sources, identity_of(snapshot))
+    if not found:
+        await _record_no_data(session, ctx, request_id=request_id)
+        return
     meta, customer = package_meta(snapshot)
     directory = ctx.settings.package_dir
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{uuid.uuid4()}.zip.enc"
-    chunks = stream_zip(ctx.sources, identity_of(snapshot), request=meta, customer=customer)
+    chunks = stream_zip(
+        ctx.sources,
+        identity_of(snapshot),
+        request=meta,
+        customer=customer,
+        reader=Reader.of(ctx.settings, snapshot.locale),
+    )
     recorded = False
     try:
         with hopeless_source_errors_are_permanent():
@@ -117,6 +129,31 @@ async def _record(
         expires_at=expires_at,
     )
     return True
+
+
+async def holds_anything(sources: DataSources, identity: Identity) -> bool:
+    """Whether any source holds a record of the identity; stops reading at the first one."""
+    # An async generator: closed at once when a record is found (the source releases its cursor).
+    reading = cast(AsyncGenerator[tuple[str, str, list[dict[str, Any]]]], sources.collect_batches(identity))
+    async with contextlib.aclosing(reading) as batches:
+        async for _source, _entity, records in batches:
+            if records:
+                return True
+    return False
+
+
+async def _record_no_data(session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID) -> None:
+    """No source holds anything about the person: no package and no link; they are told no data was found."""
+    request = await repository.get(session, request_id)
+    if request is None or request.status not in (Status.IN_PROGRESS, Status.PROCESSED):
+        return
+    detail = "no data about the person was found in any source; no package was built"
+    if request.status == Status.IN_PROGRESS:
+        request = await transition(session, request, Action.COMPLETE, {"processed_at": clock.now()})
+        timeline.record(session, request_id=request.id, action="processed", actor=SYSTEM, detail=detail)
+    else:
+        timeline.record(session, request_id=request.id, action="no_data_found", actor=SYSTEM, detail=detail)
+    await email_customer(session, ctx, request, "access_no_data")
 
 
 def _remove(path: Path) -> None:

@@ -4,6 +4,7 @@ with a conditional update, so of two actors racing exactly one wins and the othe
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,14 +90,8 @@ async def fulfil(
     if request.status == Status.IN_PROGRESS and request.handling != "manual":
         raise InvalidTransition("Only a manually handled request can be fulfilled by an operator.")
     request = await transition(session, request, Action.FULFIL, {"processed_at": clock.now()})
-    how = "download link emailed" if send_download_link else "delivered by the operator"
-    timeline.record(
-        session,
-        request_id=request.id,
-        action="fulfilled",
-        actor=actor,
-        detail=how + (f": {note}" if note else ""),
-    )
+    how = "download link to be emailed" if send_download_link else "delivered by the operator"
+    timeline.record(session, request_id=request.id, action="fulfilled", actor=actor, detail=how, text=note)
     if send_download_link:
         await enqueue(
             session, ACCESS_PACKAGE, {"request_id": str(request.id), "fulfilled": True}, request_id=request.id
@@ -115,10 +110,15 @@ async def dismiss(
     notify: bool,
     actor: str,
 ) -> PrivacyRequest:
-    """Delete (dismiss) a request; it stays on record with its timeline, hidden from the default list."""
+    """Delete (dismiss) a request; it stays on record with its timeline, hidden from the default list.
+
+    With ``notify`` the customer is told the reason and their rights (``request_declined``); without, the
+    timeline keeps the reason as why they were not told (e.g. a duplicate of a request answered already).
+    """
     request = await get_or_404(session, request_id)
     request = await transition(session, request, Action.DISMISS, {"deleted_at": clock.now()})
-    timeline.record(session, request_id=request.id, action="deleted", actor=actor, detail=reason)
+    told = "the customer is told" if notify else "the customer is not told"
+    timeline.record(session, request_id=request.id, action="deleted", actor=actor, detail=told, text=reason)
     if notify:
         await email_customer(session, ctx, request, "request_declined", reason=reason)
     return request
@@ -130,7 +130,7 @@ async def extend(
     """Extend the deadline once, before it passes: GDPR +2 calendar months, CCPA +45 days, LGPD never."""
     request = await get_or_404(session, request_id)
     now = clock.now()
-    new_due_at = extended_due_at(request.regulation, request.due_at)
+    new_due_at = extended_due_at(request.regulation, request.due_at, zone=ctx.settings.zone)
     if new_due_at is None:
         raise InvalidTransition(f"A {request.regulation.upper()} request cannot be extended.")
     if request.extended_at is not None:
@@ -139,12 +139,33 @@ async def extend(
         raise InvalidTransition("The deadline has passed; it can only be extended before it.")
     if request.status not in OPEN:
         raise InvalidTransition(f"A request in status '{request.status}' cannot be extended.")
+    previous_due_at = request.due_at
     request = await transition(session, request, Action.EXTEND, {"due_at": new_due_at, "extended_at": now})
     # Threshold alerts fire again for the new due date.
     await repository.clear_deadline_alerts(session, request.id)
-    timeline.record(session, request_id=request.id, action="extended", actor=actor, detail=reason)
-    await email_customer(session, ctx, request, "deadline_extended", reason=reason, new_due_at=new_due_at)
+    timeline.record(
+        session,
+        request_id=request.id,
+        action="extended",
+        actor=actor,
+        detail=f"due date {_utc(previous_due_at)} -> {_utc(new_due_at)}",
+        text=reason,
+    )
+    await email_customer(
+        session,
+        ctx,
+        request,
+        "deadline_extended",
+        reason=reason,
+        new_due_at=new_due_at,
+        previous_due_at=previous_due_at,
+    )
     return request
+
+
+def _utc(at: datetime) -> str:
+    """A moment as the API writes it (RFC 3339, UTC)."""
+    return clock.as_utc(at).isoformat().replace("+00:00", "Z")
 
 
 async def resend_verification(
@@ -185,7 +206,9 @@ async def confirm(session: AsyncSession, ctx: ServiceContext, *, token: str) -> 
         session,
         request,
         Action.CONFIRM,
-        {"verified_at": clock.now(), "verification_token_hash": None, "handling": "automatic"},
+        # The token's hash stays: it no longer confirms anything (only an unverified request is found by it),
+        # but a used link can still show its "already confirmed" page in the customer's language.
+        {"verified_at": clock.now(), "handling": "automatic"},
     )
     timeline.record(session, request_id=request.id, action="confirmed", actor=CUSTOMER)
     await enqueue(session, ERASURE, {"request_id": str(request.id)}, request_id=request.id)

@@ -24,7 +24,9 @@ from app.requests.notify import email_customer
 async def run_erasure(
     session: AsyncSession, job: Job, *, ctx: ServiceContext, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    """If any source refuses the dry run, nothing is erased and the request fails with the reasons.
+    """If any source refuses the dry run, nothing is erased, the request fails with the reasons, the team is
+    alerted and the customer is told the sources' reasons and their rights (``deletion_refused``): once per
+    refusal, as the request leaves ``in_progress`` (a retried transient error sends nothing).
 
     Source errors propagate, so the worker retries with backoff (erasing again after a partial run is safe),
     except those retrying cannot help (a 4xx, a broken answer): they fail the job, and so the request, at once.
@@ -39,7 +41,11 @@ async def run_erasure(
         refusals = await ctx.sources.dry_run_erasure(identity)
         if refusals:
             reasons = [f"{r.source}: {r.message} ({r.code})" for r in refusals]
-            await fail_request(session, ctx, request_id=request_id, reasons=reasons)
+            failed = await fail_request(session, ctx, request_id=request_id, reasons=reasons)
+            if failed is not None:
+                # The sources' own words, once each (their internal names and codes stay with the team).
+                told = list(dict.fromkeys(r.message.strip() for r in refusals if r.message.strip()))
+                await email_customer(session, ctx, failed, "deletion_refused", reasons=told)
             return
         report = await ctx.sources.erase(identity)
     request = await repository.get(session, request_id)

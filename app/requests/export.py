@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import repository as timeline
 from app.core.context import ServiceContext
 from app.core.errors import AppError
-from app.packages import stream_json, stream_zip
+from app.packages import Reader, stream_json, stream_zip
 from app.packages.streaming import prefetched
 from app.requests.access_package import identity_of, package_meta
 from app.requests.actions import get_or_404
@@ -36,7 +36,13 @@ async def export(
     meta, customer = package_meta(request)
     identity = identity_of(request)
     if format == "zip":
-        stream = stream_zip(ctx.sources, identity, request=meta, customer=customer)
+        stream = stream_zip(
+            ctx.sources,
+            identity,
+            request=meta,
+            customer=customer,
+            reader=Reader.of(ctx.settings, request.locale),
+        )
         filename = f"privacy-data-{request.id}.zip"
     else:
         stream = stream_json(ctx.sources, identity, request=meta, customer=customer)

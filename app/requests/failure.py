@@ -35,13 +35,16 @@ def hopeless_source_errors_are_permanent() -> Iterator[None]:
 
 async def fail_request(
     session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID, reasons: list[str]
-) -> None:
-    """Move an in-progress request to ``failed`` with ``reasons`` in its result; alert the team."""
+) -> PrivacyRequest | None:
+    """Move an in-progress request to ``failed`` with ``reasons`` in its result; alert the team. The failed
+    request, or None when it was not in progress (nothing changed).
+
+    The reasons stay on the timeline: a retry (accept) clears ``result``, not the ``failed`` event."""
     request = await repository.get(session, request_id)
     if request is None or request.status != Status.IN_PROGRESS:
-        return
+        return None
     request = await transition(session, request, Action.FAIL, {"result": {"reasons": reasons}})
-    timeline.record(session, request_id=request.id, action="failed", actor=SYSTEM, detail="; ".join(reasons))
+    timeline.record(session, request_id=request.id, action="failed", actor=SYSTEM, text="; ".join(reasons))
     await email_team(
         session,
         ctx,
@@ -50,6 +53,7 @@ async def fail_request(
         request=email_context(request),
         error="; ".join(reasons),
     )
+    return request
 
 
 async def on_job_dead(session: AsyncSession, job: Job, error: str, *, ctx: ServiceContext) -> None:
@@ -74,7 +78,12 @@ async def _link_not_sent(
     """
     detail = f"no download link was sent: {reason}"
     timeline.record(
-        session, request_id=request.id, action="download_link_failed", actor=SYSTEM, detail=detail
+        session,
+        request_id=request.id,
+        action="download_link_failed",
+        actor=SYSTEM,
+        detail="no download link was sent",
+        text=reason,
     )
     await email_team(
         session,

@@ -42,6 +42,7 @@ async def email_customer(
         request_id=request.id,
         mail_from_domain=ctx.mail_domain,
         secret_key=ctx.secret_key,
+        settings=ctx.settings,
     )
     return True
 
@@ -81,5 +82,6 @@ async def email_team(
         request_id=request_id,
         mail_from_domain=ctx.mail_domain,
         secret_key=ctx.secret_key,
+        settings=ctx.settings,
     )
     return True

@@ -61,7 +61,8 @@ async def redact_closed(
     session: AsyncSession, *, secret_key: str, closed_before: datetime, now: datetime, limit: int
 ) -> int:
     """Redact up to ``limit`` requests per closed status that closed at or before ``closed_before``; each is
-    redacted once, its timeline keeping actions, actors and times without their details. How many."""
+    redacted once, its timeline keeping its events (actions, actors, times, fixed details) and losing only their
+    free texts, which may name the person. How many."""
     redacted = 0
     for status in CLOSED_AT:
         due = await repository.closed_unredacted(
@@ -71,7 +72,7 @@ async def redact_closed(
             values = redacted_values(request, secret_key=secret_key, now=now)
             if not await repository.redact(session, request.id, values=values):
                 continue
-            await timeline.clear_details(session, request.id)
+            await timeline.clear_texts(session, request.id)
             timeline.record(session, request_id=request.id, action="redacted", actor=SYSTEM)
             redacted += 1
     return redacted

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.auth.dependencies import AppKey, OperatorKey, SignedInCustomer
@@ -18,10 +18,12 @@ from app.core.errors import ValidationFailed
 from app.core.ratelimit import SubmitLimit
 from app.core.responses import attachment
 from app.requests import actions, export, service
+from app.requests import openapi as docs
 from app.requests.repository import ListFilters
 from app.requests.schemas import (
     AcceptBody,
     AppPrivacyRequestOut,
+    EmailText,
     ExtendBody,
     FulfilBody,
     PrivacyRequestDetail,
@@ -30,6 +32,7 @@ from app.requests.schemas import (
     Prose,
     RequestStatus,
     RequestType,
+    Rfc3339,
     SortKey,
     Stats,
     SubmitRequest,
@@ -44,25 +47,33 @@ router = APIRouter(prefix="/v1", tags=["privacy requests"])
     "/privacy-requests",
     status_code=201,
     response_model=PrivacyRequestOut | AppPrivacyRequestOut,
+    response_description="The request was recorded",
+    summary=docs.SUBMIT["summary"],
+    description=docs.SUBMIT["description"],
     responses={
         200: {
             "model": PrivacyRequestOut | AppPrivacyRequestOut,
             "description": "An open request of this type already exists, or a repeat with the same Idempotency-Key",
-        }
+        },
+        **docs.SUBMIT["responses"],
     },
-    description="Record an access or deletion request. Who it concerns (contract section 7): with a valid "
-    "`X-Customer-Token`, the signed-in customer; with an app key and no token, the `email` only (`customer_id` "
-    "is refused); operators may name `customer_id` or `email` and add a `note`. Emails for a matched customer "
-    "go to the address on file. The app role gets the minimal view; operators the full resource.",
 )
 async def submit_request(
     _limit: SubmitLimit,  # first: an unauthenticated flood is limited too
-    body: SubmitRequest,
+    body: Annotated[SubmitRequest, Body(openapi_examples=docs.SUBMIT_EXAMPLES)],
     principal: AppKey,
     session: SessionDep,
     ctx: ContextDep,
     signed_in: SignedInCustomer,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=255,
+            description="A unique string per submission (a UUID, say): a repeat with the same key and body "
+            "answers as the first time, without recording a second request.",
+        ),
+    ] = None,
 ) -> JSONResponse:
     outcome = await service.submit(
         session,
@@ -76,22 +87,45 @@ async def submit_request(
     return JSONResponse(outcome.body, status_code=outcome.status_code)
 
 
-@router.get("/privacy-requests", response_model=PrivacyRequestPage)
+@router.get("/privacy-requests", response_model=PrivacyRequestPage, **docs.LIST)
 async def list_requests(
     _principal: OperatorKey,
     session: SessionDep,
     ctx: ContextDep,
-    status: Annotated[list[RequestStatus] | None, Query()] = None,
-    type: RequestType | None = None,
-    email: Annotated[str | None, Query(max_length=320)] = None,
-    customer_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    overdue: bool | None = None,
-    due_before: datetime | None = None,
-    received_after: datetime | None = None,
-    received_before: datetime | None = None,
-    sort: SortKey = "-received_at",
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    status: Annotated[
+        list[RequestStatus] | None,
+        Query(description="Only these statuses (repeat the parameter for several); `deleted` only if named."),
+    ] = None,
+    type: Annotated[RequestType | None, Query(description="Only access or only deletion requests.")] = None,
+    email: Annotated[EmailText | None, Query(description="Only requests concerning this address.")] = None,
+    customer_id: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="Only this customer's requests.")
+    ] = None,
+    overdue: Annotated[
+        bool | None, Query(description="`true`: only open requests past `due_at`; `false`: only the others.")
+    ] = None,
+    due_before: Annotated[
+        Rfc3339 | None, Query(description="Only requests due before this time (with a time zone).")
+    ] = None,
+    received_after: Annotated[
+        Rfc3339 | None, Query(description="Only requests received at or after this time (with a time zone).")
+    ] = None,
+    received_before: Annotated[
+        Rfc3339 | None, Query(description="Only requests received before this time (with a time zone).")
+    ] = None,
+    sort: Annotated[SortKey, Query(description="The order; `-` for newest (or latest due) first.")] = (
+        "-received_at"
+    ),
+    limit: Annotated[int, Query(ge=1, le=200, description="At most this many requests per page.")] = 50,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=500,
+            pattern=r"^[A-Za-z0-9_-]*$",
+            description="The `next_cursor` of the previous page, as it was returned (with the same `sort`); "
+            "any other value is refused with 422.",
+        ),
+    ] = None,
 ) -> JSONResponse:
     filters = ListFilters(
         statuses=tuple(dict.fromkeys(status or ())),
@@ -137,16 +171,19 @@ def _aware(name: str, value: datetime | None) -> datetime | None:
 @router.get(
     "/privacy-requests/{request_id}",
     response_model=PrivacyRequestDetail | AppPrivacyRequestOut,
-    description="Operators get the detail view with the timeline and result. The app role gets the minimal "
-    "view only (id, type, status, regulation, locale, received_at, due_at, verified_at, days_left, overdue).",
+    **docs.GET,
 )
 async def get_request(request_id: uuid.UUID, principal: AppKey, session: SessionDep) -> dict[str, Any]:
     return await service.get_detail(session, request_id, full=principal.has(Role.OPERATOR))
 
 
-@router.post("/privacy-requests/{request_id}/accept", response_model=PrivacyRequestOut)
+@router.post("/privacy-requests/{request_id}/accept", response_model=PrivacyRequestOut, **docs.ACCEPT)
 async def accept_request(
-    request_id: uuid.UUID, body: AcceptBody, principal: OperatorKey, session: SessionDep, ctx: ContextDep
+    request_id: uuid.UUID,
+    body: Annotated[AcceptBody, Body(openapi_examples=docs.ACCEPT_EXAMPLES)],
+    principal: OperatorKey,
+    session: SessionDep,
+    ctx: ContextDep,
 ) -> dict[str, Any]:
     request = await actions.accept(
         session, ctx, request_id=request_id, handling=body.handling, actor=principal.name
@@ -154,13 +191,13 @@ async def accept_request(
     return operator_view(request, now=clock.now())
 
 
-@router.post("/privacy-requests/{request_id}/fulfil", response_model=PrivacyRequestOut)
+@router.post("/privacy-requests/{request_id}/fulfil", response_model=PrivacyRequestOut, **docs.FULFIL)
 async def fulfil_request(
     request_id: uuid.UUID,
     principal: OperatorKey,
     session: SessionDep,
     ctx: ContextDep,
-    body: FulfilBody | None = None,
+    body: Annotated[FulfilBody | None, Body(openapi_examples=docs.FULFIL_EXAMPLES)] = None,
 ) -> dict[str, Any]:
     body = body or FulfilBody()
     request = await actions.fulfil(
@@ -174,24 +211,34 @@ async def fulfil_request(
     return operator_view(request, now=clock.now())
 
 
-@router.delete("/privacy-requests/{request_id}", response_model=PrivacyRequestOut)
+@router.delete("/privacy-requests/{request_id}", response_model=PrivacyRequestOut, **docs.DISMISS)
 async def delete_request(
     request_id: uuid.UUID,
     principal: OperatorKey,
     session: SessionDep,
     ctx: ContextDep,
     reason: Annotated[Prose, Query(min_length=1, max_length=2000)],
-    notify: bool = False,
+    notify: Annotated[
+        Literal["true", "false"],
+        Query(
+            description="`true`: the customer is told the reason and their rights; `false`: they are not, and "
+            "`reason` says why (e.g. a duplicate)."
+        ),
+    ],
 ) -> dict[str, Any]:
     request = await actions.dismiss(
-        session, ctx, request_id=request_id, reason=reason, notify=notify, actor=principal.name
+        session, ctx, request_id=request_id, reason=reason, notify=notify == "true", actor=principal.name
     )
     return operator_view(request, now=clock.now())
 
 
-@router.post("/privacy-requests/{request_id}/extend", response_model=PrivacyRequestOut)
+@router.post("/privacy-requests/{request_id}/extend", response_model=PrivacyRequestOut, **docs.EXTEND)
 async def extend_request(
-    request_id: uuid.UUID, body: ExtendBody, principal: OperatorKey, session: SessionDep, ctx: ContextDep
+    request_id: uuid.UUID,
+    body: Annotated[ExtendBody, Body(openapi_examples=docs.EXTEND_EXAMPLES)],
+    principal: OperatorKey,
+    session: SessionDep,
+    ctx: ContextDep,
 ) -> dict[str, Any]:
     request = await actions.extend(
         session, ctx, request_id=request_id, reason=body.reason, actor=principal.name
@@ -199,7 +246,9 @@ async def extend_request(
     return operator_view(request, now=clock.now())
 
 
-@router.post("/privacy-requests/{request_id}/resend-verification", response_model=PrivacyRequestOut)
+@router.post(
+    "/privacy-requests/{request_id}/resend-verification", response_model=PrivacyRequestOut, **docs.RESEND
+)
 async def resend_verification(
     request_id: uuid.UUID, principal: OperatorKey, session: SessionDep, ctx: ContextDep
 ) -> dict[str, Any]:
@@ -207,7 +256,7 @@ async def resend_verification(
     return operator_view(request, now=clock.now())
 
 
-@router.get("/stats", response_model=Stats, tags=["cockpit"])
+@router.get("/stats", response_model=Stats, **docs.STATS)
 async def get_stats(_principal: OperatorKey, session: SessionDep) -> dict[str, Any]:
     return await service.stats(session)
 
@@ -219,8 +268,11 @@ async def get_stats(_principal: OperatorKey, session: SessionDep) -> dict[str, A
         200: {
             "content": {"application/json": {}, "application/zip": {}},
             "description": "The customer's data",
-        }
+        },
+        **docs.EXPORT_RESPONSES,
     },
+    summary=docs.EXPORT["summary"],
+    description=docs.EXPORT["description"],
 )
 async def export_data(
     request_id: uuid.UUID,
@@ -229,7 +281,6 @@ async def export_data(
     ctx: ContextDep,
     format: Annotated[Literal["json", "zip"], Query()] = "json",
 ) -> StreamingResponse:
-    """The customer's data collected now from every source, as an attachment; logged in the timeline."""
     chunks, filename = await export.export(
         session, ctx, request_id=request_id, format=format, actor=principal.name
     )

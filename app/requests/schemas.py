@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StrictBool,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from app.core.lifecycle import Status
 
@@ -39,8 +50,58 @@ def no_control_characters_in_prose(value: str) -> str:
     return value
 
 
-PlainText = Annotated[str, AfterValidator(no_control_characters)]
-Prose = Annotated[str, AfterValidator(no_control_characters_in_prose)]
+@dataclass(frozen=True)
+class Documented:
+    """Adds JSON Schema keywords (a ``pattern``, a ``format``, ...) to a type's schema, without changing how it
+    is validated: the validators below keep their own messages, and the schema states what they enforce, so a
+    client generated from the OpenAPI document knows what passes."""
+
+    keywords: dict[str, Any]
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.keywords)))
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema.update(self.keywords)
+        return schema
+
+
+# The same character classes as _CONTROL and _CONTROL_IN_PROSE, in JSON Schema (ECMA-262) pattern syntax.
+_PLAIN = r"[^\x00-\x1f\x7f]"
+_PROSE = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+PLAIN_TEXT_PATTERN = rf"^{_PLAIN}*$"
+PROSE_PATTERN = rf"^{_PROSE}*$"
+# Where surrounding whitespace is stripped first (the submit body), a value must also hold a character that is
+# not whitespace.
+PLAIN_TEXT_NOT_BLANK = rf"^{_PLAIN}*[^\s\x00-\x1f\x7f]{_PLAIN}*$"
+PROSE_NOT_BLANK = rf"^{_PROSE}*[^\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f]{_PROSE}*$"
+
+PlainText = Annotated[str, AfterValidator(no_control_characters), Documented({"pattern": PLAIN_TEXT_PATTERN})]
+Prose = Annotated[str, AfterValidator(no_control_characters_in_prose), Documented({"pattern": PROSE_PATTERN})]
+# For a model that strips surrounding whitespace (``str_strip_whitespace``) before checking ``min_length``.
+StrippedPlainText = Annotated[
+    str, AfterValidator(no_control_characters), Documented({"pattern": PLAIN_TEXT_NOT_BLANK})
+]
+StrippedProse = Annotated[
+    str, AfterValidator(no_control_characters_in_prose), Documented({"pattern": PROSE_NOT_BLANK})
+]
+
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})")
+
+
+def rfc3339(value: object) -> object:
+    """Only what the schema's ``format: date-time`` means (RFC 3339, with a time zone): not a Unix timestamp,
+    a date alone, or a time without a zone, which pydantic would otherwise read."""
+    if isinstance(value, str) and _RFC3339.fullmatch(value):
+        return value
+    raise ValueError("must be an RFC 3339 date-time with a time zone, e.g. 2026-01-31T00:00:00Z")
+
+
+Rfc3339 = Annotated[datetime, BeforeValidator(rfc3339)]
 
 
 def normalise_email(value: str) -> str:
@@ -62,19 +123,49 @@ def normalise_email(value: str) -> str:
     return checked.normalized.lower()
 
 
-Email = Annotated[str, AfterValidator(normalise_email)]
+# email-validator's rules in the schema, as far as a pattern can state them: a dot-atom local part of ASCII
+# characters, a domain of ASCII labels ending in a top-level domain of letters, at most 254 characters; not a
+# special-use domain (.test, .local, ...), and, beyond email-validator, no RFC 2047 encoded word ``=?``.
+# (email-validator also takes an internationalised domain in Unicode form, which the pattern leaves out.)
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_PATTERN = rf"^{_ATEXT}(?:{_ATEXT}|\.{_ATEXT}){{0,31}}@(?:{_LABEL}\.){{1,4}}[A-Za-z]{{2,63}}$"
+EMAIL_REFUSED = r"=\?|\.(?:arpa|invalid|local|localhost|onion|test)$"
+EMAIL_SCHEMA: dict[str, Any] = {
+    "format": "email",
+    "maxLength": 254,
+    "pattern": EMAIL_PATTERN,
+    "not": {"pattern": EMAIL_REFUSED},
+    "description": "An email address (compared and stored lowercased). Not a special-use domain (.test, "
+    ".local, .invalid, .localhost, .onion, .arpa), and no '=?'.",
+}
+# Checked where it is used (the list filter's own error); the schema says what passes.
+EmailText = Annotated[str, Documented(EMAIL_SCHEMA)]
+Email = Annotated[str, AfterValidator(normalise_email), Documented(EMAIL_SCHEMA)]
 
 
 class SubmitRequest(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    type: RequestType
-    email: Email | None = None
-    customer_id: PlainText | None = Field(default=None, min_length=1, max_length=200)
-    regulation: Regulation = "gdpr"
-    locale: Locale = "en"
-    channel: PlainText | None = Field(default=None, min_length=1, max_length=50)
-    note: Prose | None = Field(
+    type: RequestType = Field(description="`access`: a copy of the data; `deletion`: erase it.")
+    email: Email | None = Field(
+        default=None, description="The address the request concerns (app keys: required without a token)."
+    )
+    customer_id: StrippedPlainText | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The customer's id in the directory: operators, or the signed-in customer's own id.",
+    )
+    regulation: Regulation = Field(
+        default="gdpr",
+        description="Sets the deadline (README, Deadlines): GDPR at most one month, CCPA 45 days, LGPD 15 days.",
+    )
+    locale: Locale = Field(default="en", description="The language of the customer's emails and pages.")
+    channel: StrippedPlainText | None = Field(
+        default=None, min_length=1, max_length=50, description="Where the request came from: `ios`, `web`..."
+    )
+    note: StrippedProse | None = Field(
         default=None,
         min_length=1,
         max_length=2000,
@@ -84,16 +175,29 @@ class SubmitRequest(BaseModel):
 
 
 class AcceptBody(BaseModel):
-    handling: Handling
+    handling: Handling = Field(
+        description="`automatic`: collect, package and email the link now; `manual`: the team fulfils it."
+    )
 
 
 class FulfilBody(BaseModel):
-    send_download_link: bool = True
-    note: Prose | None = Field(default=None, max_length=2000)
+    # Strict: the schema says boolean, so 0 or "no" is refused rather than read as false.
+    send_download_link: StrictBool = Field(
+        default=True,
+        description="`true`: build the package and email the link; `false`: delivered another way.",
+    )
+    note: Prose | None = Field(
+        default=None, max_length=2000, description="How the data was delivered; recorded on the timeline."
+    )
 
 
 class ExtendBody(BaseModel):
-    reason: Prose = Field(min_length=1, max_length=2000)
+    reason: Prose = Field(
+        min_length=1,
+        max_length=2000,
+        description="Why more time is needed; the customer's email quotes it. Line breaks and tabs are "
+        "allowed, no other control characters.",
+    )
 
 
 class CustomerOut(BaseModel):

@@ -151,12 +151,15 @@ async def _create(
         channel=body.channel,
         locale=body.locale,
         received_at=now,
-        due_at=due_at_for(body.regulation, now, request_deadline=settings.request_deadline),
+        due_at=due_at_for(
+            body.regulation, now, request_deadline=settings.request_deadline, zone=settings.zone
+        ),
     )
     token = None
     if request.type == "deletion":
         token, request.verification_token_hash = tokens.new_token(ctx.secret_key)
         request.verification_expires_at = now + settings.verification_ttl
+    via = f" via {body.channel}" if body.channel else ""
     values = {column.key: getattr(request, column.key) for column in PrivacyRequest.__table__.columns}
     if not await repository.insert_unless_conflict(
         session,
@@ -168,13 +171,20 @@ async def _create(
         winner = await repository.find_open(session, subject=subject, type=body.type)
         if winner is None:  # it closed between the two statements: extremely rare, and safe to retry
             raise Conflict("A request for this person was being recorded at the same time; retry.")
+        # Asked again while this one is open: answered with it and no new email, but on the record.
+        timeline.record(
+            session,
+            request_id=winner.id,
+            action="resubmitted",
+            actor=principal.name,
+            detail=f"the same {body.type} request again{via}; answered with this open request",
+        )
         if body.note is not None:  # how an operator checked the identity still goes on the open request
             timeline.record(
-                session, request_id=winner.id, action="note", actor=principal.name, detail=body.note
+                session, request_id=winner.id, action="note", actor=principal.name, text=body.note
             )
         return winner, False
 
-    via = f" via {body.channel}" if body.channel else ""
     timeline.record(
         session,
         request_id=request.id,
@@ -183,7 +193,7 @@ async def _create(
         detail=f"{body.type} request{via}",
     )
     if body.note is not None:
-        timeline.record(session, request_id=request.id, action="note", actor=principal.name, detail=body.note)
+        timeline.record(session, request_id=request.id, action="note", actor=principal.name, text=body.note)
     if request.type == "deletion":
         assert token is not None
         assert request.verification_expires_at is not None

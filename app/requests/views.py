@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from app.audit.repository import Entry
 from app.deadlines.due_dates import days_left
-from app.models import OPEN_STATUSES, PrivacyRequest, RequestEvent
+from app.models import OPEN_STATUSES, PrivacyRequest
 
 
 def app_view(request: PrivacyRequest, *, now: datetime) -> dict[str, Any]:
@@ -80,7 +81,7 @@ def json_ready(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def detail_view(request: PrivacyRequest, events: Sequence[RequestEvent], *, now: datetime) -> dict[str, Any]:
+def detail_view(request: PrivacyRequest, events: Sequence[Entry], *, now: datetime) -> dict[str, Any]:
     """The operator's detail view: the resource, its timeline (oldest first) and its result."""
     body = operator_view(request, now=now)
     body["events"] = [{"at": e.at, "action": e.action, "actor": e.actor, "detail": e.detail} for e in events]

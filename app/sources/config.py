@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from app.core.durations import parse_duration
+from app.core.i18n import DEFAULT_LOCALE, LOCALES
 from app.sources.base import SourcesFileError
 from app.sources.graph import entity_order
 from app.sources.values import ColumnStrategy
@@ -30,7 +31,19 @@ IDENTITIES = ("customer_id", "email")
 _NAME = r"^[a-z][a-z0-9_]*$"
 _IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # Async drivers cannot run in the sync engine the sources use; their sync twins read the same database.
-_SYNC_DRIVERS = {"postgresql+asyncpg": "postgresql+psycopg", "sqlite+aiosqlite": "sqlite"}
+# PostgreSQL goes through psycopg, MySQL and MariaDB through PyMySQL (both dependencies) unless the URL names
+# another installed driver.
+_SYNC_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgresql+asyncpg": "postgresql+psycopg",
+    "sqlite+aiosqlite": "sqlite",
+    "mysql": "mysql+pymysql",
+    "mysql+aiomysql": "mysql+pymysql",
+    "mysql+asyncmy": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+    "mariadb+aiomysql": "mariadb+pymysql",
+    "mariadb+asyncmy": "mariadb+pymysql",
+}
 
 
 class _Model(BaseModel):
@@ -84,13 +97,68 @@ Ident = Annotated[str, Field(pattern=_IDENT, max_length=63)]
 Duration = Annotated[timedelta, BeforeValidator(_duration), Field(gt=timedelta(0))]
 
 
-class _Described(_Model):
-    """What the package's report says about an entity (GDPR Art. 15)."""
+# A text customers read: one for every language, or a plain string used for all of them.
+LocalText = str | dict[str, str]
+# Why kept data is kept (GDPR Art. 6(1)): only ``legal_obligation`` says "the law requires it".
+BASES = ("legal_obligation", "contract", "legitimate_interest", "consent")
+Basis = Literal["legal_obligation", "contract", "legitimate_interest", "consent"]
 
-    purpose: str | None = None
-    categories: list[str] = Field(default_factory=list)
-    recipients: list[str] = Field(default_factory=list)
-    retention: str | None = None
+
+class _LanguageError(ValueError):
+    """A per-language text's bad entry; ``key`` lets the error point at that entry's own line."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _local_text(value: object) -> LocalText:
+    languages = " and ".join(LOCALES)
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+    if isinstance(value, dict):
+        for key, text in value.items():
+            if key not in LOCALES:
+                raise _LanguageError(str(key), f"unknown language {key!r} (use {languages})")
+            if not isinstance(text, str) or not text.strip():
+                raise _LanguageError(str(key), "must be a non-empty text")
+        if missing := [lang for lang in LOCALES if lang not in value]:
+            raise ValueError(f"needs a text in every language ({languages}): {missing[0]} is missing")
+        return {lang: value[lang] for lang in LOCALES}
+    example = ", ".join(f"{lang}: ..." for lang in LOCALES)
+    raise ValueError(f"must be a text, or one text per language: {{{example}}}")
+
+
+def _basis(value: object) -> object:
+    if value is not None and value not in BASES:
+        raise ValueError(f"unknown basis {value!r} (use {', '.join(BASES[:-1])} or {BASES[-1]})")
+    return value
+
+
+def in_language(text: LocalText | None, locale: str = DEFAULT_LOCALE) -> str | None:
+    """``text`` in ``locale`` (a plain string is the same in every language)."""
+    if text is None or isinstance(text, str):
+        return text
+    return text.get(locale) or text.get(DEFAULT_LOCALE)
+
+
+Text = Annotated[LocalText, PlainValidator(_local_text)]
+
+
+class _Described(_Model):
+    """What customers read about an entity (GDPR Art. 15, contract section 8): titles, never table names."""
+
+    title: Text | None = None
+    purpose: Text | None = None
+    categories: list[Text] = Field(default_factory=list)
+    recipients: list[Text] = Field(default_factory=list)
+    retention: Text | None = None
+    retention_basis: Annotated[Basis | None, BeforeValidator(_basis)] = None
+    source_of_data: Text | None = None
+    automated_decisions: Text | None = None
+    transfers: Text | None = None
 
 
 class SqlEntity(_Described):
@@ -219,6 +287,9 @@ def _parse_source(index: int, raw: Any) -> SourceConfig:
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = tuple(part for part in error["loc"] if isinstance(part, int | str))
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, _LanguageError):
+            loc = (*loc, cause.key)
         raise _Invalid((*where, *loc), _message(error["type"], error["msg"])) from None
 
 

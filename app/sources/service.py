@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import AsyncIterator, Mapping
 from functools import partial
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 
 from app.sources.base import Customer, Identity, Refusal, SourceError
-from app.sources.config import SourcesConfig, SqlSource, load_sources
+from app.sources.config import HttpEntity, SourcesConfig, SqlEntity, SqlSource, load_sources
 from app.sources.http import HttpDataSource
 from app.sources.retries import in_call_retrying
 from app.sources.sql import SqlDataSource
@@ -42,11 +43,30 @@ class DataSources:
         self.directory = next(
             s for s in self.sources if isinstance(s, SqlDataSource) and s.config.directory is not None
         )
+        self._descriptions = _descriptions(config)
 
     @classmethod
     def from_file(cls, path: Path, *, secret_key: str, env: Mapping[str, str] | None = None) -> DataSources:
         """Load and validate the sources file (raises SourcesFileError naming file, line and field)."""
         return cls(load_sources(path, env=env), secret_key=secret_key)
+
+    def check_schema(self) -> list[str]:
+        """Blocking, for start-up: read each SQL source's compared column types now.
+
+        Raises SourceError naming the source, table and column when one can never match (a customer id on a
+        date column); returns a line per source whose database cannot be reached now (checked on first use).
+        """
+        unreachable: list[str] = []
+        for source in self.sources:
+            if isinstance(source, SqlDataSource) and (problem := source.check_schema()) is not None:
+                unreachable.append(problem)
+        return unreachable
+
+    def dispose(self) -> None:
+        """Blocking: close the SQL sources' pools (a check at start-up; otherwise use :meth:`aclose`)."""
+        for source in self.sources:
+            if isinstance(source, SqlDataSource):
+                source.dispose()
 
     async def find_customer(
         self, *, customer_id: str | None = None, email: str | None = None
@@ -88,22 +108,14 @@ class DataSources:
         return {s.name: [e.name for e in s.config.entities] for s in self.sources}
 
     def describe(self) -> list[dict[str, Any]]:
-        """Per source and entity what the package's report and the emails say: purpose, categories,
-        recipients, retention and how it is erased (HTTP sources erase on the remote system)."""
-        out: list[dict[str, Any]] = []
-        for source in self.config.sources:
-            if isinstance(source, SqlSource):
-                for entity in source.entities:
-                    erase = entity.erase
-                    out.append(
-                        _described(source.name, "sql", entity.name, entity, erase.strategy, erase.columns)
-                    )
-            elif not source.entities:
-                out.append(_described(source.name, "http", None, None, "delete", {}))
-            else:
-                for remote in source.entities:
-                    out.append(_described(source.name, "http", remote.name, remote, "delete", {}))
-        return out
+        """Per source and entity what customers read about it (contract section 8; GDPR Art. 15): ``title``
+        (the entity's name when none is configured), ``purpose``, ``categories``, ``recipients``, ``retention``,
+        ``retention_basis``, ``source_of_data``, ``automated_decisions``, ``transfers`` (texts: a string or
+        ``{"en": ..., "de": ...}``), how it is erased (``erase``: delete | anonymize | keep, with ``anonymize``
+        the columns' strategies; HTTP sources erase on the remote system) and whether erasing it leaves
+        pseudonymised rather than anonymous rows (``pseudonymised``). An HTTP source that declares no entities
+        is one line with ``entity`` None and its source name as title."""
+        return [copy.deepcopy(d) for d in self._descriptions]
 
     async def dry_run_erasure(self, identity: Identity) -> list[Refusal]:
         """Ask every source whether erasing the identity is allowed; erases nothing.
@@ -148,7 +160,28 @@ class DataSources:
                 captured.close()
         if problems:
             raise SourceError(problems[0][0], "erasure check failed: " + "; ".join(p for _, p in problems))
-        return {"sources": {s.name: reports[s.name] for s in self.sources}, "verified": True}
+        return {
+            "sources": {s.name: self._explained(s.name, reports[s.name]) for s in self.sources},
+            "verified": True,
+        }
+
+    def _explained(self, source: str, report: dict[str, Any]) -> dict[str, Any]:
+        """Each entity's outcome with what customers read about it: ``title``, ``basis`` (the retention
+        basis), ``retention`` and ``pseudonymised``; the contract's ``action``, ``count`` and ``reason`` stay."""
+        about = {(d["source"], d["entity"]): d for d in self._descriptions}
+        out: dict[str, Any] = {}
+        for entity, outcome in report.items():
+            # An HTTP source may report an entity it did not declare: named by its name, nothing more claimed.
+            described = about.get((source, entity), {})
+            out[entity] = {
+                **outcome,
+                "title": copy.deepcopy(described.get("title", entity)),
+                "basis": described.get("retention_basis"),
+                "retention": copy.deepcopy(described.get("retention")),
+                "pseudonymised": outcome.get("action") == "anonymized"
+                and bool(described.get("pseudonymised")),
+            }
+        return out
 
     def _erase_rank(self, source: SqlDataSource | HttpDataSource) -> int:
         if isinstance(source, HttpDataSource):
@@ -163,17 +196,57 @@ class DataSources:
                 await asyncio.to_thread(source.dispose)
 
 
+def _descriptions(config: SourcesConfig) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for source in config.sources:
+        if isinstance(source, SqlSource):
+            linked = _linked_columns(source.entities)
+            for entity in source.entities:
+                out.append(_described(source.name, "sql", entity, linked[entity.name]))
+        elif not source.entities:
+            out.append(_described(source.name, "http", None, set()))
+        else:
+            for remote in source.entities:
+                out.append(_described(source.name, "http", remote, set()))
+    return out
+
+
+def _linked_columns(entities: list[SqlEntity]) -> dict[str, set[str]]:
+    """Per entity, the columns that link its rows to a person or to other rows: its own match columns and the
+    columns other entities match on (``orders.id`` for ``order_items``)."""
+    linked = {entity.name: set(entity.match) for entity in entities}
+    for entity in entities:
+        for target in entity.match.values():
+            parent, dot, column = target.partition(".")
+            if dot and parent in linked:
+                linked[parent].add(column)
+    return linked
+
+
 def _described(
-    source: str, kind: str, entity: str | None, meta: Any, erase: str, columns: Mapping[str, str]
+    source: str, kind: str, entity: SqlEntity | HttpEntity | None, linked: set[str]
 ) -> dict[str, Any]:
+    erase = entity.erase.strategy if isinstance(entity, SqlEntity) else "delete"
+    columns = dict(entity.erase.columns) if isinstance(entity, SqlEntity) else {}
+    # Pseudonymised, not anonymous (GDPR recital 26): a value became a repeatable keyed hash, or a linking
+    # column stays as it was, so the rows can still be tied back to the person with other data.
+    pseudonymised = erase == "anonymize" and (
+        any(how == "hash" for how in columns.values()) or any(column not in columns for column in linked)
+    )
     return {
         "source": source,
         "type": kind,
-        "entity": entity,
-        "purpose": getattr(meta, "purpose", None),
-        "categories": list(getattr(meta, "categories", [])),
-        "recipients": list(getattr(meta, "recipients", [])),
-        "retention": getattr(meta, "retention", None),
+        "entity": entity.name if entity else None,
+        "title": (entity.title or entity.name) if entity else source,
+        "purpose": entity.purpose if entity else None,
+        "categories": list(entity.categories) if entity else [],
+        "recipients": list(entity.recipients) if entity else [],
+        "retention": entity.retention if entity else None,
+        "retention_basis": entity.retention_basis if entity else None,
+        "source_of_data": entity.source_of_data if entity else None,
+        "automated_decisions": entity.automated_decisions if entity else None,
+        "transfers": entity.transfers if entity else None,
         "erase": erase,
-        "anonymize": dict(columns),
+        "anonymize": columns,
+        "pseudonymised": pseudonymised,
     }

@@ -1,5 +1,8 @@
 """A SQL source: any SQLAlchemy database reached with a sync driver on a worker thread.
 
+Values compared with a customer's id are bound as the column's type, read from the database on first use
+(:mod:`app.sources.sql_types`): integer, text and UUID keys all work on PostgreSQL, MySQL/MariaDB and SQLite.
+
 Entities are matched on the request's identity or on another entity's column; the latter becomes a subquery
 (``order_id IN (SELECT id FROM orders WHERE customer_id = :id)``), so a customer with 200,000 orders never puts
 200,000 keys into Python or into one giant ``IN`` list.
@@ -7,15 +10,37 @@ Entities are matched on the request's identity or on another entity's column; th
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Generator
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, create_engine, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    create_engine,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.expression import ColumnClause, TableClause, column, table
+from sqlalchemy.types import TypeEngine
 
 from app.sources.base import Customer, Identity, SourceError
-from app.sources.config import SqlEntity, SqlSource
+from app.sources.config import IDENTITIES, SqlEntity, SqlSource
+from app.sources.sql_types import (
+    Kind,
+    bind_type,
+    column_types,
+    describe,
+    key_problem,
+    key_value,
+    kind_of,
+    matches_nothing,
+)
 from app.sources.values import json_records
 
 BATCH_ROWS = 1000
@@ -27,7 +52,11 @@ STREAM = {"stream_results": True, "yield_per": BATCH_ROWS}
 def identity_clause(col: ColumnClause[Any], target: str, identity: Identity) -> ColumnElement[bool] | None:
     """``col`` equals the identity's ``customer_id`` or ``email`` (``target``), or None when it lacks that key."""
     if target == "customer_id":
-        return None if identity.customer_id is None else col == identity.customer_id
+        if identity.customer_id is None:
+            return None
+        # Bound as the column's type; an id the column cannot hold (cus_1 in an integer column) matches nothing.
+        value = key_value(col, identity.customer_id)
+        return None if matches_nothing(value) else col == value
     # Addresses are stored in whatever case the customer typed them.
     return None if identity.email is None else func.lower(col) == identity.email
 
@@ -42,9 +71,19 @@ class SqlDataSource:
         self.entities = {entity.name: entity for entity in config.entities}
         # pool_pre_ping: a source database restarted between two requests must not fail the next one.
         self.engine: Engine = create_engine(url, pool_pre_ping=True)
-        self.tables = {entity.name: self._table_of(entity) for entity in config.entities}
+        self._columns = {entity.name: self._columns_of(entity) for entity in config.entities}
+        self.tables = {
+            entity.name: self._table(entity.table, self._columns[entity.name]) for entity in config.entities
+        }
+        self.directory_table: TableClause | None = None
+        if config.directory is not None:
+            directory = config.directory
+            self._directory_columns = list(dict.fromkeys([directory.id, directory.email, *directory.name]))
+            self.directory_table = self._table(directory.table, self._directory_columns)
+        self._typed = False
+        self._typing = threading.Lock()
 
-    def _table_of(self, entity: SqlEntity) -> TableClause:
+    def _columns_of(self, entity: SqlEntity) -> list[str]:
         # Only the columns the queries name; rows are read with SELECT * so every column reaches the package.
         names = set(entity.match) | set(entity.erase.columns)
         for other in self.config.entities:
@@ -52,7 +91,115 @@ class SqlDataSource:
                 parent, _, parent_column = target.partition(".")
                 if parent == entity.name:
                     names.add(parent_column)
-        return table(entity.table, *(column(name) for name in sorted(names)), schema=self.config.db_schema)
+        return sorted(names)
+
+    def _table(
+        self, name: str, columns: list[str], types: dict[str, TypeEngine[Any]] | None = None
+    ) -> TableClause:
+        types = types or {}
+        return table(name, *(column(c, types.get(c)) for c in columns), schema=self.config.db_schema)
+
+    def prepare(self, conn: Connection, *, directory_only: bool = False) -> None:
+        """Type the compared columns from the database, once (not SQLite: its columns take any value).
+
+        Raises SourceError (not retryable) naming the table and column when one can never match: a customer
+        id on a date column, an email on an integer one, a link between columns of different kinds, a
+        ``redact`` or ``hash`` on a column that cannot hold text. ``directory_only``: only the directory's
+        columns count (a broken entity does not stop customers being identified). Fixing the source's schema
+        fixes the next attempt: the types are read again until they are right.
+        """
+        if self._typed:
+            return
+        with self._typing:
+            if self._typed:
+                return
+            if conn.dialect.name == "sqlite":
+                self._typed = True
+                return
+            directory_problems, entity_problems = self._type_columns(conn)
+            problems = directory_problems if directory_only else directory_problems + entity_problems
+            if problems:
+                raise SourceError(self.name, "; ".join(problems), retryable=False)
+            self._typed = not (directory_problems or entity_problems)
+
+    def _type_columns(self, conn: Connection) -> tuple[list[str], list[str]]:
+        """Type the tables' columns; the problems found in the directory's columns and in the entities'."""
+        schema = self.config.db_schema
+        reflected: dict[str, dict[str, TypeEngine[Any]] | None] = {}
+
+        def type_of(table_name: str, column_name: str) -> TypeEngine[Any] | None:
+            if table_name not in reflected:
+                reflected[table_name] = column_types(conn, table_name, schema)
+            columns = reflected[table_name]
+            return None if columns is None else columns.get(column_name)
+
+        def kind(table_name: str, column_name: str) -> Kind:
+            # A missing table or column: its queries fail with the database's own words.
+            found = type_of(table_name, column_name)
+            return "any" if found is None else kind_of(found)
+
+        def where(table_name: str, column_name: str) -> str:
+            prefix = f"{schema}." if schema else ""
+            return f"table {prefix}{table_name}, column {column_name}"
+
+        directory_problems: list[str] = []
+        problems: list[str] = []
+        directory = self.config.directory
+        if directory is not None:
+            for column_name, target in ((directory.id, "customer_id"), (directory.email, "email")):
+                found = kind(directory.table, column_name)
+                at = where(directory.table, column_name)
+                if (
+                    problem := key_problem(at, found, type_of(directory.table, column_name), target)
+                ) is not None:
+                    directory_problems.append(problem)
+        for entity in self.config.entities:
+            for column_name, target in entity.match.items():
+                found = kind(entity.table, column_name)
+                at = where(entity.table, column_name)
+                if target in IDENTITIES:
+                    problem = key_problem(at, found, type_of(entity.table, column_name), target)
+                    if problem is not None:
+                        problems.append(problem)
+                    continue
+                parent, _, parent_column = target.partition(".")
+                parent_table = self.entities[parent].table
+                linked = kind(parent_table, parent_column)
+                if found != linked and "any" not in (found, linked):
+                    problems.append(
+                        f"{at} is {describe(type_of(entity.table, column_name))} but is matched on "
+                        f"{where(parent_table, parent_column)}, which is "
+                        f"{describe(type_of(parent_table, parent_column))}"
+                    )
+            for column_name, how in entity.erase.columns.items():
+                if how in ("redact", "hash") and kind(entity.table, column_name) not in ("text", "any"):
+                    found_type = describe(type_of(entity.table, column_name))
+                    problems.append(
+                        f"{where(entity.table, column_name)} is {found_type}: {how} writes text into it"
+                    )
+        dialect = conn.dialect.name
+
+        def typed(table_name: str, columns: list[str]) -> TableClause:
+            types = {c: bind_type(kind(table_name, c), dialect) for c in columns}
+            return self._table(table_name, columns, types)
+
+        self.tables = {e.name: typed(e.table, self._columns[e.name]) for e in self.config.entities}
+        if directory is not None:
+            self.directory_table = typed(directory.table, self._directory_columns)
+        return directory_problems, problems
+
+    def check_schema(self) -> str | None:
+        """Blocking, for start-up: read the compared columns' types now. Raises SourceError (not retryable)
+        for a column that can never match; returns why the database could not be read, or None. SQLite is
+        not even opened (its columns take any value, and opening a missing file would create it)."""
+        if self.engine.dialect.name == "sqlite":
+            return None
+        try:
+            with self.engine.connect() as conn:
+                self.prepare(conn)
+        except SQLAlchemyError as exc:
+            return str(self.error(exc))
+        return None
 
     def condition(self, name: str, identity: Identity) -> ColumnElement[bool] | None:
         """Which rows of an entity belong to the identity (matches are OR-ed), or None when none can."""
@@ -77,9 +224,16 @@ class SqlDataSource:
         return clauses[0] if len(clauses) == 1 else or_(*clauses)
 
     def collect_batches(self, identity: Identity) -> Generator[tuple[str, list[dict[str, Any]]], None, None]:
-        """Blocking: each entity's rows (parents first) in batches, streamed from a server-side cursor."""
+        """Blocking: each entity's rows (parents first) in batches.
+
+        Most customers have a few rows: each entity is first read whole with a plain query limited to one batch
+        and a row (one round trip). Only when that limit is hit is the entity read again, from the start, through
+        a server-side cursor in batches, so a customer with 200,000 rows is never held in memory. Rows are only
+        ever handed out from one complete query, never stitched from two.
+        """
         try:
             with self.engine.connect() as conn:
+                self.prepare(conn)
                 for name in self.order:
                     condition = self.condition(name, identity)
                     if condition is None:
@@ -87,6 +241,14 @@ class SqlDataSource:
                     query: Select[Any] = (
                         select(literal_column("*")).select_from(self.tables[name]).where(condition)
                     )
+                    probe = conn.execute(query.limit(BATCH_ROWS + 1))
+                    keys = list(probe.keys())
+                    rows = probe.fetchall()
+                    if len(rows) <= BATCH_ROWS:
+                        if rows:
+                            yield name, json_records(keys, rows)
+                        continue
+                    del rows
                     result = conn.execute(query, execution_options=STREAM)
                     keys = list(result.keys())
                     # Rows as tuples, converted column by column: far cheaper than a mapping per row.
@@ -99,19 +261,22 @@ class SqlDataSource:
         """Blocking: the directory record by id, else by email (case-insensitive), or None."""
         directory = self.config.directory
         assert directory is not None
-        columns = [directory.id, directory.email, *directory.name]
-        rows = table(
-            directory.table, *(column(c) for c in dict.fromkeys(columns)), schema=self.config.db_schema
-        )
-        if customer_id is not None:
-            where = rows.c[directory.id] == customer_id
-        elif email is not None:
-            where = func.lower(rows.c[directory.email]) == email.strip().lower()
-        else:
+        if customer_id is None and email is None:
             return None
-        query = select(*(rows.c[c] for c in dict.fromkeys(columns))).where(where).limit(1)
         try:
             with self.engine.connect() as conn:
+                self.prepare(conn, directory_only=True)
+                rows = self.directory_table
+                assert rows is not None
+                if customer_id is not None:
+                    value = key_value(rows.c[directory.id], customer_id)
+                    if matches_nothing(value):
+                        return None  # an id the directory's key column cannot hold: nobody has it
+                    where = rows.c[directory.id] == value
+                else:
+                    assert email is not None
+                    where = func.lower(rows.c[directory.email]) == email.strip().lower()
+                query = select(*(rows.c[c] for c in self._directory_columns)).where(where).limit(1)
                 row = conn.execute(query).mappings().first()
         except SQLAlchemyError as exc:
             raise self.error(exc) from None
@@ -125,6 +290,7 @@ class SqlDataSource:
         """Blocking: count each entity's rows, so a broken table or column fails the dry run, not the erasure."""
         try:
             with self.engine.connect() as conn:
+                self.prepare(conn)
                 for name in self.order:
                     condition = self.condition(name, identity)
                     if condition is not None:

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Connection, and_, case, delete, func, lite
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.sources.base import Identity
+from app.sources.config import in_language
 from app.sources.sql import STREAM, SqlDataSource, identity_clause
 from app.sources.values import REDACTED, anonymized, is_anonymized
 
@@ -62,6 +63,7 @@ def erase_source(
     report: dict[str, dict[str, Any]] = {}
     try:
         with source.engine.begin() as conn:
+            source.prepare(conn)
             _capture_links(source, identity, conn, captured)
             for name in reversed(source.order):
                 report[name] = _erase_entity(source, name, identity, conn, secret_key)
@@ -106,7 +108,8 @@ def _erase_entity(
     if condition is not None:
         count = conn.execute(select(func.count()).select_from(rows).where(condition)).scalar_one()
     if erase.strategy == "keep":
-        return {"action": "kept", "count": count, "reason": entity.retention}
+        # The API's reason is one text; the report's ``retention`` (added by DataSources) has every language.
+        return {"action": "kept", "count": count, "reason": in_language(entity.retention)}
     if condition is not None and count:
         _anonymize(source, name, condition, conn, secret_key)
     return {"action": "anonymized", "count": count, "columns": dict(erase.columns)}
@@ -154,6 +157,7 @@ def leftovers(source: SqlDataSource, identity: Identity, captured: Captured) -> 
     problems: list[str] = []
     try:
         with source.engine.connect() as conn:
+            source.prepare(conn)
             for name in source.order:
                 entity = source.entities[name]
                 if entity.erase.strategy == "keep":

@@ -17,7 +17,7 @@ from sqlalchemy import select, text, update
 
 from app.core import clock
 from app.core.config import Settings
-from app.models import Download, PrivacyRequest, RequestEvent
+from app.models import Download, PrivacyRequest, RequestEvent, RequestEventText
 
 from ..conftest import TEAM, bearer
 from ..helpers import HASHED, detail, submit
@@ -69,8 +69,13 @@ async def stored_request(app: FastAPI, request_id: str) -> str:
     """The request's row and its events as the database holds them, as one string."""
     request = select(*PrivacyRequest.__table__.c).where(PrivacyRequest.id == uuid.UUID(request_id))
     events = select(*RequestEvent.__table__.c).where(RequestEvent.request_id == uuid.UUID(request_id))
+    texts = select(*RequestEventText.__table__.c).where(RequestEventText.request_id == uuid.UUID(request_id))
     async with app.state.sessionmaker() as session:
-        found = [*(await session.execute(request)).all(), *(await session.execute(events)).all()]
+        found = [
+            *(await session.execute(request)).all(),
+            *(await session.execute(events)).all(),
+            *(await session.execute(texts)).all(),
+        ]
     assert found
     return str(found)
 
@@ -109,7 +114,18 @@ async def test_closed_requests_are_masked_once_records_retention_has_passed_sinc
     kept = [(e["action"], e["actor"], e["at"]) for e in before["events"]]
     assert [(e["action"], e["actor"], e["at"]) for e in after["events"]][: len(kept)] == kept
     assert [e["action"] for e in after["events"]][len(kept) :] == ["redacted"]
-    assert [e["detail"] for e in after["events"]] == [None] * len(after["events"])
+    assert [(e["action"], e["detail"]) for e in before["events"]] == [
+        ("received", "access request"),
+        ("accepted", "manual handling"),
+        ("fulfilled", f"delivered by the operator: {NOTE}"),
+    ]
+    # The events themselves are unchanged (the database refuses that); only the operator's note is gone.
+    assert [(e["action"], e["detail"]) for e in after["events"]] == [
+        ("received", "access request"),
+        ("accepted", "manual handling"),
+        ("fulfilled", "delivered by the operator"),
+        ("redacted", None),
+    ]
     stored = await stored_request(app, ada)
     for clear in ("ada@example.com", "Ada", "Lovelace", NOTE):
         assert clear not in stored

@@ -139,6 +139,7 @@ async def test_three_workers_deliver_a_thousand_emails_each_once(
                 request_id=None,
                 mail_from_domain="brand.test",
                 secret_key=app.state.ctx.secret_key,
+                settings=settings,
             )
 
     port = free_port()
@@ -211,6 +212,7 @@ async def test_an_idle_worker_is_woken_by_notify(
                 request_id=None,
                 mail_from_domain="brand.test",
                 secret_key=app.state.ctx.secret_key,
+                settings=settings,
             )
 
         async def sent() -> bool:

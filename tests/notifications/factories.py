@@ -1,4 +1,5 @@
-"""Plain typed factories for email contexts."""
+"""Plain typed factories for email contexts: a realistic request, erasure report and source description, in
+both languages, and the brand settings every email carries."""
 
 from __future__ import annotations
 
@@ -6,22 +7,144 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.core.brand import Brand
+
 RECEIVED_AT = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 DUE_AT = datetime(2026, 12, 30, 9, 30, tzinfo=UTC)
 EXPIRES_AT = datetime(2026, 12, 7, 14, 5, tzinfo=UTC)
+PREVIOUS_DUE_AT = DUE_AT
 NEW_DUE_AT = datetime(2027, 2, 28, 9, 30, tzinfo=UTC)
 BASE_URL = "https://privacy.example.com"
 VERIFY_URL = f"{BASE_URL}/v1/verify?token=tok-verify-123"
 DOWNLOAD_URL = f"{BASE_URL}/v1/downloads/tok-download-456"
+TIMEZONE = "Europe/Berlin"
+
+# The brand settings as the environment gives them (make_settings overrides), and as templates read them.
+BRAND_SETTINGS: dict[str, str] = {
+    "brand_name": "Nordlicht Mode",
+    "brand_url": "https://nordlicht.example",
+    "privacy_policy_url": "https://nordlicht.example/datenschutz",
+    "controller_address": "Nordlicht Mode GmbH, Hafenstraße 12, 20457 Hamburg",
+    "dpo_email": "datenschutz@nordlicht.example",
+    "supervisory_authority": "Hamburgische Beauftragte für Datenschutz und Informationsfreiheit, https://datenschutz-hamburg.de",
+}
+BRAND = Brand(
+    name=BRAND_SETTINGS["brand_name"],
+    url=BRAND_SETTINGS["brand_url"],
+    privacy_policy_url=BRAND_SETTINGS["privacy_policy_url"],
+    controller_address=BRAND_SETTINGS["controller_address"],
+    dpo_email=BRAND_SETTINGS["dpo_email"],
+    authority_name="Hamburgische Beauftragte für Datenschutz und Informationsfreiheit",
+    authority_url="https://datenschutz-hamburg.de",
+)
+
+# Texts an operator or a source wrote (in English here): quoted as they are, in any language.
+NOTE = "Sent on a USB stick by registered mail"
+REASON = "We could not identify you from the details given"
+REFUSAL = "Legal hold: an open court case about order 1042"
+ERROR = "crm: legal hold on the customer's account"
+
+
+def _text(en: str, de: str) -> dict[str, str]:
+    return {"en": en, "de": de}
+
+
+# An erasure report as a processed deletion stores it (section 6 and the issue 10 interface).
 REPORT: dict[str, Any] = {
     "sources": {
         "crm": {
-            "customers": {"action": "deleted", "count": 1},
-            "orders": {"action": "anonymized", "count": 3},
-            "order_items": {"action": "kept", "count": 7, "reason": "Invoices are kept 7 years for tax law"},
+            "customers": {
+                "action": "deleted",
+                "count": 1,
+                "title": _text("Customer account", "Kundenkonto"),
+                "basis": None,
+                "retention": None,
+                "pseudonymised": False,
+            },
+            "newsletter": {
+                "action": "deleted",
+                "count": 0,
+                "title": _text("Newsletter subscription", "Newsletter-Abonnement"),
+                "basis": None,
+                "retention": None,
+                "pseudonymised": False,
+            },
+            "orders": {
+                "action": "anonymized",
+                "count": 3,
+                "title": _text("Orders", "Bestellungen"),
+                "basis": None,
+                "retention": None,
+                "pseudonymised": True,
+            },
+            "reviews": {
+                "action": "anonymized",
+                "count": 2,
+                "title": _text("Product reviews", "Produktbewertungen"),
+                "basis": None,
+                "retention": None,
+                "pseudonymised": False,
+            },
+            "order_items": {
+                "action": "kept",
+                "count": 7,
+                "reason": "Invoice lines are kept 10 years for tax law",
+                "title": _text("Invoice lines", "Rechnungspositionen"),
+                "basis": "legal_obligation",
+                "retention": _text(
+                    "10 years after the end of the calendar year of the invoice",
+                    "10 Jahre nach Ende des Kalenderjahres der Rechnung",
+                ),
+                "pseudonymised": False,
+            },
+            "returns": {
+                "action": "kept",
+                "count": 0,
+                "title": _text("Returns", "Retouren"),
+                "basis": "legal_obligation",
+                "retention": None,
+                "pseudonymised": False,
+            },
         }
     }
 }
+
+# What sources.describe() gives the deletion confirmation.
+ENTITIES: list[dict[str, Any]] = [
+    {
+        "source": "crm",
+        "entity": "customers",
+        "title": _text("Customer account", "Kundenkonto"),
+        "purpose": _text("Managing your customer account", "Verwaltung Ihres Kundenkontos"),
+        "erase": "delete",
+        "pseudonymised": False,
+        "retention": None,
+        "retention_basis": None,
+    },
+    {
+        "source": "crm",
+        "entity": "orders",
+        "title": _text("Orders", "Bestellungen"),
+        "purpose": None,
+        "erase": "anonymize",
+        "pseudonymised": True,
+        "retention": None,
+        "retention_basis": None,
+    },
+    {
+        "source": "crm",
+        "entity": "order_items",
+        "title": _text("Invoice lines", "Rechnungspositionen"),
+        "purpose": _text("Bookkeeping", "Buchhaltung"),
+        "erase": "keep",
+        "pseudonymised": False,
+        "retention": _text(
+            "10 years after the end of the calendar year of the invoice",
+            "10 Jahre nach Ende des Kalenderjahres der Rechnung",
+        ),
+        "retention_basis": "legal_obligation",
+    },
+]
 
 
 def make_request(
@@ -55,13 +178,16 @@ def make_context(**overrides: Any) -> dict[str, Any]:
         "verify_url": VERIFY_URL,
         "download_url": DOWNLOAD_URL,
         "expires_at": EXPIRES_AT,
-        "note": "Sent on a USB stick by registered mail",
+        "entities": ENTITIES,
+        "note": NOTE,
         "report": REPORT,
-        "reason": "We could not identify you from the details given",
+        "reason": REASON,
+        "reasons": [REFUSAL],
         "new_due_at": NEW_DUE_AT,
+        "previous_due_at": PREVIOUS_DUE_AT,
         "requests": [request],
         "threshold": timedelta(days=7),
-        "error": "crm: legal hold on the customer's account",
+        "error": ERROR,
     }
     context.update(overrides)
     return context

@@ -2,6 +2,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.config import Settings
 from app.core.context import domain_of
 from app.models import Email, Job
 from app.notifications.outbox import enqueue_email, readable
@@ -11,7 +12,9 @@ from ..conftest import SECRET
 from .factories import VERIFY_URL, make_context, make_request
 
 
-async def test_email_and_job_exist_after_commit(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_email_and_job_exist_after_commit(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
     request = make_request(type="deletion", locale="de")
     async with sessionmaker() as session:
         email = await enqueue_email(
@@ -23,6 +26,7 @@ async def test_email_and_job_exist_after_commit(sessionmaker: async_sessionmaker
             request_id=None,
             mail_from_domain="privacy.example.com",
             secret_key=SECRET,
+            settings=settings,
         )
         await session.commit()
     async with sessionmaker() as session:
@@ -50,7 +54,9 @@ async def test_email_and_job_exist_after_commit(sessionmaker: async_sessionmaker
     assert job.status == "queued"
 
 
-async def test_nothing_exists_after_rollback(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_nothing_exists_after_rollback(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
     async with sessionmaker() as session:
         await enqueue_email(
             session,
@@ -61,6 +67,7 @@ async def test_nothing_exists_after_rollback(sessionmaker: async_sessionmaker[As
             request_id=None,
             mail_from_domain="example.com",
             secret_key=SECRET,
+            settings=settings,
         )
         await session.rollback()
     async with sessionmaker() as session:
@@ -69,7 +76,7 @@ async def test_nothing_exists_after_rollback(sessionmaker: async_sessionmaker[As
 
 
 async def test_message_ids_are_unique_and_locale_normalised(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
     async with sessionmaker() as session:
         emails = [
@@ -82,6 +89,7 @@ async def test_message_ids_are_unique_and_locale_normalised(
                 request_id=None,
                 mail_from_domain="example.com",
                 secret_key=SECRET,
+                settings=settings,
             )
             for _ in range(3)
         ]

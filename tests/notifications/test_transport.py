@@ -2,7 +2,7 @@ import uuid
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.utils import parsedate_to_datetime
+from email.utils import parseaddr, parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -240,3 +240,27 @@ async def test_smtp_delivers_to_the_row_address_only(smtp_server: SmtpServer) ->
     transport = SmtpTransport(host=smtp_server.host, port=smtp_server.port, security="none", timeout=5)
     await transport.send(message)
     assert [m.rcpt_tos for m in smtp_server.received] == [["o'brien+privacy@example.com"]]
+
+
+@pytest.mark.parametrize(
+    ("mail_from", "brand", "shown"),
+    [
+        ("privacy@example.com", "Nordlicht Mode", ("Nordlicht Mode", "privacy@example.com")),
+        # MAIL_FROM's own display name gives way to the brand; its address stays.
+        (
+            "Privacy Team <privacy@example.com>",
+            "Müller & Söhne GmbH",
+            ("Müller & Söhne GmbH", "privacy@example.com"),
+        ),
+        ("Privacy Team <privacy@example.com>", None, ("Privacy Team", "privacy@example.com")),
+    ],
+)
+async def test_the_sender_shows_the_brand(
+    smtp_server: SmtpServer, mail_from: str, brand: str | None, shown: tuple[str, str]
+) -> None:
+    transport = SmtpTransport(host=smtp_server.host, port=smtp_server.port, security="none", timeout=5)
+    await transport.send(build_message(make_email_row(), mail_from=mail_from, display_name=brand))
+    await transport.aclose()
+    assert parseaddr(str(smtp_server.messages[0]["From"])) == shown
+    # The envelope sender is the address alone.
+    assert smtp_server.received[0].mail_from == "privacy@example.com"

@@ -16,7 +16,6 @@ from fastapi import FastAPI
 from app.core import clock
 from app.core.config import Settings
 
-from ..conftest import bearer
 from ..helpers import detail, submit
 from ..sources.http_source import HttpSourceServer
 from .world import OTHERS, accept, emails_to, events, link_in, work
@@ -214,23 +213,3 @@ async def test_tampered_package_is_refused_not_served(
 
     assert response.status_code == 410
     assert response.json()["error"] == "gone"
-
-
-async def test_unknown_customer_gets_a_package_without_anyones_data(
-    client: httpx.AsyncClient, keys: dict[str, str], app: FastAPI, settings: Settings
-) -> None:
-    request = await submit(client, keys["app"], type="access", email="nobody@example.com")
-    await accept(client, keys["operator"], request["id"], "automatic")
-    await work(app)
-    assert (await detail(client, keys["operator"], request["id"]))["status"] == "processed"
-    link = link_in(emails_to(settings.mail_dir, "nobody@example.com", "ready")[-1], "/v1/downloads/")
-
-    archive = zipfile.ZipFile(io.BytesIO((await client.get(link, headers=bearer("ignored"))).content))
-
-    data = json.loads(archive.read("data.json"))
-    assert data["customer"] is None
-    assert data["sources"] == {
-        "crm": {"customers": [], "orders": []},
-        "support": {"tickets": [], "ticket_notes": [], "newsletter": []},
-        "loyalty": {"points": []},
-    }

@@ -17,26 +17,45 @@ from ..helpers import HASHED, detail, submit
 from ..sources.http_source import HttpSourceServer
 from .world import accept, confirmed_deletion, emails_to, events, snapshot_rows, work
 
+# What customers read about each entity rides along: its title (the entity's name when none is configured),
+# the retention basis and text, and whether rows left behind are pseudonymised (a hash or a link stays).
+NOTHING_TO_SAY = {"basis": None, "retention": None, "pseudonymised": False}
 EXPECTED_REPORT: dict[str, Any] = {
     "sources": {
         "crm": {
-            "customers": {"action": "deleted", "count": 1},
-            "orders": {"action": "anonymized", "count": 2, "columns": {"shipping_address": "redact"}},
+            "customers": {"action": "deleted", "count": 1, "title": "customers", **NOTHING_TO_SAY},
+            "orders": {
+                "action": "anonymized",
+                "count": 2,
+                "columns": {"shipping_address": "redact"},
+                "title": "orders",
+                "basis": None,
+                "retention": "Invoices are kept 10 years for tax law",
+                "pseudonymised": True,
+            },
         },
         "support": {
             "tickets": {
                 "action": "anonymized",
                 "count": 2,
                 "columns": {"customer_name": "null", "body": "redact", "email": "hash"},
+                "title": "tickets",
+                "basis": None,
+                "retention": "Ticket statistics are kept anonymised",
+                "pseudonymised": True,
             },
             "ticket_notes": {
                 "action": "kept",
                 "count": 2,
                 "reason": "Notes are kept 3 years for warranty claims",
+                "title": "ticket_notes",
+                "basis": None,
+                "retention": "Notes are kept 3 years for warranty claims",
+                "pseudonymised": False,
             },
-            "newsletter": {"action": "deleted", "count": 1},
+            "newsletter": {"action": "deleted", "count": 1, "title": "newsletter", **NOTHING_TO_SAY},
         },
-        "loyalty": {"points": {"action": "deleted", "count": 2}},
+        "loyalty": {"points": {"action": "deleted", "count": 2, "title": "points", **NOTHING_TO_SAY}},
     },
     "verified": True,
 }
@@ -87,16 +106,18 @@ async def test_confirmed_deletion_erases_sql_and_http_and_reports(
     assert deletes == ["dry_run=true", ""]
     assert all(headers["authorization"] == "Bearer loyalty-secret-7f3a9c" for *_, headers in remote.calls)
 
-    done = emails_to(settings.mail_dir, "ada@example.com", "erased")
+    done = emails_to(settings.mail_dir, "ada@example.com", "has been carried out")
     assert len(done) == 1
     text = done[0]
-    erased, _, kept = text.partition("Kept, because the law requires it:")
-    assert "crm / customers (1 record)" in erased
-    assert "support / newsletter (1 record)" in erased
-    assert "loyalty / points (2 records)" in erased
-    assert "crm / orders (2 records)" in erased  # anonymised
-    assert "support / tickets (2 records)" in erased
-    assert "support / ticket_notes (2 records): Notes are kept 3 years for warranty claims" in kept
+    erased, _, kept = text.partition("\nKept:\n")
+    erased, _, pseudonymised = erased.partition("\nPseudonymised – ")
+    assert "- customers: 1 record\n" in erased
+    assert "- newsletter: 1 record\n" in erased
+    assert "- points: 2 records\n" in erased
+    assert "- orders: 2 records. Retention: Invoices are kept 10 years for tax law.\n" in pseudonymised
+    assert "- tickets: 2 records. Retention: Ticket statistics are kept anonymised.\n" in pseudonymised
+    assert "- ticket_notes: 2 records. Retention: Notes are kept 3 years for warranty claims.\n" in kept
+    assert "law requires" not in text  # no retention basis configured: no legal claim
 
     timeline = await events(client, keys["operator"], request_id)
     assert [a for a, _ in timeline][:2] == ["received", "confirmed"]
@@ -134,7 +155,7 @@ async def test_refusing_source_fails_the_request_and_erases_nothing_then_retry_s
     [alert] = emails_to(settings.mail_dir, TEAM, "failed")
     assert "Open dispute until 2026-03-31" in alert
     assert request_id in alert
-    assert emails_to(settings.mail_dir, "ada@example.com", "erased") == []
+    assert emails_to(settings.mail_dir, "ada@example.com", "has been carried out") == []
     assert ("failed", "system") in await events(client, keys["operator"], request_id)
 
     # The hold is lifted; the operator retries.
@@ -154,7 +175,7 @@ async def test_refusing_source_fails_the_request_and_erases_nothing_then_retry_s
     assert view["result"] == EXPECTED_REPORT
     assert_ada_erased(world)
     assert ("retried", "operator-key") in await events(client, keys["operator"], request_id)
-    assert len(emails_to(settings.mail_dir, "ada@example.com", "erased")) == 1
+    assert len(emails_to(settings.mail_dir, "ada@example.com", "has been carried out")) == 1
 
 
 async def test_failed_erasure_halfway_is_retried_safely(
@@ -199,4 +220,6 @@ async def test_failed_erasure_halfway_is_retried_safely(
     assert report["sources"]["support"] == EXPECTED_REPORT["sources"]["support"]
     assert report["sources"]["crm"] == EXPECTED_REPORT["sources"]["crm"]
     # Already erased remotely: the source answers 204 and the declared entity is reported deleted.
-    assert report["sources"]["loyalty"] == {"points": {"action": "deleted"}}
+    assert report["sources"]["loyalty"] == {
+        "points": {"action": "deleted", "title": "points", **NOTHING_TO_SAY}
+    }

@@ -149,9 +149,28 @@ async def test_access_and_deletion_span_a_postgresql_source(
             "action": "anonymized",
             "count": 1,
             "columns": {"billing_name": "null", "iban": "redact", "email": "hash"},
+            "title": "invoices",
+            "basis": None,
+            "retention": "Invoices are kept 10 years for tax law",
+            "pseudonymised": True,
         },
-        "payments": {"action": "kept", "count": 1, "reason": "Payment records are kept 10 years for tax law"},
-        "marketing": {"action": "deleted", "count": 1},
+        "payments": {
+            "action": "kept",
+            "count": 1,
+            "reason": "Payment records are kept 10 years for tax law",
+            "title": "payments",
+            "basis": None,
+            "retention": "Payment records are kept 10 years for tax law",
+            "pseudonymised": False,
+        },
+        "marketing": {
+            "action": "deleted",
+            "count": 1,
+            "title": "marketing",
+            "basis": None,
+            "retention": None,
+            "pseudonymised": False,
+        },
     }
     assert billing_rows(billing) == {
         "invoices": [

@@ -3,6 +3,7 @@ from PACKAGE_DIR (contract section 7); other customers' links keep working."""
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -60,9 +61,11 @@ async def test_a_processed_deletion_revokes_the_customers_links_and_purges_their
 
 
 async def test_without_a_customer_the_links_of_that_address_are_revoked(
-    client: httpx.AsyncClient, keys: dict[str, str], app: FastAPI, settings: Settings
+    client: httpx.AsyncClient, keys: dict[str, str], app: FastAPI, settings: Settings, world: Path
 ) -> None:
-    # Not in the directory: the requests are about the address alone.
+    # Not in the directory: the requests are about the address alone (the newsletter list holds it).
+    with sqlite3.connect(world / "support.db") as connection:
+        connection.execute("INSERT INTO newsletter VALUES (3, 'zoe@example.com', 'monthly')")
     access, link = await fulfilled_access(client, keys, app, settings, email="zoe@example.com")
     package = await package_of(app, access)
     assert (await detail(client, keys["operator"], access))["customer"] is None

@@ -121,3 +121,16 @@ async def test_pages_cannot_be_framed_or_cached_and_do_not_leak_the_token(
     # The token is only in the form's hidden field: never in a link or a resource a browser would fetch.
     assert page.text.count(token) == 1
     assert f'name="token" value="{token}"' in page.text
+
+
+@pytest.mark.parametrize("accept_language", ["de-DE,de;q=0.9", "<script>", "q=;;,,de;q=2"])
+async def test_download_link_pages_send_the_same_headers(
+    client: httpx.AsyncClient, accept_language: str
+) -> None:
+    headers = {"Accept": "text/html", "Accept-Language": accept_language}
+    for token in ("A" * 43, "not-a-token", "<script>alert(1)<script>", "a&b{{7*7}}"):
+        response = await client.get(f"/v1/downloads/{token}", headers=headers)
+        assert response.status_code == 404
+        assert_strict_headers(response)
+        assert_escaped(response.text)
+        assert token not in response.text  # the link's secret is never echoed

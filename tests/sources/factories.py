@@ -167,12 +167,15 @@ sources:
         table: customers
         match: {{id: customer_id}}
         erase: delete
+        title: {{en: Your account, de: Ihr Kundenkonto}}
         purpose: Customer account
         categories: [contact data]
+        retention_basis: contract
       - name: orders
         table: orders
         match: {{customer_id: customer_id}}
         erase: {{anonymize: {{address: null, phone: redact, email: hash}}}}
+        title: Your orders
         retention: Invoices are kept 7 years for tax law
         recipients: [tax advisor]
       - name: order_items
@@ -180,6 +183,7 @@ sources:
         match: {{order_id: orders.id}}
         erase: keep
         retention: Invoice lines are kept 7 years for tax law
+        retention_basis: legal_obligation
       - name: newsletter
         table: newsletter
         match: {{email: email}}
@@ -199,6 +203,7 @@ sources:
     backoff: PT0.01S
     entities:
       - name: points
+        title: {{en: Loyalty points, de: Treuepunkte}}
         purpose: Loyalty programme
 """
     return text

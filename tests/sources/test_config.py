@@ -159,3 +159,193 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SourcesFileError, match="cannot read the sources file"):
         DataSources.from_file(tmp_path / "nope.yaml", secret_key=SECRET)
+
+
+# -- what customers read about each entity (contract section 8) ----------------------------------------------
+
+DESCRIBED = """\
+sources:
+  - name: crm
+    type: sql
+    url: sqlite:///{db}
+    directory: {{table: customers, id: id, email: email}}
+    entities:
+      - name: customers
+        table: customers
+        match: {{id: customer_id}}
+        erase: delete
+        title:
+          en: Your customer account
+          de: Ihr Kundenkonto
+        purpose: {{en: To run your account, de: Zur Führung Ihres Kontos}}
+        categories: [Name, {{en: Date of birth, de: Geburtsdatum}}]
+        recipients:
+          - {{en: Our hosting provider, de: Unser Hosting-Dienstleister}}
+          - DHL
+        retention: {{en: As long as you have an account, de: Solange Sie ein Konto haben}}
+        retention_basis: contract
+        source_of_data: {{en: You, de: Sie selbst}}
+        automated_decisions: {{en: None, de: Keine}}
+        transfers: {{en: "USA: Google LLC, under the Data Privacy Framework", de: "USA: Google LLC, auf Grundlage des Datenschutzrahmens"}}
+      - name: orders
+        table: orders
+        match: {{customer_id: customer_id}}
+        erase: keep
+        retention: Kept 8 years (§ 147 AO)
+        retention_basis: legal_obligation
+"""
+
+
+def described_file(tmp_path: Path) -> str:
+    return DESCRIBED.format(db=tmp_path / "shop.db")
+
+
+async def test_texts_per_language_and_the_art_15_fields_are_described(tmp_path: Path) -> None:
+    sources = load(tmp_path, described_file(tmp_path))
+    try:
+        customers, orders = sources.describe()
+    finally:
+        await sources.aclose()
+    assert customers == {
+        "source": "crm",
+        "type": "sql",
+        "entity": "customers",
+        "title": {"en": "Your customer account", "de": "Ihr Kundenkonto"},
+        "purpose": {"en": "To run your account", "de": "Zur Führung Ihres Kontos"},
+        "categories": ["Name", {"en": "Date of birth", "de": "Geburtsdatum"}],
+        "recipients": [{"en": "Our hosting provider", "de": "Unser Hosting-Dienstleister"}, "DHL"],
+        "retention": {"en": "As long as you have an account", "de": "Solange Sie ein Konto haben"},
+        "retention_basis": "contract",
+        "source_of_data": {"en": "You", "de": "Sie selbst"},
+        "automated_decisions": {"en": "None", "de": "Keine"},
+        "transfers": {
+            "en": "USA: Google LLC, under the Data Privacy Framework",
+            "de": "USA: Google LLC, auf Grundlage des Datenschutzrahmens",
+        },
+        "erase": "delete",
+        "anonymize": {},
+        "pseudonymised": False,
+    }
+    # A plain string is the text in every language; without a title the entity's name is shown, never the table.
+    assert orders["title"] == "orders"
+    assert orders["retention"] == "Kept 8 years (§ 147 AO)"
+    assert orders["retention_basis"] == "legal_obligation"
+    assert (orders["purpose"], orders["categories"], orders["transfers"]) == (None, [], None)
+
+
+def test_an_unknown_language_names_its_own_line(tmp_path: Path) -> None:
+    text = described_file(tmp_path).replace("          de: Ihr Kundenkonto", "          fr: Votre compte")
+    path = tmp_path / "sources.yaml"
+    assert error_of(tmp_path, text) == (
+        f"{path}:{line_of(text, 'fr: Votre compte')}: sources[0].entities[0].title.fr: "
+        "unknown language 'fr' (use en and de)"
+    )
+
+
+def test_a_text_per_language_needs_every_language(tmp_path: Path) -> None:
+    text = described_file(tmp_path).replace(", de: Zur Führung Ihres Kontos}", "}")
+    assert error_of(tmp_path, text).endswith(
+        f":{line_of(text, 'purpose:')}: sources[0].entities[0].purpose: "
+        "needs a text in every language (en and de): de is missing"
+    )
+    empty = described_file(tmp_path).replace("de: Keine}", "de: ''}")
+    assert error_of(tmp_path, empty).endswith(
+        f":{line_of(empty, 'automated_decisions')}: sources[0].entities[0].automated_decisions.de: "
+        "must be a non-empty text"
+    )
+
+
+def test_a_list_item_that_is_not_a_text_is_named(tmp_path: Path) -> None:
+    text = described_file(tmp_path).replace("categories: [Name,", "categories: [42,")
+    assert error_of(tmp_path, text).endswith(
+        f":{line_of(text, 'categories: [42')}: sources[0].entities[0].categories[0]: "
+        "must be a text, or one text per language: {en: ..., de: ...}"
+    )
+
+
+def test_an_unknown_retention_basis_is_named(tmp_path: Path) -> None:
+    text = described_file(tmp_path).replace("retention_basis: legal_obligation", "retention_basis: tax_law")
+    message = error_of(tmp_path, text)
+    assert "\n" not in message
+    assert message.endswith(
+        f":{line_of(text, 'retention_basis: tax_law')}: sources[0].entities[1].retention_basis: "
+        "unknown basis 'tax_law' (use legal_obligation, contract, legitimate_interest or consent)"
+    )
+
+
+async def test_http_entities_are_described_and_their_names_checked(tmp_path: Path) -> None:
+    text = shop(tmp_path).replace(
+        "        purpose: Loyalty programme\n",
+        "        purpose: {en: Loyalty programme, de: Treueprogramm}\n        retention_basis: contract\n"
+        "      - name: vouchers\n",
+    )
+    sources = load(tmp_path, text)
+    try:
+        described = {(d["source"], d["entity"]): d for d in sources.describe()}
+    finally:
+        await sources.aclose()
+    assert described["loyalty", "points"]["purpose"] == {"en": "Loyalty programme", "de": "Treueprogramm"}
+    assert described["loyalty", "points"]["retention_basis"] == "contract"
+    assert described["loyalty", "vouchers"]["title"] == "vouchers"
+    assert described["loyalty", "vouchers"]["erase"] == "delete"
+    upper = text.replace("name: vouchers", "name: Vouchers")
+    assert error_of(tmp_path, upper).endswith(
+        f":{line_of(upper, 'name: Vouchers')}: sources[1].entities[1].name: "
+        "must be a lowercase name or a plain identifier (letters, digits, underscores)"
+    )
+
+
+PSEUDONYMISED = """\
+sources:
+  - name: crm
+    type: sql
+    url: sqlite:///{db}
+    directory: {{table: customers, id: id, email: email}}
+    entities:
+      - name: customers
+        table: customers
+        match: {{id: customer_id}}
+        erase: delete
+      - name: hashed
+        table: hashed
+        match: {{customer_id: customer_id}}
+        erase: {{anonymize: {{email: hash, customer_id: null}}}}
+      - name: still_linked
+        table: still_linked
+        match: {{customer_id: customer_id}}
+        erase: {{anonymize: {{email: null, phone: redact}}}}
+      - name: anonymous
+        table: anonymous
+        match: {{customer_id: customer_id, email: email}}
+        erase: {{anonymize: {{customer_id: redact, email: null, name: null}}}}
+      - name: parent
+        table: parent
+        match: {{customer_id: customer_id}}
+        erase: {{anonymize: {{customer_id: null}}}}
+      - name: child
+        table: child
+        match: {{parent_id: parent.id}}
+        erase: delete
+      - name: kept
+        table: kept
+        match: {{parent_id: parent.id}}
+        erase: keep
+        retention: Kept for the law
+"""
+
+
+async def test_pseudonymised_when_a_hash_or_a_link_stays(tmp_path: Path) -> None:
+    sources = load(tmp_path, PSEUDONYMISED.format(db=tmp_path / "shop.db"))
+    try:
+        pseudonymised = {d["entity"]: d["pseudonymised"] for d in sources.describe()}
+    finally:
+        await sources.aclose()
+    assert pseudonymised == {
+        "customers": False,  # deleted
+        "hashed": True,  # a keyed hash can be recomputed from the email: a pseudonym
+        "still_linked": True,  # the customer id it is matched on stays
+        "anonymous": False,  # every column that linked it to the person is gone
+        "parent": True,  # its id links the kept and child rows
+        "child": False,
+        "kept": False,  # kept as it is: neither anonymised nor pseudonymised
+    }

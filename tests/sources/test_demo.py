@@ -1,9 +1,11 @@
-"""The demo sources: made once, loadable, and showing every erase strategy."""
+"""The demo sources: made once, loadable, showing every erase strategy and every field customers read, in
+English and German."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from app.cli.demo import create_demo
 from app.sources import Customer, DataSources, Identity
@@ -43,11 +45,84 @@ async def test_demo_is_created_once_and_loads(tmp_path: Path) -> None:
 
         report = await sources.erase(Identity.of(customer_id=ada.id, email=ada.email))
         assert report["verified"] is True
-        assert report["sources"]["crm"]["order_items"]["action"] == "kept"
-        assert report["sources"]["support"]["tickets"] == {
-            "action": "anonymized",
-            "count": 1,
-            "columns": {"customer_name": "null", "body": "redact", "email": "hash"},
-        }
+        order_items = report["sources"]["crm"]["order_items"]
+        assert (order_items["action"], order_items["basis"]) == ("kept", "legal_obligation")
+        assert order_items["title"] == {"en": "Your order lines", "de": "Ihre Bestellpositionen"}
+        tickets = report["sources"]["support"]["tickets"]
+        assert tickets["action"] == "anonymized"
+        assert tickets["count"] == 1
+        assert tickets["columns"] == {"customer_name": "null", "body": "redact", "email": "hash"}
+        assert tickets["pseudonymised"] is True  # the email is a keyed hash, the customer number stays
+        assert tickets["basis"] == "legitimate_interest"
+        devices = report["sources"]["crm"]["app_devices"]
+        assert (devices["action"], devices["count"], devices["pseudonymised"]) == ("anonymized", 1, False)
+        with sqlite3.connect(demo / "crm.db") as conn:
+            left = conn.execute(
+                "SELECT customer_id, push_token, last_seen_at FROM app_devices WHERE customer_id = '[redacted]'"
+            ).fetchall()
+        assert left == [("[redacted]", None, None)]  # only platform and model stay: nothing links it to Ada
     finally:
         await sources.aclose()
+
+
+ART_15 = ("title", "purpose", "retention", "source_of_data", "automated_decisions", "transfers")
+
+
+def assert_described_in_both_languages(described: list[dict[str, Any]]) -> None:
+    for entity in described:
+        where = f"{entity['source']}.{entity['entity']}"
+        for key in ART_15:
+            text = entity[key]
+            assert isinstance(text, dict), (where, key, text)
+            assert set(text) == {"en", "de"}, (where, key, text)
+            assert text["en"] != text["de"], (where, key)
+        assert entity["retention_basis"] is not None, where
+        assert entity["categories"], where
+        assert entity["recipients"], where
+        for item in entity["categories"] + entity["recipients"]:
+            # A plain string is a name, the same in both languages (Apple, DHL); anything else is translated.
+            assert isinstance(item, str) or set(item) == {"en", "de"}, (where, item)
+
+
+async def test_demo_shows_every_field_in_english_and_german(tmp_path: Path) -> None:
+    demo = tmp_path / "demo"
+    create_demo(demo)
+    sources = DataSources.from_file(demo / "sources.yaml", secret_key=SECRET)
+    try:
+        described = sources.describe()
+    finally:
+        await sources.aclose()
+    assert_described_in_both_languages(described)
+    about = {(d["source"], d["entity"]): d for d in described}
+    assert about["crm", "orders"]["pseudonymised"] is True
+    assert "pseudonymised, not anonymous" in about["crm", "orders"]["retention"]["en"]
+    assert "pseudonymisiert, nicht anonym" in about["crm", "orders"]["retention"]["de"]
+    assert about["crm", "app_devices"]["pseudonymised"] is False
+    assert {d["retention_basis"] for d in described} == {
+        "legal_obligation",
+        "contract",
+        "legitimate_interest",
+        "consent",
+    }
+
+
+async def test_demo_http_source_loads_when_uncommented(tmp_path: Path) -> None:
+    # The demo runs no loyalty system, so its HTTP source is written commented out; removing the "# " of
+    # the marked lines must give a valid file that describes the remote's entities in both languages.
+    demo = tmp_path / "demo"
+    create_demo(demo)
+    text = (demo / "sources.yaml").read_text()
+    begin, end = text.index("# LOYALTY-BEGIN\n"), text.index("# LOYALTY-END\n")
+    block = text[begin:end].splitlines()[1:]
+    assert all(line.startswith("# ") for line in block)
+    enabled = text[:begin] + "".join(line[2:] + "\n" for line in block) + text[end:]
+    (demo / "with_loyalty.yaml").write_text(enabled)
+    sources = DataSources.from_file(
+        demo / "with_loyalty.yaml", secret_key=SECRET, env={"LOYALTY_AUTH": "Bearer demo"}
+    )
+    try:
+        described = [d for d in sources.describe() if d["source"] == "loyalty"]
+    finally:
+        await sources.aclose()
+    assert [d["entity"] for d in described] == ["points"]
+    assert_described_in_both_languages(described)

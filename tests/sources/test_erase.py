@@ -27,17 +27,40 @@ def rows(url: str, query: str) -> list[tuple[Any, ...]]:
         engine.dispose()
 
 
-EXPECTED_CRM = {
-    "customers": {"action": "deleted", "count": 1},
+# Each outcome carries what customers read about it: the title (the entity's name when none is configured),
+# the retention basis and text, and whether the rows left behind are pseudonymised (here: the email is hashed).
+NOTHING_TO_SAY = {"basis": None, "retention": None, "pseudonymised": False}
+EXPECTED_CRM: dict[str, dict[str, Any]] = {
+    "customers": {
+        "action": "deleted",
+        "count": 1,
+        "title": {"en": "Your account", "de": "Ihr Kundenkonto"},
+        "basis": "contract",
+        "retention": None,
+        "pseudonymised": False,
+    },
     "orders": {
         "action": "anonymized",
         "count": 2,
         "columns": {"address": "null", "phone": "redact", "email": "hash"},
+        "title": "Your orders",
+        "basis": None,
+        "retention": "Invoices are kept 7 years for tax law",
+        "pseudonymised": True,
     },
-    "order_items": {"action": "kept", "count": 3, "reason": "Invoice lines are kept 7 years for tax law"},
-    "newsletter": {"action": "deleted", "count": 1},
-    "devices": {"action": "deleted", "count": 1},
+    "order_items": {
+        "action": "kept",
+        "count": 3,
+        "reason": "Invoice lines are kept 7 years for tax law",
+        "title": "order_items",
+        "basis": "legal_obligation",
+        "retention": "Invoice lines are kept 7 years for tax law",
+        "pseudonymised": False,
+    },
+    "newsletter": {"action": "deleted", "count": 1, "title": "newsletter", **NOTHING_TO_SAY},
+    "devices": {"action": "deleted", "count": 1, "title": "devices", **NOTHING_TO_SAY},
 }
+LOYALTY_POINTS = {"title": {"en": "Loyalty points", "de": "Treuepunkte"}, **NOTHING_TO_SAY}
 
 
 def assert_ada_erased(url: str, prefix: str = "") -> None:
@@ -66,7 +89,10 @@ async def test_erase_applies_each_strategy_and_verifies(
     report = await shop.erase(ADA)
 
     assert report == {
-        "sources": {"crm": EXPECTED_CRM, "loyalty": {"points": {"action": "deleted", "count": 2}}},
+        "sources": {
+            "crm": EXPECTED_CRM,
+            "loyalty": {"points": {"action": "deleted", "count": 2, **LOYALTY_POINTS}},
+        },
         "verified": True,
     }
     assert_ada_erased(shop_url)
@@ -80,8 +106,8 @@ async def test_erase_again_is_safe(shop: DataSources, shop_url: str) -> None:
     again = await shop.erase(ADA)
 
     crm = again["sources"]["crm"]
-    assert crm["customers"] == {"action": "deleted", "count": 0}
-    assert crm["devices"] == {"action": "deleted", "count": 0}
+    assert crm["customers"] == {**EXPECTED_CRM["customers"], "count": 0}
+    assert crm["devices"] == {**EXPECTED_CRM["devices"], "count": 0}
     assert crm["orders"]["count"] == 2  # found by customer_id, left as they were
     assert again["verified"] is True
     assert_ada_erased(shop_url)  # hashes were not hashed twice
@@ -192,3 +218,48 @@ async def test_postgres_erasure(tmp_path: Path, pg_shop: tuple[str, str]) -> Non
         assert again["verified"] is True
     finally:
         await sources.aclose()
+
+
+async def test_report_names_true_anonymisation_and_undeclared_remote_entities(
+    tmp_path: Path, shop_url: str, remote: HttpSourceServer
+) -> None:
+    # The newsletter's only link to the person (the email it matches on) is nulled: anonymous, not
+    # pseudonymised. The loyalty system also erases vouchers it never declared: named by their name only.
+    text_ = shop_yaml(shop_url, http_url=remote.url).replace(
+        "match: {email: email}\n        erase: delete",
+        "match: {email: email}\n        erase: {anonymize: {email: null}}",
+    )
+    remote.data["cus_1"] = {"points": [{"balance": 120}], "vouchers": [{"code": "TEA10"}]}
+    sources = DataSources.from_file(
+        write_sources(tmp_path, text_), secret_key=SECRET, env={"LOYALTY_AUTH": LOYALTY_TOKEN}
+    )
+    try:
+        report = await sources.erase(ADA)
+    finally:
+        await sources.aclose()
+
+    assert report["sources"]["crm"]["newsletter"] == {
+        "action": "anonymized",
+        "count": 1,
+        "columns": {"email": "null"},
+        "title": "newsletter",
+        **NOTHING_TO_SAY,
+    }
+    assert report["sources"]["crm"]["orders"]["pseudonymised"] is True
+    assert report["sources"]["loyalty"] == {
+        "points": {"action": "deleted", "count": 1, **LOYALTY_POINTS},
+        "vouchers": {"action": "deleted", "count": 1, "title": "vouchers", **NOTHING_TO_SAY},
+    }
+    assert rows(shop_url, "SELECT email FROM newsletter ORDER BY id") == [
+        (None,),
+        ("bob@example.com",),
+        ("someone@example.com",),
+    ]
+
+
+async def test_report_of_a_source_without_counts_lists_its_declared_entities(
+    shop: DataSources, remote: HttpSourceServer
+) -> None:
+    # Nothing left remotely: the source answers 204 (no counts), the declared entity is reported deleted.
+    report = await shop.erase(ADA)
+    assert report["sources"]["loyalty"] == {"points": {"action": "deleted", **LOYALTY_POINTS}}

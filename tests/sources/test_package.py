@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import csv
+import html as html_module
 import io
 import json
+import re
 import sqlite3
 import stat
 import zipfile
 from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from app.core import clock
+from app.core.brand import Brand
+from app.core.config import Settings
 from app.packages import (
     PackageError,
     read_encrypted_package,
@@ -22,9 +28,10 @@ from app.packages import (
     write_encrypted_package,
 )
 from app.packages.csv_spool import Spool
-from app.packages.report_html import REPORT_ROWS
+from app.packages.report_html import REPORT_ROWS, Reader, report_html
 from app.sources import DataSources, Identity, SourceError
 
+from ..english import english_words_in
 from .factories import SECRET, write_sources
 from .http_source import HttpSourceServer
 
@@ -184,8 +191,9 @@ async def test_records_with_differing_keys_fill_every_column(
         ",,",
     ]
     report = archive.read("report.html").decode()
+    assert "<h2>Loyalty points (4 records)</h2>" in report  # the remote entity's title
     assert "<td>gold</td>" in report
-    assert "[{&quot;at&quot;: &quot;2024&quot;}]" in report
+    assert "[{&#34;at&#34;: &#34;2024&#34;}]" in report
 
 
 async def test_a_source_failing_midway_fails_the_package(shop: DataSources, remote: HttpSourceServer) -> None:
@@ -272,3 +280,208 @@ async def test_zip_through_encryption(shop: DataSources, tmp_path: Path) -> None
     package = await joined(read_encrypted_package(path, secret_key=SECRET))
     assert len(package) == size
     assert "data.json" in zipfile.ZipFile(io.BytesIO(package)).namelist()
+
+
+BRAND = Brand(
+    name="Nordwind Shop",
+    url="https://nordwind.example",
+    privacy_policy_url="https://nordwind.example/datenschutz",
+    controller_address="Nordwind Handels GmbH, Hafenstraße 1, 20457 Hamburg",
+    dpo_email="datenschutz@nordwind.example",
+    authority_name="Der Hamburgische Beauftragte für Datenschutz",
+    authority_url="https://datenschutz-hamburg.de",
+)
+
+
+@pytest.fixture
+def described_shop(tmp_path: Path) -> DataSources:
+    """A shop whose entities say everything Art. 15 asks, in English and German, and one that says nothing."""
+    db = tmp_path / "described.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE customers (id TEXT, email TEXT, first_name TEXT)")
+        conn.execute("CREATE TABLE orders (id INTEGER, customer_id TEXT, email TEXT, total REAL)")
+        conn.execute("CREATE TABLE order_items (id INTEGER, order_id INTEGER, sku TEXT)")
+        conn.execute("CREATE TABLE scores (id INTEGER, customer_id TEXT, score INTEGER)")
+        conn.execute("CREATE TABLE wishlist (id INTEGER, customer_id TEXT, sku TEXT)")
+        conn.execute("INSERT INTO customers VALUES ('c1', 'ada@example.com', 'Ada')")
+        conn.executemany(
+            "INSERT INTO orders VALUES (?, 'c1', 'ada@example.com', ?)",
+            [(i, i * 10.5) for i in range(1, 1235)],
+        )
+        conn.execute("INSERT INTO order_items VALUES (1, 1, 'SKU-1')")
+        conn.execute("INSERT INTO scores VALUES (1, 'c1', 7)")
+    path = write_sources(
+        tmp_path,
+        f"""\
+sources:
+  - name: crm
+    type: sql
+    url: sqlite:///{db}
+    directory: {{table: customers, id: id, email: email, name: [first_name]}}
+    entities:
+      - name: customers
+        table: customers
+        match: {{id: customer_id}}
+        erase: delete
+        title: {{en: Customer account, de: Kundenkonto}}
+        purpose: {{en: To run your account, de: Um Ihr Konto zu führen}}
+        categories: [{{en: contact data, de: Kontaktdaten}}]
+        source_of_data: {{en: 'You, when you signed up', de: Sie selbst bei der Anmeldung}}
+      - name: orders
+        table: orders
+        match: {{customer_id: customer_id}}
+        erase: {{anonymize: {{email: hash}}}}
+        title: {{en: Orders, de: Bestellungen}}
+        purpose: {{en: To deliver what you bought, de: Um Ihre Einkäufe zu liefern}}
+        recipients: [{{en: our parcel service, de: unser Paketdienst}}, {{en: our tax advisor, de: unser Steuerberater}}]
+        retention: {{en: Orders are kept 10 years for tax law., de: Bestellungen werden 10 Jahre für das Steuerrecht aufbewahrt.}}
+        retention_basis: legal_obligation
+        transfers: {{en: Parcel tracking in the USA under the EU standard contractual clauses, de: Sendungsverfolgung in den USA auf Grundlage der EU-Standardvertragsklauseln}}
+      - name: order_items
+        table: order_items
+        match: {{order_id: orders.id}}
+        erase: keep
+        title: {{en: Invoice lines, de: Rechnungspositionen}}
+        retention: {{en: Invoice lines are kept 10 years., de: Rechnungspositionen werden 10 Jahre aufbewahrt.}}
+        retention_basis: legal_obligation
+      - name: scores
+        table: scores
+        match: {{customer_id: customer_id}}
+        erase: delete
+        title: {{en: Fraud score, de: Betrugsrisiko}}
+        automated_decisions: {{en: A score decides whether you may pay by invoice, de: 'Ein Wert entscheidet, ob Sie auf Rechnung zahlen dürfen'}}
+      - name: wishlist
+        table: wishlist
+        match: {{customer_id: customer_id}}
+        erase: delete
+""",
+    )
+    return DataSources.from_file(path, secret_key=SECRET)
+
+
+async def report_for(sources: DataSources, locale: str) -> str:
+    request = REQUEST | {"due_at": "2025-01-31T23:00:00+00:00"}
+    reader = Reader(locale=locale, timezone="Europe/Berlin", brand=BRAND)
+    try:
+        package = await joined(
+            stream_zip(
+                sources, Identity.of(customer_id="c1"), request=request, customer=CUSTOMER, reader=reader
+            )
+        )
+    finally:
+        await sources.aclose()
+    return zipfile.ZipFile(io.BytesIO(package)).read("report.html").decode()
+
+
+def visible_text(html: str) -> str:
+    """The words a customer reads, one space between them (tags, styles and entities resolved)."""
+    html = re.sub(r"<style>.*?</style>", " ", html, flags=re.DOTALL)
+    html = re.sub(r"</?(?:a|code|strong|span)\b[^>]*>", "", html)  # inline: no break in the text
+    return " ".join(html_module.unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+@pytest.mark.parametrize(
+    ("locale", "facts"),
+    [
+        (
+            "en",
+            [
+                "Nordwind Shop Your personal data",
+                "This is a copy of the personal data Nordwind Shop holds about you",
+                "Received 1 January 2025, 01:00 CET",
+                "Answer due by 1 February 2025",
+                "Regulation GDPR",
+                "Copy made 2 January 2025, 10:30 CET",
+                "Controller Nordwind Handels GmbH, Hafenstraße 1, 20457 Hamburg",
+                "Data protection officer datenschutz@nordwind.example",
+                "The authority responsible for us is Der Hamburgische Beauftragte für Datenschutz.",
+                "Customer account (1 record) Purpose To run your account Categories of data contact data",
+                "Where the data comes from You, when you signed up",
+                "Orders (1,234 records) Purpose To deliver what you bought "
+                "Recipients our parcel service, our tax advisor "
+                "How long it is kept Orders are kept 10 years for tax law. "
+                "Legal basis for keeping it a legal obligation",
+                "Transfers to third countries Parcel tracking in the USA under the EU standard contractual clauses",
+                "If you ask us to erase your data pseudonymised",
+                "Invoice lines (1 record)",
+                "Automated decision-making A score decides whether you may pay by invoice",
+                "1,034 more records are in crm/orders.csv and data.json.",
+            ],
+        ),
+        (
+            "de",
+            [
+                "Nordwind Shop Ihre personenbezogenen Daten",
+                "Eingegangen 1. Januar 2025, 01:00 MEZ",
+                "Antwort fällig bis 1. Februar 2025",
+                "Rechtsrahmen DSGVO",
+                "Kopie erstellt 2. Januar 2025, 10:30 MEZ",
+                "Verantwortlicher Nordwind Handels GmbH, Hafenstraße 1, 20457 Hamburg",
+                "Kundenkonto (1 Datensatz) Zweck Um Ihr Konto zu führen Datenkategorien Kontaktdaten",
+                "Herkunft der Daten Sie selbst bei der Anmeldung",
+                "Bestellungen (1.234 Datensätze) Zweck Um Ihre Einkäufe zu liefern "
+                "Empfänger unser Paketdienst, unser Steuerberater "
+                "Speicherdauer Bestellungen werden 10 Jahre für das Steuerrecht aufbewahrt. "
+                "Rechtsgrundlage der Aufbewahrung eine rechtliche Verpflichtung",
+                "Übermittlung in Drittländer Sendungsverfolgung in den USA",
+                "Wenn Sie die Löschung verlangen pseudonymisiert",
+                "Automatisierte Entscheidungsfindung Ein Wert entscheidet",
+                "1.034 weitere Datensätze stehen in crm/orders.csv und data.json.",
+            ],
+        ),
+    ],
+)
+async def test_the_report_is_in_the_request_language_with_the_brand_and_art_15(
+    described_shop: DataSources, locale: str, facts: list[str]
+) -> None:
+    clock.freeze(datetime(2025, 1, 2, 9, 30, 15, 123456, tzinfo=UTC))
+    report = await report_for(described_shop, locale)
+    assert report.startswith(f'<!DOCTYPE html>\n<html lang="{locale}">')
+    text = visible_text(report)
+    for fact in facts:
+        assert fact in text
+    # The brand and its controller come before the data.
+    assert report.index("Nordwind Handels GmbH") < report.index("<table>")
+    # An entity without records is not listed; what the brand did not state is left out, not invented.
+    assert "wishlist" not in text
+    for invention in ("not stated", "until you ask", "nicht angegeben"):
+        assert invention not in text
+    assert report.count("<dt>{}</dt>".format({"en": "Recipients", "de": "Empfänger"}[locale])) == 1
+    # Dates as a person writes them: no seconds, no microseconds, no ISO stamps.
+    assert ".123456" not in report
+    assert "T00:00:00" not in report
+    # Titles head the sections and the tables; the column names are shown as they are, under them.
+    headings = [line for line in report.splitlines() if line.startswith("<h2>")]
+    assert not [h for h in headings if re.search(r"\b(orders|order_items|scores|customers)\b", h)]
+    assert "<caption>" in report
+    assert "<th>customer_id</th>" in report
+
+
+async def test_no_english_is_left_in_a_german_report(described_shop: DataSources) -> None:
+    report = await report_for(described_shop, "de")
+    # Not prose: the records and their column names, file names, and the brand's own strings.
+    prose = re.sub(r"<table>.*?</table>|<code>.*?</code>|<style>.*?</style>", " ", report, flags=re.DOTALL)
+    prose = prose.replace("data.json", " ")
+    for value in BRAND.as_context().values():
+        if value:
+            prose = prose.replace(value, " ")
+    assert english_words_in(prose) == []
+
+
+async def test_the_report_is_handed_out_in_pieces(described_shop: DataSources, tmp_path: Path) -> None:
+    spool = Spool(tmp_path, {"crm": ["orders"]}, samples=REPORT_ROWS)
+    spool.add("crm", "orders", [{"id": i, "note": f"n{i}"} for i in range(REPORT_ROWS * 2)])
+    page = report_html(spool, described_shop.describe(), request=REQUEST, customer=None)
+    first = next(page)
+    assert first.startswith("<!DOCTYPE html>")
+    rest = list(page)
+    # Jinja's generate(): the rows arrive as many small pieces, not as one string built in memory.
+    assert len(rest) > REPORT_ROWS
+    assert "".join(rest).count("<tr><td>") == REPORT_ROWS
+    await described_shop.aclose()
+
+
+def test_the_reader_of_a_request_has_the_configured_brand_and_zone() -> None:
+    settings = Settings(_env_file=None, brand_name="Nordwind Shop", timezone="Europe/Berlin")
+    reader = Reader.of(settings, "de")
+    assert (reader.locale, reader.timezone, reader.brand.name) == ("de", "Europe/Berlin", "Nordwind Shop")

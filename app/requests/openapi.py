@@ -1,0 +1,243 @@
+"""What the OpenAPI document says of each privacy-request operation: a summary, what it does, which roles may
+call it, which errors it gives and when, and request-body examples that the service accepts as they are
+(tests/test_openapi.py posts every one). ``app.openapi_schema`` adds the error body's schema to each error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.openapi.models import Example
+
+OPERATOR_ROLES = "**Roles:** `operator`, `admin`."
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "`not_found`: no privacy request has this id."}
+}
+_TRANSITION = (
+    "`invalid_transition`: the request's status (or type, regulation, handling) does not allow this action "
+    "(the detail says why), or another operator changed it at the same moment; nothing changed."
+)
+
+SUBMIT: dict[str, Any] = {
+    "summary": "Submit a privacy request",
+    "description": """Records an access request (a copy of the person's data) or a deletion request (erase it),
+and queues the customer's first email: an acknowledgement stating the due date (access), or a link to confirm the
+erasure (deletion, which waits in `unverified` until the customer confirms).
+
+Who the request concerns (README, "Who is asking"):
+- with a valid `X-Customer-Token`: the signed-in customer (the body may then name no one);
+- an app key without a token: the `email` only;
+- an operator (a request received by letter or phone): `customer_id` or `email`, with a `note` on how the
+  identity was checked.
+
+Emails for a matched customer go to the address on file. An unknown `email` is accepted like a known one (no
+answer tells whether someone is a customer). If the same person already has an open request of this type, the
+answer is 200 with that request and no new email; a repeat with the same `Idempotency-Key` returns the first
+answer.
+
+**Roles:** `app`, `operator`, `admin`. The `app` role gets the minimal view of the request, operators the full
+resource.
+
+**Errors:**
+- 401 `unauthorized`: no key, an unknown or revoked key, an invalid `X-Customer-Token`, or no token while
+  `CUSTOMER_TOKEN_REQUIRED` is set (app role).
+- 409 `conflict`: the `Idempotency-Key` was used before with another body, or its first request is still being
+  answered; or a request for the same person was recorded at the same instant (retry).
+- 422 `validation_error`: the body breaks the schema; or one of these rules (the `fields` name the field):
+  neither `email` nor `customer_id` (without a customer token); a `customer_id` from an app key without a
+  customer token; a `customer_id` no customer has; a `customer_id` that is not the signed-in customer's; an
+  `email` that differs from the matched customer's address on file; a `note` from a key that is not an operator's;
+  a signed-in customer who is not in the customer directory.
+- 429 `rate_limited`: too many submissions from this address; see `Retry-After`.
+- 503 `unavailable`: the database, the customer directory or the identity provider's keys cannot be reached;
+  nothing was recorded; retry after `Retry-After`.""",
+    "responses": {
+        401: {"description": "`unauthorized`: no or unknown key, or an invalid `X-Customer-Token`."},
+        409: {
+            "description": "`conflict`: an `Idempotency-Key` reused with another body or still in progress."
+        },
+        422: {
+            "description": "`validation_error`: the body breaks the schema, or a rule of who may name whom."
+        },
+    },
+}
+SUBMIT_EXAMPLES: dict[str, Example] = {
+    "app_access": {
+        "summary": "An app: a copy of my data",
+        "value": {"type": "access", "email": "ada@example.com", "channel": "ios", "locale": "en"},
+    },
+    "app_deletion": {
+        "summary": "An app: delete my data (a confirmation link is emailed)",
+        "value": {"type": "deletion", "email": "grace@example.com", "channel": "web", "locale": "de"},
+    },
+    "operator_letter": {
+        "summary": "An operator: a request received by letter, for a known customer",
+        "value": {
+            "type": "access",
+            "customer_id": "cus_0003",
+            "regulation": "ccpa",
+            "channel": "letter",
+            "note": "Signed letter; the address matches the one on file.",
+        },
+    },
+}
+
+LIST: dict[str, Any] = {
+    "summary": "List privacy requests",
+    "description": """The requests, newest first by default, filtered and paged by a cursor: pass the answer's
+`next_cursor` as `cursor` (with the same `sort`) for the next page; `next_cursor` is null on the last page.
+Requests in status `deleted` appear only when a `status` filter asks for them. `received_after` is inclusive,
+`received_before` exclusive; times need a time zone (RFC 3339).
+
+"""
+    + OPERATOR_ROLES
+    + """
+
+**Errors:**
+- 422 `validation_error`: a parameter breaks the schema; or a `cursor` this API did not return, or one returned
+  for another `sort`; or a time out of the supported range.""",
+}
+
+GET: dict[str, Any] = {
+    "summary": "Read one privacy request",
+    "description": """The request with its timeline (`events`, oldest first) and, for a processed deletion, the
+erasure report in `result` (for a failed request, the reasons).
+
+**Roles:** `app`, `operator`, `admin`. The `app` role (a key that ships inside the apps) gets the minimal view
+only: `id`, `type`, `status`, `regulation`, `locale`, `received_at`, `due_at`, `verified_at`, `days_left`,
+`overdue`.
+
+**Errors:**
+- 404 `not_found`: no privacy request has this id.""",
+    "responses": _NOT_FOUND,
+}
+
+ACCEPT: dict[str, Any] = {
+    "summary": "Accept a request (or retry a failed one)",
+    "description": """Accepts an access request in `pending`: `automatic` collects the data from every source,
+builds the package and emails the download link; `manual` moves it to `in_progress` for the team to fulfil.
+On a request in `failed`, retries its automatic work (for a deletion, the erasure; `automatic` only).
+
+"""
+    + OPERATOR_ROLES
+    + """
+
+**Errors:**
+- 404 `not_found`: no privacy request has this id.
+- 409 """
+    + _TRANSITION,
+    "responses": {**_NOT_FOUND, 409: {"description": _TRANSITION}},
+}
+ACCEPT_EXAMPLES: dict[str, Example] = {
+    "automatic": {"summary": "Collect and send the data automatically", "value": {"handling": "automatic"}},
+    "manual": {"summary": "The team fulfils it by hand", "value": {"handling": "manual"}},
+}
+
+FULFIL: dict[str, Any] = {
+    "summary": "Fulfil a manual access request",
+    "description": """Marks a manually handled access request in `in_progress` as `processed`. With
+`send_download_link` true (the default) the service builds the package and emails the customer the link; false
+records that the operator delivered the data another way (say how in `note`). The body may be left out.
+
+"""
+    + OPERATOR_ROLES
+    + """
+
+**Errors:**
+- 404 `not_found`: no privacy request has this id.
+- 409 """
+    + _TRANSITION,
+    "responses": {**_NOT_FOUND, 409: {"description": _TRANSITION}},
+}
+FULFIL_EXAMPLES: dict[str, Example] = {
+    "link": {"summary": "Email the customer a download link", "value": {"send_download_link": True}},
+    "by_post": {
+        "summary": "Delivered another way",
+        "value": {"send_download_link": False, "note": "Sent on a USB stick by registered post."},
+    },
+}
+
+DISMISS: dict[str, Any] = {
+    "summary": "Delete (dismiss) a request",
+    "description": """Dismisses a request in `unverified`, `pending`, `failed`, or `in_progress` with manual
+handling: it becomes `deleted`. The record and its timeline stay (accountability): `GET` still answers it, and
+the list hides it unless a `status` filter asks for `deleted`. With `notify=true` the customer is told the reason and their rights.
+
+"""
+    + OPERATOR_ROLES
+    + """
+
+**Errors:**
+- 404 `not_found`: no privacy request has this id.
+- 409 """
+    + _TRANSITION,
+    "responses": {**_NOT_FOUND, 409: {"description": _TRANSITION}},
+}
+
+EXTEND: dict[str, Any] = {
+    "summary": "Extend the deadline",
+    "description": """Extends `due_at` once, before it passes: GDPR by two months, CCPA by 45 days (LGPD has no
+extension). The customer is emailed the new date and the `reason`.
+
+"""
+    + OPERATOR_ROLES
+    + """
+
+**Errors:**
+- 404 `not_found`: no privacy request has this id.
+- 409 `invalid_transition`: an LGPD request, a deadline already extended or already passed, or a request in a
+  status that cannot be extended; nothing changed.""",
+    "responses": {
+        **_NOT_FOUND,
+        409: {"description": "`invalid_transition`: LGPD, extended before, past the deadline, or closed."},
+    },
+}
+EXTEND_EXAMPLES: dict[str, Example] = {
+    "complex": {
+        "summary": "A complex request",
+        "value": {"reason": "Your data is held in several archived systems; collecting it takes longer."},
+    },
+}
+
+RESEND: dict[str, Any] = {
+    "summary": "Resend the confirmation link",
+    "description": """Emails a deletion request in `unverified` a new confirmation link; the old one stops
+working.
+
+"""
+    + OPERATOR_ROLES
+    + """
+
+**Errors:**
+- 404 `not_found`: no privacy request has this id.
+- 409 `invalid_transition`: the request is not `unverified`.""",
+    "responses": {
+        **_NOT_FOUND,
+        409: {"description": "`invalid_transition`: the request is not `unverified`."},
+    },
+}
+
+EXPORT: dict[str, Any] = {
+    "summary": "Download the customer's data now",
+    "description": """The customer's data collected now from every source, as an attachment: `format=json`
+(default) or `zip` (the data package: `data.json`, CSV files and `report.html`). Each export is logged in the
+request's timeline.
+
+"""
+    + OPERATOR_ROLES
+    + """
+
+**Errors:**
+- 404 `not_found`: no privacy request has this id.
+- 503 `unavailable`: a data source cannot be reached; retry after `Retry-After`.""",
+}
+
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = _NOT_FOUND
+
+STATS: dict[str, Any] = {
+    "summary": "Count requests by status and type",
+    "description": """The numbers the cockpit's dashboard shows: requests by status and by type, how many are
+overdue, and how many are due within 7 days.
+
+"""
+    + OPERATOR_ROLES,
+}

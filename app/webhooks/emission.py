@@ -1,0 +1,64 @@
+"""Webhook events raised from the timeline, in the transaction of the change.
+
+Every change to a request writes a timeline event (app.audit). A ``before_flush`` hook on the service's
+sessions turns each new timeline event whose action a subscription listens for into an outbox row, one
+delivery per subscription and one delivery job each, all added to the same flush: a change that rolls back
+sends nothing, and no domain has to call anything to raise a webhook."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from app.jobs import repository as jobs
+from app.models import RequestEvent
+from app.webhooks import repository
+from app.webhooks.events import BY_ACTION, body
+
+DELIVER_WEBHOOK = "deliver_webhook"
+
+
+class EmittingSession(Session):
+    """The sessions of a sessionmaker given to ``install``: a class of their own, so the hook applies to
+    them only (not to every Session in the process)."""
+
+
+def install(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Make every session of ``sessionmaker`` raise webhook events for the timeline events it writes."""
+    sessionmaker.configure(sync_session_class=EmittingSession)
+    if not event.contains(EmittingSession, "before_flush", _before_flush):
+        event.listen(EmittingSession, "before_flush", _before_flush)
+
+
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    raised = [
+        timeline_event
+        for timeline_event in session.new
+        if isinstance(timeline_event, RequestEvent) and timeline_event.action in BY_ACTION
+    ]
+    if not raised:
+        return
+    listening = repository.listening(session)
+    if not listening:
+        return
+    for timeline_event in raised:
+        request = repository.request_for(session, timeline_event.request_id)
+        if request is None:  # the change's own insert failed before: the flush will fail too
+            continue
+        for event_type in BY_ACTION[timeline_event.action]:
+            subscription_ids = [sid for sid, events in listening if event_type in events]
+            if not subscription_ids:
+                continue
+            deliveries = repository.add_event(
+                session,
+                type=event_type,
+                request_id=request.id,
+                at=timeline_event.at,
+                body=body(event_type, request, at=timeline_event.at),
+                subscription_ids=subscription_ids,
+            )
+            for delivery in deliveries:
+                jobs.add(session, DELIVER_WEBHOOK, {"delivery_id": str(delivery.id)})
