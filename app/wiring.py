@@ -15,7 +15,7 @@ from app.downloads import sweep as downloads_sweep
 from app.jobs import sweep as jobs_sweep
 from app.models import Job
 from app.notifications import sweep as notifications_sweep
-from app.notifications.jobs import on_send_email_dead, run_send_email
+from app.notifications.jobs import run_send_email
 from app.notifications.outbox import SEND_EMAIL_JOB
 from app.notifications.transport import Transport, transport_from_settings
 from app.ratelimits import sweep as ratelimits_sweep
@@ -23,7 +23,7 @@ from app.requests import sweep as requests_sweep
 from app.requests.access_package import run_access_package
 from app.requests.actions import ACCESS_PACKAGE, ERASURE
 from app.requests.erasure import run_erasure
-from app.requests.failure import on_job_dead
+from app.requests.failure import on_email_dead, on_job_dead
 from app.webhooks import emission as webhook_emission
 from app.webhooks import sweep as webhooks_sweep
 from app.webhooks.jobs import new_client as new_webhook_client
@@ -65,7 +65,7 @@ def build_worker(
     }
     request_job_dead = functools.partial(on_job_dead, ctx=ctx)
     dead_hooks: dict[str, DeadHook] = {
-        SEND_EMAIL_JOB: on_send_email_dead,
+        SEND_EMAIL_JOB: functools.partial(on_email_dead, ctx=ctx),
         ACCESS_PACKAGE: request_job_dead,
         ERASURE: request_job_dead,
         webhook_emission.DELIVER_WEBHOOK: on_delivery_dead,

@@ -14,6 +14,9 @@ from app.core.context import ServiceContext
 from app.core.lifecycle import Action, Status
 from app.jobs.errors import PermanentError
 from app.models import Job, PrivacyRequest
+from app.notifications import repository as emails
+from app.notifications.emails import TEAM_KINDS
+from app.notifications.jobs import on_send_email_dead
 from app.requests import repository
 from app.requests.actions import transition
 from app.requests.notify import email_team
@@ -92,4 +95,35 @@ async def _link_not_sent(
         request_id=request.id,
         request=email_context(request),
         error=f"{detail}. Export the data (GET /v1/privacy-requests/{request.id}/data) and deliver it another way.",
+    )
+
+
+async def on_email_dead(session: AsyncSession, job: Job, error: str, *, ctx: ServiceContext) -> None:
+    """The worker gave up on an email (a permanent bounce, or its retries spent): it is marked failed as any
+    email; one written to a customer about a request also goes on that request's timeline and alerts the
+    team, since the customer is waiting for an answer that did not reach them. A team alert that fails
+    alerts no one (the team's own address is what failed)."""
+    email = await emails.get(session, uuid.UUID(job.payload["email_id"]))
+    await on_send_email_dead(session, job, error)
+    if email is None or email.request_id is None or email.kind in TEAM_KINDS:
+        return
+    request = await repository.get(session, email.request_id)
+    if request is None:
+        return
+    timeline.record(
+        session,
+        request_id=request.id,
+        action="email_failed",
+        actor=SYSTEM,
+        detail=f"the {email.kind} email could not be delivered",
+        # The server's answer may quote the address: free text, cleared after RECORDS_RETENTION.
+        text=error,
+    )
+    await email_team(
+        session,
+        ctx,
+        "request_failed",
+        request_id=request.id,
+        request=email_context(request),
+        error=f"the {email.kind} email to the customer could not be delivered ({error}); reach them another way",
     )

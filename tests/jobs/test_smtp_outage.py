@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.core import clock
 from app.models import Job
 
+from ..conftest import TEAM
 from ..helpers import submit
 from ..notifications.smtp_server import free_port, running_smtp_server, smtp_settings
 from .support import emails, message_id_counts
@@ -99,9 +100,38 @@ async def test_a_permanent_refusal_is_not_retried(
         server.refuse_with = "550 5.1.1 Mailbox does not exist"
         await submit(client, keys["app"], type="access", email="nobody@example.com")
         await app.state.worker.run_until_idle()
-        [job] = await _send_jobs(app)
-        assert (job.status, job.attempts) == ("dead", 1)
-        assert "550" in (job.last_error or "")
-        [row] = await emails(app.state.sessionmaker)
-        assert row.status == "failed"
+        jobs = await _send_jobs(app)
+        # The acknowledgement, and the team's alert about it (refused too: it alerts no one further).
+        assert [(job.status, job.attempts) for job in jobs] == [("dead", 1), ("dead", 1)]
+        assert all("550" in (job.last_error or "") for job in jobs)
+        rows = await emails(app.state.sessionmaker)
+        assert sorted((row.kind, row.to_address, row.status) for row in rows) == [
+            ("access_acknowledged", "nobody@example.com", "failed"),
+            ("request_failed", TEAM, "failed"),
+        ]
         assert server.received == []
+
+
+async def test_a_bounced_customer_email_is_on_the_timeline_and_the_team_is_told(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], smtp_port: int
+) -> None:
+    with running_smtp_server(port=smtp_port) as server:
+        # The customer's mailbox does not exist; the team's does.
+        server.refuse_for = {"nobody@example.com": "550 5.1.1 Mailbox does not exist"}
+        created = await submit(client, keys["app"], type="access", email="nobody@example.com")
+        await app.state.worker.run_until_idle()
+        detail = (
+            await client.get(
+                f"/v1/privacy-requests/{created['id']}",
+                headers={"Authorization": f"Bearer {keys['operator']}"},
+            )
+        ).json()
+        [failed] = [event for event in detail["events"] if event["action"] == "email_failed"]
+        assert failed["actor"] == "system"
+        assert failed["detail"].startswith("the access_acknowledged email could not be delivered: ")
+        assert "550" in failed["detail"]
+        [alert] = [m for m in server.messages if str(m["To"]) == TEAM]
+        body = alert.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert created["id"] in body
+        assert "access_acknowledged email to the customer could not be delivered" in body
+        assert [str(m["To"]) for m in server.messages] == [TEAM]

@@ -47,6 +47,8 @@ class SmtpServer:
     port: int
     received: list[ReceivedMessage] = field(default_factory=list)
     refuse_with: str | None = None
+    # Per recipient: a message to one of these addresses is refused with its answer (a mailbox that does not exist).
+    refuse_for: dict[str, str] = field(default_factory=dict)
     credentials: dict[str, str] | None = None
     logins: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -61,6 +63,9 @@ class SmtpServer:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refuse_with is not None:
             return self.refuse_with
+        for address in envelope.rcpt_tos:
+            if address in self.refuse_for:
+                return self.refuse_for[address]
         self.accept(
             ReceivedMessage(
                 mail_from=envelope.mail_from,

@@ -146,13 +146,16 @@ async def test_an_email_given_up_on_keeps_no_body(
     await submit(client, keys["app"], type="deletion", email="ada@example.com")
     await app.state.worker.run_until_idle()
 
-    [failed] = await emails_table(app)
-    assert (failed["kind"], failed["status"], failed["to_address"]) == (
-        "deletion_confirmation",
-        "failed",
-        "ada@example.com",
-    )
-    assert failed["message_id"]
-    assert failed["text_body"] is None
-    assert failed["html_body"] is None
+    # The confirmation, and the team's alert that it could not be delivered (refused too).
+    rows = await emails_table(app)
+    assert sorted((row["kind"], row["status"]) for row in rows) == [
+        ("deletion_confirmation", "failed"),
+        ("request_failed", "failed"),
+    ]
+    [failed] = [row for row in rows if row["kind"] == "deletion_confirmation"]
+    assert failed["to_address"] == "ada@example.com"
+    for row in rows:
+        assert row["message_id"]
+        assert row["text_body"] is None
+        assert row["html_body"] is None
     assert smtp_server.received == []
