@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 UV := $(VENV)/bin/uv
 
-.PHONY: run test bench openapi lock messages clean
+.PHONY: run test bench openapi lock messages screenshots clean
 
 $(VENV)/.uv-$(UV_VERSION):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench: $(VENV)/.installed
 
 openapi: $(VENV)/.installed
 	$(PY) -m app.openapi_export > openapi/openapi.json
+
+# PNGs of every cockpit screen in English and German under var/screenshots/ (needs /usr/bin/chromium).
+screenshots: $(VENV)/.installed
+	$(PY) -m tests.cockpit.screenshots
 
 # Message catalogs (contract section 8): for each domain with app/<domain>/locales/, extract the messages of its
 # templates and code (babel.cfg) into locales/messages.pot and merge them into every locales/<lang>/.../messages.po.

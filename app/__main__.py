@@ -1,4 +1,4 @@
-"""The CLI: ``python -m app serve|worker|migrate|demo|api-keys ...``."""
+"""The CLI: ``python -m app serve|worker|migrate|demo|api-keys|operators ...``."""
 
 from __future__ import annotations
 
@@ -37,6 +37,17 @@ def main(argv: list[str] | None = None) -> int:
     keys.add_parser("list", help="list keys (never the keys themselves)")
     revoke = keys.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("id")
+    people = commands.add_parser("operators", help="manage operators (people who sign in to the cockpit)")
+    people_commands = people.add_subparsers(dest="operators_command", required=True)
+    person = people_commands.add_parser(
+        "create", help="add an operator; their email is printed alone on the last line"
+    )
+    person.add_argument("--email", required=True)
+    person.add_argument("--name", required=True)
+    person.add_argument("--role", required=True, choices=["operator", "admin"])
+    people_commands.add_parser("list", help="list operators")
+    gone = people_commands.add_parser("remove", help="remove an operator and end their sessions at once")
+    gone.add_argument("--email", required=True)
     args = parser.parse_args(argv)
 
     configure_logging()
@@ -63,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
 
             asyncio.run(run_worker(settings))
             return 0
+        if args.command == "operators":
+            from app.cli.operators import run_operators
+
+            return asyncio.run(run_operators(settings, args))
         return asyncio.run(_api_keys(settings, args))
     except ConfigError as error:
         print(str(error), file=sys.stderr)

@@ -8,12 +8,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import api_docs, error_handlers, openapi_schema
 from app.auth.customer_tokens import build_customer_tokens
+from app.auth.oidc import build_oidc
 from app.auth.router import router as api_keys_router
+from app.cockpit.router import router as cockpit_router
 from app.core.config import Settings, get_settings
 from app.core.context import ServiceContext
 from app.core.db import create_engine, create_sessionmaker
@@ -23,8 +26,11 @@ from app.core.observability import router as operations_router
 from app.core.ratelimit import HitCounter, MemoryCounter, RateLimiter
 from app.customers.router import router as customers_router
 from app.downloads.router import router as downloads_router
+from app.packages import PackageStore
 from app.ratelimits.counter import DatabaseCounter
 from app.requests.router import router as requests_router
+from app.requests.tasks_router import router as tasks_router
+from app.signin.router import router as signin_router
 from app.sources import DataSources
 from app.verification.router import router as verification_router
 from app.webhooks.router import router as webhooks_router
@@ -52,10 +58,14 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # First, as it may fail (a bad key file): nothing else is open yet that would need closing.
         customer_tokens = build_customer_tokens(settings)
+        oidc = build_oidc(settings)  # OIDC sign-in and access tokens; None without OIDC_ISSUER
         engine = create_engine(settings.database_url)
         sessionmaker = create_sessionmaker(engine)
         sources = DataSources.from_file(settings.sources_file, secret_key=settings.resolved_secret_key())
-        ctx = ServiceContext(settings=settings, secret_key=settings.resolved_secret_key(), sources=sources)
+        packages = PackageStore(settings=settings, secret_key=settings.resolved_secret_key())
+        ctx = ServiceContext(
+            settings=settings, secret_key=settings.resolved_secret_key(), sources=sources, packages=packages
+        )
         worker = build_worker(ctx, sessionmaker)
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker
@@ -69,6 +79,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
             auth_failures_per_minute=settings.rate_limit_auth_failures_per_minute,
         )
         app.state.customer_tokens = customer_tokens
+        app.state.oidc = oidc
         app.state.wake_workers = worker.wake
         tasks: list[asyncio.Task[None]] = []
         if run_worker:
@@ -97,7 +108,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
             finally:
                 await worker.aclose()
                 await customer_tokens.aclose()
+                if oidc is not None:
+                    await oidc.aclose()
                 await sources.aclose()
+                await packages.aclose()
                 await engine.dispose()
 
     app = _App(
@@ -113,6 +127,17 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     openapi_schema.install(app)
     api_docs.install(app)
     app.add_middleware(MetricsMiddleware)
+    if settings.cors_origins:
+        # Browser front ends on these origins may call the API with a bearer token (never the session cookie:
+        # no credentials are allowed across origins).
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Operator", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After", "Location"],
+            max_age=600,
+        )
     if settings.forwarded_allow_ips:
         # The client a trusted proxy reports (X-Forwarded-For, X-Forwarded-Proto) becomes the request's client,
         # here rather than in `serve`, so the same rule holds under any ASGI server; from any other peer the
@@ -120,12 +145,15 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     for router in (
         requests_router,
+        tasks_router,
         customers_router,
         verification_router,
         downloads_router,
         api_keys_router,
         webhooks_router,
         operations_router,
+        signin_router,
+        cockpit_router,
     ):
         app.include_router(router)
     return app

@@ -27,7 +27,8 @@ _ERRORS: dict[str, tuple[list[str], str, dict[str, Any]]] = {
     ),
     "403": (
         ["forbidden"],
-        "`forbidden`: the key's role is too low for this operation",
+        "`forbidden`: the caller's role is too low for this operation; `X-Operator` sent with a key that is not an "
+        "admin key; or a cookie-authenticated change without its CSRF token or from another origin",
         {"error": "forbidden", "detail": "This action needs the 'operator' role; the key has 'app'."},
     ),
     "404": (
@@ -99,8 +100,6 @@ _CONFLICTS = {
     ("/v1/privacy-requests/{request_id}/resend-verification", "post"): ["invalid_transition"],
     ("/v1/privacy-requests/{request_id}", "delete"): ["invalid_transition"],
 }
-# Any valid key may call these (`app` is the lowest role): no 403.
-_ANY_KEY = {("/v1/privacy-requests", "post"), ("/v1/privacy-requests/{request_id}", "get")}
 # Their only parameter is a link's token, which any string may be (a wrong one is a 404).
 _TOKEN_ONLY = {("/v1/verify", "get"), ("/v1/downloads/{token}", "get")}
 # OpenAPI links: what a client (or a stateful fuzzer) can do next with the id an answer holds.
@@ -185,7 +184,8 @@ def _errors_of(path: str, method: str, operation: dict[str, Any]) -> set[str]:
     if operation.get("requestBody"):
         statuses.add("413")
     if operation.get("security"):
-        statuses |= {"401"} if (path, method) in _ANY_KEY else {"401", "403"}
+        # 403 even where any key may call: X-Operator with a non-admin key, a cookie change without CSRF.
+        statuses |= {"401", "403"}
         statuses.add("429")  # an address that sent too many wrong keys (RATE_LIMIT_AUTH_FAILURES_PER_MINUTE)
     if "{" in path:
         statuses.add("404")

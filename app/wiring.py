@@ -19,6 +19,8 @@ from app.notifications.jobs import run_send_email
 from app.notifications.outbox import SEND_EMAIL_JOB
 from app.notifications.transport import Transport, transport_from_settings
 from app.ratelimits import sweep as ratelimits_sweep
+from app.recipients import jobs as recipient_jobs
+from app.recipients.service import DELIVER_NOTICE
 from app.requests import sweep as requests_sweep
 from app.requests.access_package import run_access_package
 from app.requests.actions import ACCESS_PACKAGE, ERASURE
@@ -28,7 +30,7 @@ from app.webhooks import emission as webhook_emission
 from app.webhooks import sweep as webhooks_sweep
 from app.webhooks.jobs import new_client as new_webhook_client
 from app.webhooks.jobs import on_delivery_dead, run_delivery
-from app.worker.loop import DeadHook, Handler, Worker
+from app.worker.loop import DeadHook, Handler, RetryPolicy, Worker
 from app.worker.sweep import SweepStep, run_sweep
 
 # Every periodic step, in the order a pass runs them; each in its own transaction.
@@ -62,13 +64,20 @@ def build_worker(
         webhook_emission.DELIVER_WEBHOOK: functools.partial(
             run_delivery, ctx=ctx, sessionmaker=sessionmaker, client=webhook_client
         ),
+        DELIVER_NOTICE: functools.partial(
+            recipient_jobs.run_notice_delivery, ctx=ctx, sessionmaker=sessionmaker, client=webhook_client
+        ),
     }
     request_job_dead = functools.partial(on_job_dead, ctx=ctx)
     dead_hooks: dict[str, DeadHook] = {
-        SEND_EMAIL_JOB: functools.partial(on_email_dead, ctx=ctx),
+        # A recipient's notice email is the recipients domain's; any other, the requests domain's.
+        SEND_EMAIL_JOB: functools.partial(
+            recipient_jobs.on_email_dead, otherwise=functools.partial(on_email_dead, ctx=ctx)
+        ),
         ACCESS_PACKAGE: request_job_dead,
         ERASURE: request_job_dead,
         webhook_emission.DELIVER_WEBHOOK: on_delivery_dead,
+        DELIVER_NOTICE: recipient_jobs.on_notice_dead,
     }
 
     async def on_dead(session: AsyncSession, job: Job, error: str) -> None:
@@ -80,6 +89,13 @@ def build_worker(
         await run_sweep(sessionmaker, ctx, SWEEP_STEPS)
 
     settings = ctx.settings
+    # A receiver down for a while (a deploy, a night) still gets every event once it is back; a recipient's
+    # webhook notice is retried the same way.
+    webhook_retries = RetryPolicy(
+        base=settings.webhook_retry_base,
+        retry_for=settings.webhook_retry_for,
+        max_delay=settings.webhook_retry_max_delay,
+    )
     worker = Worker(
         sessionmaker=sessionmaker,
         handlers=handlers,
@@ -88,6 +104,7 @@ def build_worker(
         lease=settings.job_lease,
         retry_base=settings.job_retry_base,
         max_attempts=settings.job_max_attempts,
+        retry_policies={webhook_emission.DELIVER_WEBHOOK: webhook_retries, DELIVER_NOTICE: webhook_retries},
         periodic=periodic,
     )
     worker.closers.append(transport.aclose)

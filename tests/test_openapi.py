@@ -102,8 +102,15 @@ async def test_each_role_is_named_where_it_may_call(client: httpx.AsyncClient, k
 
 @pytest.fixture
 async def demo_app(database_url: str, tmp_path: Path) -> Any:
-    """The app on the demo's customer directory: the documented examples name its customers."""
+    """The app on the demo's customer directory: the documented examples name its customers. A manual source
+    beside it gives accepted requests a task to mark done."""
     create_demo(tmp_path / "demo")
+    demo_sources = tmp_path / "demo" / "sources.yaml"
+    text = demo_sources.read_text()
+    manual = "  - name: paper_archive\n    type: manual\n    owner_email: archive@example.org\n"
+    demo_sources.write_text(
+        text.replace("\nsources:\n", "\nsources:\n" + manual + "    instructions: Shred it\n", 1)
+    )
     settings = make_settings(database_url, tmp_path, tmp_path / "demo" / "sources.yaml")
     async with running_app(settings) as application:
         yield application
@@ -151,11 +158,28 @@ async def test_every_request_body_example_is_accepted_as_it_is(demo_app: FastAPI
             for n, (name, value) in enumerate(examples):
                 url = path
                 if "{request_id}" in path:
-                    manual = path.endswith("/fulfil")
+                    manual = path.endswith(("/fulfil", "/done"))
                     request_id = await new_request(
                         "access", f"example{posted}-{n}@example.org", manual=manual
                     )
                     url = path.replace("{request_id}", request_id)
+                if path.endswith("/fulfil"):
+                    # Its manual step done first: a request with an open one cannot be fulfilled.
+                    listed = await client.get(
+                        f"/v1/privacy-requests/{request_id}/tasks", headers=bearer(admin)
+                    )
+                    task_id = listed.json()["items"][0]["id"]
+                    marked = await client.post(
+                        f"/v1/privacy-requests/{request_id}/tasks/{task_id}/done",
+                        json={"note": "Shredded"},
+                        headers=bearer(admin),
+                    )
+                    assert marked.status_code == 200, marked.text
+                if "{task_id}" in path:
+                    listed = await client.get(
+                        f"/v1/privacy-requests/{request_id}/tasks", headers=bearer(admin)
+                    )
+                    url = url.replace("{task_id}", listed.json()["items"][0]["id"])
                 response = await client.post(url, json=value, headers=bearer(admin))
                 posted += 1
                 if path == "/v1/verify":

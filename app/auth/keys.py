@@ -29,11 +29,13 @@ RANK = {Role.APP: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the key's id, its name (the timeline's actor) and its role."""
+    """Who is calling: the key's id (a person's operator id), its name (the timeline's actor) and its role."""
 
     key_id: uuid.UUID
     name: str
     role: Role
+    # A person (an operator, by session, OIDC token or X-Operator): ``name`` is then ``Name <email>``.
+    person: bool = False
 
     def has(self, role: Role) -> bool:
         return RANK[self.role] >= RANK[role]

@@ -1,4 +1,4 @@
-"""All SQL about API keys."""
+"""All SQL about API keys, operators (people) and their sessions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import ApiKey
+from app.models import ApiKey, Operator, OperatorSession
 
 
 async def add(session: AsyncSession, key: ApiKey) -> ApiKey:
@@ -47,3 +47,71 @@ async def find_active(session: AsyncSession, key_hash: str) -> tuple[uuid.UUID, 
     )
     row = result.first()
     return None if row is None else (row[0], row[1], row[2])
+
+
+# -- operators -------------------------------------------------------------------------------------------------
+
+
+async def add_operator(session: AsyncSession, operator: Operator) -> Operator:
+    session.add(operator)
+    await session.flush()
+    return operator
+
+
+async def all_operators(session: AsyncSession) -> list[Operator]:
+    return list((await session.scalars(select(Operator).order_by(Operator.created_at, Operator.email))).all())
+
+
+async def operator_by_email(session: AsyncSession, email: str) -> Operator | None:
+    """``email`` is already lower case, as stored."""
+    return await session.scalar(select(Operator).where(Operator.email == email))
+
+
+async def get_operator(session: AsyncSession, operator_id: uuid.UUID) -> Operator | None:
+    return await session.get(Operator, operator_id)
+
+
+# -- operators' sessions ---------------------------------------------------------------------------------------
+
+
+async def add_session(session: AsyncSession, row: OperatorSession) -> OperatorSession:
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def live_session(
+    session: AsyncSession, id_hash: str, *, now: datetime
+) -> tuple[OperatorSession, Operator] | None:
+    """The unrevoked, unexpired session with this hash and its operator, unless the operator was removed."""
+    row = (
+        await session.execute(
+            select(OperatorSession, Operator)
+            .join(Operator, Operator.id == OperatorSession.operator_id)
+            .where(
+                OperatorSession.id_hash == id_hash,
+                OperatorSession.revoked_at.is_(None),
+                OperatorSession.expires_at > now,
+                Operator.removed_at.is_(None),
+            )
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def revoke_session(session: AsyncSession, id_hash: str, *, at: datetime) -> int:
+    result = await session.execute(
+        update(OperatorSession)
+        .where(OperatorSession.id_hash == id_hash, OperatorSession.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def revoke_sessions_of(session: AsyncSession, operator_id: uuid.UUID, *, at: datetime) -> int:
+    result = await session.execute(
+        update(OperatorSession)
+        .where(OperatorSession.operator_id == operator_id, OperatorSession.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -397,6 +397,32 @@ sources:
 #             wählen können, und hat keine rechtliche oder ähnlich erhebliche Wirkung für Sie.
 #         transfers: *eu_only
 # LOYALTY-END
+# Recipients (GDPR Art. 19): those we pass customers' data to. When an erasure deletes or anonymises records of
+# an entity (source.entity) they receive, each is told once, by email or by a webhook signed per Standard
+# Webhooks, with only the identifiers they know the customer by; the timeline says so and the customer's
+# completion email names them (with `purpose`, in the customer's language).
+recipients:
+  - name: Postfalke Newsletter GmbH
+    email: privacy@postfalke.example
+    entities: [crm.newsletter_subscriptions]
+    identifiers: [email]
+    language: de
+    purpose:
+      en: Sends our newsletter on our behalf
+      de: Versendet unseren Newsletter in unserem Auftrag
+# A recipient told by webhook. The demo runs no receiver for it, so it is left out; remove the leading "# " of
+# the lines below to add it (it needs DHL_WEBHOOK_SECRET, a whsec_ secret, in the environment and a receiver
+# on port 9200).
+# RECIPIENT-WEBHOOK-BEGIN
+#   - name: DHL (parcel delivery)
+#     webhook: http://127.0.0.1:9200/privacy/erasures
+#     secret_env: DHL_WEBHOOK_SECRET
+#     entities: [crm.orders]
+#     identifiers: [customer_id, email]
+#     purpose:
+#       en: Delivers our parcels
+#       de: Stellt unsere Pakete zu
+# RECIPIENT-WEBHOOK-END
 """
 
 

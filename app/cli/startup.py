@@ -11,6 +11,7 @@ from app.auth.keys import Role, any_key_exists, create_key
 from app.core.config import ConfigError, Settings
 from app.core.context import ServiceContext
 from app.core.db import create_engine, create_sessionmaker, unit_of_work
+from app.packages import PackageStore
 from app.sources import DataSources, SourceError, SourcesFileError
 from app.wiring import build_worker
 from app.worker.listen import listen_forever
@@ -90,7 +91,10 @@ async def run_worker(settings: Settings) -> None:
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
     sources = DataSources.from_file(settings.sources_file, secret_key=settings.resolved_secret_key())
-    ctx = ServiceContext(settings=settings, secret_key=settings.resolved_secret_key(), sources=sources)
+    packages = PackageStore(settings=settings, secret_key=settings.resolved_secret_key())
+    ctx = ServiceContext(
+        settings=settings, secret_key=settings.resolved_secret_key(), sources=sources, packages=packages
+    )
     worker = build_worker(ctx, sessionmaker)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -109,4 +113,5 @@ async def run_worker(settings: Settings) -> None:
                 await listener
         await worker.aclose()
         await sources.aclose()
+        await packages.aclose()
         await engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from functools import lru_cache
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from app.core.brand import Brand
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/privacy.db"
+# S3 bucket names (the rules for new buckets) and the key prefixes PACKAGE_STORE accepts: safe characters only.
+_S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_S3_PREFIX = re.compile(r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*")
 DEMO_PUBLIC_KEY_NAME = "customer_token_public.pem"
 DEMO_PRIVATE_KEY_NAME = "customer_token_private.pem"
 
@@ -38,6 +42,18 @@ def _optional_duration(value: object) -> object:
 def _duration_list(value: object) -> object:
     if isinstance(value, str):
         return [parse_duration(part) for part in value.split(",") if part.strip()]
+    return value
+
+
+def _origin_list(value: object) -> object:
+    if isinstance(value, str):
+        origins = [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        for origin in origins:
+            if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
+                raise ValueError(
+                    f"{origin!r} is not an origin (scheme://host[:port], such as https://a.example)"
+                )
+        return origins
     return value
 
 
@@ -89,6 +105,11 @@ class Settings(BaseSettings):
     sources_file: Path = Path("var/demo/sources.yaml")
     worker_poll_interval: Duration = timedelta(seconds=1)
     package_dir: Path = Path("var/packages")
+    # Where packages wait for their download (contract section 11): `file:` (PACKAGE_DIR) or `s3://bucket/prefix`
+    # on any S3 API (S3_ENDPOINT_URL, S3_REGION; credentials from the usual AWS variables, found by botocore).
+    package_store: str = "file:"
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
     rate_limit_per_minute: int = Field(default=60, ge=0)
     # Wrong API keys and refused customer tokens per client address a minute, counted apart (contract section 11).
     rate_limit_auth_failures_per_minute: int = Field(default=10, ge=0)
@@ -107,6 +128,12 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=6, ge=1)
     job_lease: Duration = timedelta(seconds=60)
     job_retry_base: Duration = timedelta(seconds=2)
+    # Webhook deliveries are retried by a policy of their own (a receiver may be down for a while): waits from
+    # WEBHOOK_RETRY_BASE, doubling, each at most WEBHOOK_RETRY_MAX_DELAY, until WEBHOOK_RETRY_FOR has passed
+    # since the event; JOB_RETRY_BASE and JOB_MAX_ATTEMPTS do not apply to them.
+    webhook_retry_for: Duration = timedelta(days=3)
+    webhook_retry_base: Duration = timedelta(seconds=10)
+    webhook_retry_max_delay: Duration = timedelta(hours=1)
     # How long `serve` waits at shutdown for the job in hand before cancelling it (its lease hands it on).
     worker_shutdown_grace: Duration = timedelta(seconds=30)
     var_dir: Path = Path("var")
@@ -119,6 +146,18 @@ class Settings(BaseSettings):
     supervisory_authority: str | None = None
     # Dates shown to customers and the calendar-month arithmetic of section 4 use this zone.
     timezone: str = "UTC"
+    # Operators as people (contract section 9): the cockpit's session, the emailed sign-in link, and OIDC.
+    session_ttl: Duration = timedelta(hours=8)
+    sign_in_link_ttl: Duration = timedelta(minutes=15)
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_role_claim: str = Field(default="role", min_length=1, max_length=100)
+    oidc_scopes: str = "openid email profile"
+    # The `aud` an OIDC access token must carry to be accepted on the API; OIDC_CLIENT_ID when unset.
+    oidc_audience: str | None = None
+    # Browser origins allowed to call the API (CORS), comma separated; none by default.
+    cors_origins: Annotated[list[str], NoDecode, BeforeValidator(_origin_list)] = Field(default_factory=list)
 
     @field_validator("database_url")
     @classmethod
@@ -193,12 +232,57 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
         return name
 
+    @field_validator("package_store")
+    @classmethod
+    def _package_store(cls, value: str) -> str:
+        text = value.strip()
+        if text in ("", "file", "file:"):
+            return "file:"
+        if not text.startswith("s3://"):
+            raise ValueError("must be file: (the PACKAGE_DIR volume) or s3://bucket/prefix")
+        bucket, _, prefix = text.removeprefix("s3://").partition("/")
+        if not _S3_BUCKET.fullmatch(bucket) or ".." in bucket:
+            raise ValueError(
+                f"{bucket!r} is not an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)"
+            )
+        prefix = prefix.strip("/")
+        if prefix and (not _S3_PREFIX.fullmatch(prefix) or {".", ".."} & set(prefix.split("/"))):
+            raise ValueError(f"{prefix!r} is not a key prefix (letters, digits and -_.!*'() between slashes)")
+        return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _s3_endpoint_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.strip().startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// for a local S3-compatible server)")
+        return value.strip().rstrip("/")
+
+    @field_validator("s3_region")
+    @classmethod
+    def _s3_region(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value.strip()):
+            raise ValueError(f"{value.strip()!r} is not a region name (such as eu-central-1)")
+        return value.strip()
+
     @field_validator("deadline_warnings")
     @classmethod
     def _warnings(cls, value: list[timedelta]) -> list[timedelta]:
         for item in value:
             _positive(item)
         return sorted(set(value), reverse=True)
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _oidc_issuer(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// for a local identity provider)")
+        return value.strip()  # as the provider's tokens spell it in `iss`, trailing slash and all
 
     @field_validator("customer_token_jwks_url")
     @classmethod
@@ -231,6 +315,9 @@ class Settings(BaseSettings):
         "secret_key",
         "customer_token_issuer",
         "customer_token_audience",
+        "oidc_client_id",
+        "oidc_client_secret",
+        "oidc_audience",
         "brand_name",
         "controller_address",
         "dpo_email",
@@ -249,6 +336,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 "set one of CUSTOMER_TOKEN_JWKS_URL and CUSTOMER_TOKEN_PUBLIC_KEY_FILE, not both"
             )
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise ValueError("OIDC_ISSUER needs OIDC_CLIENT_ID")
         if self.customer_token_required and not self.customer_token_key_configured:
             raise ValueError(
                 "CUSTOMER_TOKEN_REQUIRED needs CUSTOMER_TOKEN_JWKS_URL or CUSTOMER_TOKEN_PUBLIC_KEY_FILE"
@@ -288,6 +377,14 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_base_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def package_bucket(self) -> tuple[str, str] | None:
+        """PACKAGE_STORE's bucket and key prefix (empty, or ending in ``/``); None for the file store."""
+        if not self.package_store.startswith("s3://"):
+            return None
+        bucket, _, prefix = self.package_store.removeprefix("s3://").partition("/")
+        return bucket, f"{prefix}/" if prefix else ""
 
     @property
     def is_sqlite(self) -> bool:

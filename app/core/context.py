@@ -1,4 +1,5 @@
-"""What services need besides a session: settings, the secret, the data sources. Built once at start-up."""
+"""What services need besides a session: settings, the secret, the data sources, the package store. Built once at
+start-up."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 from app.core.config import Settings
 
 if TYPE_CHECKING:
+    from app.packages import PackageStore
     from app.sources import DataSources
 
 
@@ -16,6 +18,8 @@ class ServiceContext:
     settings: Settings
     secret_key: str
     sources: DataSources
+    # Where data packages wait for their download (PACKAGE_STORE), encrypting them on the way in.
+    packages: PackageStore
 
     @property
     def mail_domain(self) -> str:

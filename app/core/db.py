@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -57,18 +58,20 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-# session.info key: callables that undo side effects outside the database (a written file) on rollback.
+# session.info key: callables that undo side effects outside the database (a stored package) on rollback.
 ON_ROLLBACK = "on_rollback"
 # session.info key: callables that finish work outside the database (removing a revoked package) once the
 # transaction has committed, so nothing is removed for a change that rolled back.
 ON_COMMIT = "on_commit"
+# Either kind may be a plain callable (run on a worker thread: it may block) or an async one (awaited).
+SideEffect = Callable[[], Awaitable[None]] | Callable[[], None]
 
 
 @asynccontextmanager
 async def unit_of_work(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A session that commits when the block succeeds and rolls back when it raises (then runs the
-    callables registered under ``session.info[ON_ROLLBACK]``); after a commit it runs, on a worker thread,
-    those registered under ``session.info[ON_COMMIT]``."""
+    callables registered under ``session.info[ON_ROLLBACK]``); after a commit it runs those registered under
+    ``session.info[ON_COMMIT]``."""
     async with sessionmaker() as session:
         try:
             yield session
@@ -76,17 +79,17 @@ async def unit_of_work(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncI
         except BaseException:
             await session.rollback()
             session.info.pop(ON_COMMIT, None)
-            for undo in session.info.pop(ON_ROLLBACK, []):
-                undo()
+            await _run_all(session.info.pop(ON_ROLLBACK, []))
             raise
-        after_commit: list[Callable[[], None]] = session.info.pop(ON_COMMIT, [])
-        if after_commit:
-            await asyncio.to_thread(_run_all, after_commit)
+        await _run_all(session.info.pop(ON_COMMIT, []))
 
 
-def _run_all(actions: list[Callable[[], None]]) -> None:
+async def _run_all(actions: list[SideEffect]) -> None:
     for action in actions:
-        action()
+        if inspect.iscoroutinefunction(action):
+            await action()
+        else:
+            await asyncio.to_thread(action)
 
 
 async def _session_dependency(request: Request) -> AsyncIterator[AsyncSession]:

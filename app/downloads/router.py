@@ -29,6 +29,10 @@ _ZIP: dict[str, Any] = {"content": {"application/zip": {}}}
         410: {
             "description": "The link has expired or the data was erased (a page for a browser, JSON otherwise)"
         },
+        503: {
+            "description": "`unavailable`: the database or the package store cannot be reached; retry after "
+            "`Retry-After` seconds"
+        },
     },
     summary="Download a data package",
     description="The link in the data-ready email: the customer's data package as a zip (`data.json`, CSV "
@@ -36,7 +40,8 @@ _ZIP: dict[str, Any] = {"content": {"application/zip": {}}}
     "**Roles:** none (public; the token in the link is the credential).\n\n**Errors:** 404 `not_found` when "
     "the link is not valid; 410 `gone` when it has expired or the customer's data was since erased; 429 "
     "`rate_limited` after too many tries from one address. A browser (`Accept: text/html`) gets each as a page "
-    "in the customer's language.",
+    "in the customer's language. 503 `unavailable` while the package store (or the database) cannot be "
+    "reached; retry after `Retry-After` seconds.",
 )
 async def download(
     request: Request,

@@ -7,7 +7,6 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,10 +16,10 @@ from app.audit.repository import CUSTOMER, SYSTEM
 from app.core import clock, tokens
 from app.core.context import ServiceContext
 from app.core.db import ON_COMMIT
-from app.core.errors import Gone, NotFound
+from app.core.errors import Gone, NotFound, ServiceUnavailable
 from app.downloads import repository
 from app.models import Download, PrivacyRequest
-from app.packages import PackageError, read_encrypted_package
+from app.packages import PackageError, StoreUnavailable
 from app.packages.streaming import prefetched
 
 log = logging.getLogger("app.downloads")
@@ -51,7 +50,7 @@ async def open_download(
     session: AsyncSession, ctx: ServiceContext, *, token: str
 ) -> tuple[AsyncIterator[bytes], str]:
     """The decrypted package behind a download token: 404 unknown (:class:`UnknownLink`), 410 expired, purged
-    or unreadable (:class:`DeadLink`)."""
+    or unreadable (:class:`DeadLink`), 503 while the package store does not answer."""
     if not tokens.looks_like_token(token):
         raise UnknownLink()
     token_hash = tokens.hash_token(token, ctx.secret_key)
@@ -67,10 +66,10 @@ async def open_download(
         )
     if download.purged_at is not None or now >= download.expires_at:
         raise DeadLink("This download link has expired.", reason="expired", locale=locale)
-    # The first frame is read and authenticated before the 200 goes out: a package lost from disk or
+    # The first frame is read and authenticated before the 200 goes out: a package lost from the store or
     # damaged is answered 410, not a 500 or a response that breaks off after its headers.
     try:
-        chunks = await prefetched(read_encrypted_package(Path(download.path), secret_key=ctx.secret_key))
+        chunks = await prefetched(ctx.packages.open(download.path))
     except (OSError, PackageError) as exc:
         log.error("download %s: package unreadable: %s", download.id, exc)
         raise DeadLink(
@@ -78,15 +77,23 @@ async def open_download(
             reason="unavailable",
             locale=locale,
         ) from None
+    except StoreUnavailable as exc:
+        # The package is most likely there: the customer is told to try again, not to ask anew.
+        log.error("download %s: package store unavailable: %s", download.id, exc)
+        raise ServiceUnavailable(
+            "The download is unavailable for a moment; retry shortly.", retry_after=30
+        ) from None
     await repository.count_download(session, download.id)
     timeline.record(session, request_id=download.request_id, action="package_downloaded", actor=CUSTOMER)
     return chunks, f"privacy-data-{download.request_id}.zip"
 
 
-async def revoke_for_erasure(session: AsyncSession, request: PrivacyRequest, *, at: datetime) -> int:
+async def revoke_for_erasure(
+    session: AsyncSession, ctx: ServiceContext, request: PrivacyRequest, *, at: datetime
+) -> int:
     """A deletion was processed: every download link of that customer (or, without one, of that address)
-    answers 410 from this transaction's commit on, and their packages are removed from disk once it has
-    committed. The number of links revoked."""
+    answers 410 from this transaction's commit on, and their packages are removed from the store once it has
+    committed (a failure is logged: the links answer 410 whatever happens). The number of links revoked."""
     emails = {address.lower() for address in (request.email, request.customer_email) if address}
     revoked = await repository.revoke_for_person(
         session, customer_id=request.customer_id, emails=emails, at=at
@@ -100,17 +107,9 @@ async def revoke_for_erasure(session: AsyncSession, request: PrivacyRequest, *, 
             detail="the customer's data was erased",
         )
     session.info.setdefault(ON_COMMIT, []).extend(
-        functools.partial(_remove_package, Path(download.path)) for download in revoked
+        functools.partial(ctx.packages.discard, download.path) for download in revoked
     )
     return len(revoked)
-
-
-def _remove_package(path: Path) -> None:
-    """Blocking, after commit: a failure is logged, since the link already answers 410 whatever happens."""
-    try:
-        path.unlink(missing_ok=True)
-    except OSError as exc:
-        log.error("revoked package %s could not be removed: %s", path, exc)
 
 
 async def record(

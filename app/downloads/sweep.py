@@ -1,11 +1,9 @@
-"""The downloads' sweep step: packages whose link expired are removed from disk and the link answers 410."""
+"""The downloads' sweep step: packages whose link expired are deleted from the store and the link answers 410."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import logging
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,14 +11,23 @@ from app.audit import repository as timeline
 from app.audit.repository import SYSTEM
 from app.core.context import ServiceContext
 from app.downloads import repository
+from app.packages import PackageError, StoreUnavailable
+
+log = logging.getLogger("app.downloads")
 
 BATCH = 200
 
 
 async def purge_expired_packages(session: AsyncSession, ctx: ServiceContext, now: datetime) -> None:
+    """Delete each expired package, then mark its download purged. One the store fails to delete stays unpurged
+    (its link answers 410 all the same, having expired) and is tried again at the next sweep; the others go on."""
+    failures: list[str] = []
     for download in await repository.expired_unpurged(session, now=now, limit=BATCH):
-        with contextlib.suppress(FileNotFoundError):
-            await asyncio.to_thread(Path(download.path).unlink)
+        try:
+            await ctx.packages.delete(download.path)
+        except (OSError, StoreUnavailable, PackageError) as exc:
+            failures.append(str(exc))
+            continue
         await repository.mark_purged(session, download.id, at=now)
         timeline.record(
             session,
@@ -28,6 +35,12 @@ async def purge_expired_packages(session: AsyncSession, ctx: ServiceContext, now
             action="package_purged",
             actor=SYSTEM,
             detail="download link expired",
+        )
+    if failures:
+        log.warning(
+            "%d expired package(s) could not be deleted; tried again at the next sweep. First: %s",
+            len(failures),
+            failures[0],
         )
 
 

@@ -56,12 +56,22 @@ class PrivacyRequest(Base):
     email_hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
-        Index("ix_privacy_requests_received_at_id", "received_at", "id"),
+        # On PostgreSQL the sort indexes carry what the filters test (INCLUDE), so a page's ids are found by an
+        # index-only scan however many rows a filter skips (migration 0009).
+        Index(
+            "ix_privacy_requests_received_at_id", "received_at", "id", postgresql_include=["due_at", "status"]
+        ),
         Index("ix_privacy_requests_due_at_id", "due_at", "id"),
         Index("ix_privacy_requests_status_received_at_id", "status", "received_at", "id"),
         Index("ix_privacy_requests_status_due_at_id", "status", "due_at", "id"),
         Index("ix_privacy_requests_type_received_at_id", "type", "received_at", "id"),
-        Index("ix_privacy_requests_email_received_at", "email", "received_at"),
+        # varchar_pattern_ops: the same index answers an email and the search's email prefix (LIKE 'ada%').
+        Index(
+            "ix_privacy_requests_email_received_at",
+            "email",
+            "received_at",
+            postgresql_ops={"email": "varchar_pattern_ops"},
+        ),
         Index("ix_privacy_requests_customer_id_received_at", "customer_id", "received_at"),
         Index(
             "uq_privacy_requests_open_subject_type",
@@ -76,6 +86,7 @@ class PrivacyRequest(Base):
             "ix_privacy_requests_open_due_at_id",
             "due_at",
             "id",
+            postgresql_include=["received_at"],
             postgresql_where=text(OPEN_SQL),
             sqlite_where=text(OPEN_SQL),
         ),
@@ -83,6 +94,7 @@ class PrivacyRequest(Base):
             "ix_privacy_requests_open_received_at_id",
             "received_at",
             "id",
+            postgresql_include=["due_at"],
             postgresql_where=text(OPEN_SQL),
             sqlite_where=text(OPEN_SQL),
         ),

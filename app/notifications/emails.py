@@ -22,15 +22,24 @@ deletion_confirmation    ``request``, ``verify_url``, ``expires_at``; optional `
 data_ready               ``request``, ``download_url``, ``expires_at``
 access_fulfilled         ``request``; optional ``note`` (the operator's note)
 deletion_completed       ``request``, ``report`` (the erasure report: ``{"sources": {src: {entity: {"action",
-                         "count", "title", "basis", "retention", "pseudonymised", "reason"?}}}}``)
+                         "count", "title", "basis", "retention", "pseudonymised", "reason"?}}}}``, and
+                         ``"recipients": [{"name", "purpose"}]`` when recipients were asked to erase too)
 deletion_refused         ``request``, ``reasons`` (list of str: why the erasure was refused)
 request_declined         ``request``, ``reason``
 deadline_extended        ``request``, ``new_due_at``, ``reason``; optional ``previous_due_at``
 confirmation_expired     ``request``
-due_soon (team)          ``requests`` (list of request mappings, each may carry ``days_left`` and ``status``),
+due_soon (team)          ``requests`` (list of request mappings, each may carry ``days_left``, ``status`` and
+                         ``manual_steps``, the open ones as ``{"source", "owner_email"}``),
                          ``threshold`` (timedelta), ``base_url``
 overdue (team)           ``requests``, ``base_url``
 request_failed (team)    ``request``, ``error``, ``base_url``
+manual_task (owner)      ``request``, ``customer`` (``id``, ``email``, ``name``, each may be ``None``), ``source``,
+                         ``instructions`` (in the owner's language), ``task_url`` (the cockpit's request page)
+operator_sign_in (team)  ``name``, ``sign_in_url``, ``expires_at``, ``link_ttl`` (timedelta): an operator's
+                         one-time sign-in link
+recipient_erasure_notice ``request`` (``locale`` the recipient's), ``identifiers`` (``email`` and/or
+  (to a recipient)       ``customer_id``: only those the recipient knows the customer by), ``received`` (the
+                         titles of the erased data they received, ``LText``), ``erased_at``
 ======================== =====================================================================================
 
 A missing key raises ``ValueError`` naming it, rather than sending a half-empty email.
@@ -67,8 +76,14 @@ _TEAM_KINDS: dict[str, tuple[str, ...]] = {
     "due_soon": ("requests", "threshold", "base_url"),
     "overdue": ("requests", "base_url"),
     "request_failed": ("request", "error", "base_url"),
+    "manual_task": ("request", "customer", "source", "instructions", "task_url"),
+    "operator_sign_in": ("name", "sign_in_url", "expires_at", "link_ttl"),
 }
-REQUIRED_KEYS: Mapping[str, tuple[str, ...]] = {**_CUSTOMER_KINDS, **_TEAM_KINDS}
+# To those the brand passed a customer's data to (GDPR Art. 19): signed by the brand, like a customer's.
+_RECIPIENT_KINDS: dict[str, tuple[str, ...]] = {
+    "recipient_erasure_notice": ("request", "identifiers", "received", "erased_at"),
+}
+REQUIRED_KEYS: Mapping[str, tuple[str, ...]] = {**_CUSTOMER_KINDS, **_TEAM_KINDS, **_RECIPIENT_KINDS}
 KINDS: frozenset[str] = frozenset(REQUIRED_KEYS)
 TEAM_KINDS: frozenset[str] = frozenset(_TEAM_KINDS)
 _OPTIONAL_DEFAULTS: dict[str, Any] = {"note": None, "entities": None, "previous_due_at": None}
@@ -84,12 +99,14 @@ class RenderedEmail:
 
 def summarize_report(report: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """The erasure report as the lines an email lists: ``deleted``, ``anonymized`` (truly anonymised),
-    ``pseudonymised`` and ``kept``. An entity with no records is left out: nothing happened to it."""
+    ``pseudonymised`` and ``kept``, and the ``recipients`` asked to erase too. An entity with no records is
+    left out: nothing happened to it."""
     lines: dict[str, list[dict[str, Any]]] = {
         "deleted": [],
         "anonymized": [],
         "pseudonymised": [],
         "kept": [],
+        "recipients": [dict(recipient) for recipient in report.get("recipients") or []],
     }
     for entities in (report.get("sources") or {}).values():
         for entity, outcome in (entities or {}).items():
@@ -118,6 +135,8 @@ def _team_rows(requests: list[Mapping[str, Any]], base_url: str) -> list[dict[st
         row = dict(item)
         row.setdefault("days_left", formatting.days_left(item["due_at"], now))
         row.setdefault("status", "")
+        # The request's open manual steps: ``{"source", "owner_email"}`` each (contract section 10).
+        row.setdefault("manual_steps", [])
         row["url"] = f"{base_url}/v1/privacy-requests/{item['id']}"
         rows.append(row)
     return sorted(rows, key=lambda row: row["due_at"])

@@ -1,22 +1,26 @@
-"""Data packages encrypted at rest: AES-256-GCM in framed chunks, a key per file from HKDF with a random salt.
+"""Data packages encrypted at rest: AES-256-GCM in framed chunks, a key per package from HKDF with a random salt.
 
 Layout: ``MAGIC | salt(16) | frames``; a frame is ``length(4, big-endian) | ciphertext+tag``. The nonce is the
 frame counter plus a last-frame flag (the STREAM construction), and the header is authenticated with every
 frame, so reordered, dropped, truncated or altered frames all fail to decrypt.
+
+Encryption works on streams of chunks (:class:`Sealing`, :func:`unseal`), so every package store (a directory,
+an S3 bucket) keeps the same ciphertext and never sees a plaintext byte.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from pathlib import Path
-from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from app.packages.stores.file import read_file, write_file
 
 MAGIC = b"PRQPKG1"
 FRAME = 64 * 1024
@@ -25,6 +29,10 @@ FRAME = 64 * 1024
 BLOCK = 1024 * 1024
 _SALT = 16
 _TAG = 16
+_HEADER = len(MAGIC) + _SALT
+# Sealed bytes gathered before a thread hop decrypts them: a block, the frame held back as maybe the last, and
+# the start of the next.
+_GATHER = BLOCK + 2 * (4 + FRAME + _TAG)
 
 
 class PackageError(Exception):
@@ -42,123 +50,148 @@ def _nonce(counter: int, last: bool) -> bytes:
     return counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
 
 
-async def write_encrypted_package(path: Path, chunks: AsyncIterator[bytes], *, secret_key: str) -> int:
-    """Encrypt the chunks into ``path`` (mode 0600, written to a temp name then renamed, so a reader never
-    sees half a package). Returns the plaintext size: what the customer downloads."""
-    salt = os.urandom(_SALT)
-    header = MAGIC + salt
-    cipher = _cipher(secret_key, salt)
-    partial = path.with_name(path.name + ".partial")
-    out = await asyncio.to_thread(_create, partial)
-    size = 0
-    counter = 0
-    pending = bytearray()
-    try:
+class Sealing:
+    """The encrypted form of a plaintext stream, as chunks (iterate it once); ``plaintext_size`` counts what the
+    customer will download once the stream is read to its end."""
+
+    def __init__(self, chunks: AsyncIterable[bytes], *, secret_key: str) -> None:
+        self._chunks = chunks
+        self._secret_key = secret_key
+        self.plaintext_size = 0
+
+    def __aiter__(self) -> AsyncGenerator[bytes, None]:
+        return self._seal()
+
+    async def _seal(self) -> AsyncGenerator[bytes, None]:
+        salt = os.urandom(_SALT)
+        header = MAGIC + salt
+        cipher = _cipher(self._secret_key, salt)
+        yield header
+        counter = 0
+        pending = bytearray()
         try:
-            await asyncio.to_thread(out.write, header)
-            async for chunk in chunks:
-                size += len(chunk)
+            async for chunk in self._chunks:
+                self.plaintext_size += len(chunk)
                 pending += chunk
                 if len(pending) > BLOCK:
-                    # Whole frames only, and at least one byte kept back: the final frame must be written
-                    # with the last-frame flag.
+                    # Whole frames only, and at least one byte kept back: the final frame must be sealed with
+                    # the last-frame flag.
                     whole = (len(pending) - 1) // FRAME * FRAME
                     data = bytes(pending[:whole])
                     del pending[:whole]
-                    counter = await asyncio.to_thread(_write_frames, out, cipher, header, data, counter)
-            data = bytes(pending)
-            await asyncio.to_thread(_write_frames, out, cipher, header, data, counter, last=True)
+                    sealed, counter = await asyncio.to_thread(_seal_frames, cipher, header, data, counter)
+                    yield sealed
         finally:
-            await asyncio.to_thread(out.close)
-        await asyncio.to_thread(os.replace, partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return size
+            await _close(self._chunks)
+        sealed, counter = await asyncio.to_thread(
+            _seal_frames, cipher, header, bytes(pending), counter, last=True
+        )
+        yield sealed
 
 
-def _create(path: Path) -> BinaryIO:
-    """Blocking: open ``path`` for writing, readable by the owner only."""
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
-
-
-def _write_frames(
-    out: BinaryIO, cipher: AESGCM, header: bytes, data: bytes, counter: int, *, last: bool = False
-) -> int:
-    """Blocking: encrypt ``data`` as frames of :data:`FRAME` bytes (the last one flagged when ``last``, even if
-    empty) and write them; returns the next frame counter."""
+def _seal_frames(
+    cipher: AESGCM, header: bytes, data: bytes, counter: int, *, last: bool = False
+) -> tuple[bytes, int]:
+    """Blocking: ``data`` as encrypted frames of :data:`FRAME` bytes (the last one flagged when ``last``, even if
+    empty), and the next frame counter."""
+    out = bytearray()
     view = memoryview(data)
     starts = range(0, len(data), FRAME) if data else range(1)
     for start in starts:
         final = last and start + FRAME >= len(data)
         sealed = cipher.encrypt(_nonce(counter, final), view[start : start + FRAME], header)
-        out.write(len(sealed).to_bytes(4, "big"))
-        out.write(sealed)
+        out += len(sealed).to_bytes(4, "big")
+        out += sealed
         counter += 1
-    return counter
+    return bytes(out), counter
 
 
-async def read_encrypted_package(path: Path, *, secret_key: str) -> AsyncIterator[bytes]:
-    """Decrypt a package chunk by chunk; raise :class:`PackageError` on any tampering or truncation."""
-    source = await asyncio.to_thread(path.open, "rb")
+async def unseal(sealed: AsyncIterable[bytes], *, secret_key: str, name: str) -> AsyncIterator[bytes]:
+    """Decrypt a package's stream chunk by chunk (about :data:`BLOCK` bytes each); raise :class:`PackageError`
+    naming ``name`` on any tampering or truncation. Closes ``sealed`` when done or stopped early."""
+    source = aiter(sealed)
+    buffer = bytearray()
+    ended = False
+
+    async def gather(size: int) -> None:
+        nonlocal ended
+        while not ended and len(buffer) < size:
+            chunk = await anext(source, None)
+            if chunk is None:
+                ended = True
+            else:
+                buffer.extend(chunk)
+
     try:
-        header = await asyncio.to_thread(source.read, len(MAGIC) + _SALT)
-        if len(header) != len(MAGIC) + _SALT or not header.startswith(MAGIC):
-            raise PackageError(f"{path.name} is not a data package")
+        await gather(_HEADER)
+        header = bytes(buffer[:_HEADER])
+        if len(header) != _HEADER or not header.startswith(MAGIC):
+            raise PackageError(f"{name} is not a data package")
+        del buffer[:_HEADER]
         cipher = _cipher(secret_key, header[len(MAGIC) :])
-        frames = _Frames(source, cipher, header, path.name)
-        await asyncio.to_thread(frames.start)
-        while not frames.done:
-            plain = await asyncio.to_thread(frames.next_block)
+        counter = 0
+        while True:
+            await gather(_GATHER)
+            frames, used = _whole_frames(buffer, name)
+            if ended:
+                if used != len(buffer) or (counter == 0 and not frames):
+                    raise PackageError(f"{name} is truncated")
+            elif frames:
+                # One frame held back: the last frame is the one with nothing after it.
+                used -= 4 + len(frames.pop())
+            plain = await asyncio.to_thread(_open_frames, cipher, header, frames, counter, ended, name)
+            counter += len(frames)
+            del buffer[:used]
             if plain:
                 yield plain
+            if ended:
+                return
     finally:
-        await asyncio.to_thread(source.close)
+        await _close(source)
 
 
-class _Frames:
-    """Blocking: reads and decrypts a package's frames, about :data:`BLOCK` plaintext bytes per call."""
-
-    def __init__(self, source: BinaryIO, cipher: AESGCM, header: bytes, name: str) -> None:
-        self._source = source
-        self._cipher = cipher
-        self._header = header
-        self._name = name
-        self._counter = 0
-        self._sealed: bytes | None = None
-        self.done = False
-
-    def start(self) -> None:
-        self._sealed = _read_frame(self._source)
-        if self._sealed is None:
-            raise PackageError(f"{self._name} is truncated")
-
-    def next_block(self) -> bytes:
-        plain: list[bytes] = []
-        size = 0
-        while self._sealed is not None and size < BLOCK:
-            # One frame read ahead: the last frame is the one with nothing after it.
-            following = _read_frame(self._source)
-            try:
-                frame = self._cipher.decrypt(
-                    _nonce(self._counter, following is None), self._sealed, self._header
-                )
-            except InvalidTag:
-                raise PackageError(f"{self._name} failed authentication: damaged or tampered with") from None
-            plain.append(frame)
-            size += len(frame)
-            self._counter += 1
-            self._sealed = following
-        self.done = self._sealed is None
-        return b"".join(plain)
+def _whole_frames(buffer: bytearray, name: str) -> tuple[list[bytes], int]:
+    """The complete frames at the start of ``buffer`` and how many bytes they take."""
+    frames: list[bytes] = []
+    at = 0
+    while at + 4 <= len(buffer):
+        length = int.from_bytes(buffer[at : at + 4], "big")
+        if not _TAG <= length <= FRAME + _TAG:
+            raise PackageError(f"{name} is truncated or damaged")
+        if at + 4 + length > len(buffer):
+            break
+        frames.append(bytes(buffer[at + 4 : at + 4 + length]))
+        at += 4 + length
+    return frames, at
 
 
-def _read_frame(source: BinaryIO) -> bytes | None:
-    prefix = source.read(4)
-    if not prefix:
-        return None
-    length = int.from_bytes(prefix, "big")
-    sealed = source.read(length) if len(prefix) == 4 and _TAG <= length <= FRAME + _TAG else b""
-    if len(sealed) != length or len(prefix) != 4:
-        raise PackageError("the package is truncated or damaged")
-    return sealed
+def _open_frames(
+    cipher: AESGCM, header: bytes, frames: list[bytes], counter: int, ended: bool, name: str
+) -> bytes:
+    """Blocking: decrypt ``frames`` (numbered from ``counter``; the last one is final when ``ended``)."""
+    plain: list[bytes] = []
+    for index, sealed in enumerate(frames):
+        final = ended and index == len(frames) - 1
+        try:
+            plain.append(cipher.decrypt(_nonce(counter + index, final), sealed, header))
+        except InvalidTag:
+            raise PackageError(f"{name} failed authentication: damaged or tampered with") from None
+    return b"".join(plain)
+
+
+async def write_encrypted_package(path: Path, chunks: AsyncIterable[bytes], *, secret_key: str) -> int:
+    """Encrypt the chunks into the file ``path`` (as the file store writes it); the plaintext size."""
+    sealing = Sealing(chunks, secret_key=secret_key)
+    await write_file(path, sealing)
+    return sealing.plaintext_size
+
+
+def read_encrypted_package(path: Path, *, secret_key: str) -> AsyncIterator[bytes]:
+    """Decrypt the package file ``path`` chunk by chunk (see :func:`unseal`)."""
+    return unseal(read_file(path), secret_key=secret_key, name=path.name)
+
+
+async def _close(chunks: AsyncIterable[bytes] | AsyncIterator[bytes]) -> None:
+    close = getattr(chunks, "aclose", None)
+    if close is not None:
+        await close()

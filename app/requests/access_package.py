@@ -6,7 +6,6 @@ import contextlib
 import functools
 import uuid
 from collections.abc import AsyncGenerator
-from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,7 +18,7 @@ from app.core.db import ON_ROLLBACK, unit_of_work
 from app.core.lifecycle import Action, Status
 from app.downloads import service as downloads
 from app.models import Job, PrivacyRequest
-from app.packages import Reader, stream_zip, write_encrypted_package
+from app.packages import Reader, SavedPackage, stream_zip
 from app.requests import repository
 from app.requests.actions import transition
 from app.requests.failure import hopeless_source_errors_are_permanent
@@ -67,9 +66,6 @@ async def run_access_package(
         await _record_no_data(session, ctx, request_id=request_id)
         return
     meta, customer = package_meta(snapshot)
-    directory = ctx.settings.package_dir
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{uuid.uuid4()}.zip.enc"
     chunks = stream_zip(
         ctx.sources,
         identity_of(snapshot),
@@ -77,19 +73,21 @@ async def run_access_package(
         customer=customer,
         reader=Reader.of(ctx.settings, snapshot.locale),
     )
+    saved: SavedPackage | None = None
     recorded = False
     try:
         with hopeless_source_errors_are_permanent():
-            size = await write_encrypted_package(path, chunks, secret_key=ctx.secret_key)
-        recorded = await _record(session, ctx, request_id=request_id, path=str(path), size=size)
+            saved = await ctx.packages.save(chunks)
+        recorded = await _record(session, ctx, request_id=request_id, path=saved.location, size=saved.size)
         if recorded:
             # If the job's transaction still rolls back (a lost lease, a failed commit), no row points at
-            # the file: remove it rather than leave an encrypted orphan that no sweep would purge.
-            session.info.setdefault(ON_ROLLBACK, []).append(functools.partial(_remove, path))
+            # the package: remove it rather than leave an encrypted orphan that no sweep would purge.
+            session.info.setdefault(ON_ROLLBACK, []).append(
+                functools.partial(ctx.packages.discard, saved.location)
+            )
     finally:
-        if not recorded:
-            with contextlib.suppress(OSError):
-                path.unlink()
+        if saved is not None and not recorded:
+            await ctx.packages.discard(saved.location)
 
 
 async def _record(
@@ -154,8 +152,3 @@ async def _record_no_data(session: AsyncSession, ctx: ServiceContext, *, request
     else:
         timeline.record(session, request_id=request.id, action="no_data_found", actor=SYSTEM, detail=detail)
     await email_customer(session, ctx, request, "access_no_data")
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()

@@ -17,6 +17,8 @@ from app.core.errors import Gone, InvalidTransition, NotFound
 from app.core.lifecycle import OPEN, Action, Status, next_status
 from app.deadlines.due_dates import extended_due_at
 from app.jobs.repository import enqueue
+from app.manual import repository as manual
+from app.manual.service import open_tasks
 from app.models import PrivacyRequest
 from app.requests import repository
 from app.requests.notify import email_confirmation_link, email_customer
@@ -53,27 +55,45 @@ async def accept(
 ) -> PrivacyRequest:
     """Accept a pending access request, or retry a failed request's automatic work."""
     request = await get_or_404(session, request_id)
-    now = clock.now()
+    action, values = accept_move(request, handling=handling, now=clock.now())
+    request = await transition(session, request, action, values)
+    await accepted(session, ctx, request, action=action, actor=actor)
+    return request
+
+
+def accept_move(request: PrivacyRequest, *, handling: str, now: datetime) -> tuple[Action, dict[str, Any]]:
+    """The lifecycle action accepting ``request`` is (accept, or retry when failed) and what it writes;
+    ``InvalidTransition`` when the request cannot be accepted so. Shared by the single and the bulk accept."""
     if request.status == Status.FAILED:
         if request.type == "deletion" and handling != "automatic":
             raise InvalidTransition("A failed deletion can only be retried with automatic handling.")
-        request = await transition(
-            session, request, Action.RETRY, {"handling": handling, "accepted_at": now, "result": None}
-        )
-        timeline.record(
-            session, request_id=request.id, action="retried", actor=actor, detail=f"{handling} handling"
-        )
+        action, values = Action.RETRY, {"handling": handling, "accepted_at": now, "result": None}
     else:
-        request = await transition(
-            session, request, Action.ACCEPT, {"handling": handling, "accepted_at": now}
-        )
-        timeline.record(
-            session, request_id=request.id, action="accepted", actor=actor, detail=f"{handling} handling"
-        )
+        action, values = Action.ACCEPT, {"handling": handling, "accepted_at": now}
+    next_status(type=request.type, status=request.status, action=action, handling=request.handling)
+    return action, values
+
+
+async def accepted(
+    session: AsyncSession, ctx: ServiceContext, request: PrivacyRequest, *, action: Action, actor: str
+) -> None:
+    """What follows an accepted request (moved already): its timeline entry and, if automatic, its job."""
+    handling = request.handling
+    timeline.record(
+        session,
+        request_id=request.id,
+        action="retried" if action is Action.RETRY else "accepted",
+        actor=actor,
+        detail=f"{handling} handling",
+    )
+    # A task per manual source (a retry keeps those it has). The package waits for the last one to be done
+    # (app.requests.completion); the erasure runs now and the deletion completes after both.
+    await open_tasks(session, ctx, request)
     if handling == "automatic":
-        kind = ERASURE if request.type == "deletion" else ACCESS_PACKAGE
-        await enqueue(session, kind, {"request_id": str(request.id)}, request_id=request.id)
-    return request
+        if request.type == "deletion":
+            await enqueue(session, ERASURE, {"request_id": str(request.id)}, request_id=request.id)
+        elif await manual.count_open(session, request.id) == 0:
+            await enqueue(session, ACCESS_PACKAGE, {"request_id": str(request.id)}, request_id=request.id)
 
 
 async def fulfil(
@@ -89,6 +109,11 @@ async def fulfil(
     request = await get_or_404(session, request_id)
     if request.status == Status.IN_PROGRESS and request.handling != "manual":
         raise InvalidTransition("Only a manually handled request can be fulfilled by an operator.")
+    if request.status == Status.IN_PROGRESS and (waiting := await manual.count_open(session, request.id)):
+        raise InvalidTransition(
+            f"{waiting} manual step(s) of this request are still open; "
+            "they must be marked done before it can be fulfilled."
+        )
     request = await transition(session, request, Action.FULFIL, {"processed_at": clock.now()})
     how = "download link to be emailed" if send_download_link else "delivered by the operator"
     timeline.record(session, request_id=request.id, action="fulfilled", actor=actor, detail=how, text=note)
@@ -117,11 +142,34 @@ async def dismiss(
     """
     request = await get_or_404(session, request_id)
     request = await transition(session, request, Action.DISMISS, {"deleted_at": clock.now()})
+    await dismissed(session, ctx, request, reason=reason, notify=notify, actor=actor)
+    return request
+
+
+async def dismissed(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    request: PrivacyRequest,
+    *,
+    reason: str,
+    notify: bool,
+    actor: str,
+) -> None:
+    """What follows a dismissed request (moved already): its timeline entry and, with ``notify``, the email.
+    Shared by the single and the bulk dismiss."""
     told = "the customer is told" if notify else "the customer is not told"
     timeline.record(session, request_id=request.id, action="deleted", actor=actor, detail=told, text=reason)
+    # Nothing is left to do by hand for a dismissed request: its open tasks leave the owners' lists.
+    if cancelled := await manual.cancel_open(session, request.id):
+        timeline.record(
+            session,
+            request_id=request.id,
+            action="manual_steps_cancelled",
+            actor=actor,
+            detail=", ".join(cancelled),
+        )
     if notify:
         await email_customer(session, ctx, request, "request_declined", reason=reason)
-    return request
 
 
 async def extend(
@@ -211,5 +259,6 @@ async def confirm(session: AsyncSession, ctx: ServiceContext, *, token: str) -> 
         {"verified_at": clock.now(), "handling": "automatic"},
     )
     timeline.record(session, request_id=request.id, action="confirmed", actor=CUSTOMER)
+    await open_tasks(session, ctx, request)
     await enqueue(session, ERASURE, {"request_id": str(request.id)}, request_id=request.id)
     return request

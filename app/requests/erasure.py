@@ -11,12 +11,13 @@ from app.audit.repository import SYSTEM
 from app.core import clock
 from app.core.context import ServiceContext
 from app.core.db import unit_of_work
-from app.core.lifecycle import Action, Status
+from app.core.lifecycle import Status
 from app.downloads.service import revoke_for_erasure
+from app.manual import repository as manual
 from app.models import Job
 from app.requests import repository
 from app.requests.access_package import identity_of
-from app.requests.actions import transition
+from app.requests.completion import erasure_ran
 from app.requests.failure import fail_request, hopeless_source_errors_are_permanent
 from app.requests.notify import email_customer
 
@@ -48,15 +49,15 @@ async def run_erasure(
                 await email_customer(session, ctx, failed, "deletion_refused", reasons=told)
             return
         report = await ctx.sources.erase(identity)
-    request = await repository.get(session, request_id)
+    # Locked: a manual task marked done at this moment sees this erasure, or this sees that task done.
+    request = await manual.lock_request(session, request_id)
     if request is None or request.status != Status.IN_PROGRESS:
         return
-    now = clock.now()
-    request = await transition(session, request, Action.COMPLETE, {"processed_at": now, "result": report})
     timeline.record(session, request_id=request.id, action="erased", actor=SYSTEM, detail=_summary(report))
     # Packages built before the erasure still hold the data it removed.
-    await revoke_for_erasure(session, request, at=now)
-    await email_customer(session, ctx, request, "deletion_completed", report=report)
+    await revoke_for_erasure(session, ctx, request, at=clock.now())
+    # Processed and the customer told now, or when the last manual task is done (app.requests.completion).
+    await erasure_ran(session, ctx, request, report)
 
 
 def _summary(report: dict[str, object]) -> str:

@@ -86,7 +86,10 @@ LIST: dict[str, Any] = {
     "description": """The requests, newest first by default, filtered and paged by a cursor: pass the answer's
 `next_cursor` as `cursor` (with the same `sort`) for the next page; `next_cursor` is null on the last page.
 Requests in status `deleted` appear only when a `status` filter asks for them. `received_after` is inclusive,
-`received_before` exclusive; times need a time zone (RFC 3339).
+`received_before` exclusive; times need a time zone (RFC 3339). `q` searches: requests whose email starts with
+the text (any case; a whole address also finds requests whose address was masked after `RECORDS_RETENTION`) or
+whose customer id is exactly the text. The same filters and sort give the CSV of `GET
+/v1/privacy-requests/export.csv` and the selection of the bulk actions.
 
 """
     + OPERATOR_ROLES
@@ -99,8 +102,8 @@ Requests in status `deleted` appear only when a `status` filter asks for them. `
 
 GET: dict[str, Any] = {
     "summary": "Read one privacy request",
-    "description": """The request with its timeline (`events`, oldest first) and, for a processed deletion, the
-erasure report in `result` (for a failed request, the reasons).
+    "description": """The request with its timeline (`events`, oldest first), its manual steps (`tasks`) and,
+for a processed deletion, the erasure report in `result` (for a failed request, the reasons).
 
 **Roles:** `app`, `operator`, `admin`. The `app` role (a key that ships inside the apps) gets the minimal view
 only: `id`, `type`, `status`, `regulation`, `locale`, `received_at`, `due_at`, `verified_at`, `days_left`,
@@ -116,6 +119,8 @@ ACCEPT: dict[str, Any] = {
     "description": """Accepts an access request in `pending`: `automatic` collects the data from every source,
 builds the package and emails the download link; `manual` moves it to `in_progress` for the team to fulfil.
 On a request in `failed`, retries its automatic work (for a deletion, the erasure; `automatic` only).
+Each manual source (`type: manual`) gets a task and its owner an email; an automatic access request's package
+waits until every task is marked done.
 
 """
     + OPERATOR_ROLES
@@ -136,7 +141,8 @@ FULFIL: dict[str, Any] = {
     "summary": "Fulfil a manual access request",
     "description": """Marks a manually handled access request in `in_progress` as `processed`. With
 `send_download_link` true (the default) the service builds the package and emails the customer the link; false
-records that the operator delivered the data another way (say how in `note`). The body may be left out.
+records that the operator delivered the data another way (say how in `note`). The body may be left out. A
+request with a manual step still open cannot be fulfilled (409) until the step is marked done.
 
 """
     + OPERATOR_ROLES
@@ -161,6 +167,7 @@ DISMISS: dict[str, Any] = {
     "description": """Dismisses a request in `unverified`, `pending`, `failed`, or `in_progress` with manual
 handling: it becomes `deleted`. The record and its timeline stay (accountability): `GET` still answers it, and
 the list hides it unless a `status` filter asks for `deleted`. With `notify=true` the customer is told the reason and their rights.
+Its open manual steps are cancelled.
 
 """
     + OPERATOR_ROLES
@@ -236,8 +243,137 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = _NOT_FOUND
 STATS: dict[str, Any] = {
     "summary": "Count requests by status and type",
     "description": """The numbers the cockpit's dashboard shows: requests by status and by type, how many are
-overdue, and how many are due within 7 days.
+overdue, how many are due within 7 days, and how many manual steps are still open (`open_manual_tasks`).
 
 """
     + OPERATOR_ROLES,
+}
+
+_SELECTION = """The selection is the list's filters (`GET /v1/privacy-requests`) as the `filter` object, over every
+page: `status` (a list), `type`, `email`, `customer_id`, `overdue`, `due_before`, `received_after`,
+`received_before`, `q`. An unknown key is refused (a misspelt filter must not widen the selection); `{}` is
+every request not `deleted`. At most 10,000 requests per call: narrow larger selections (e.g. by
+`received_before`).
+
+The guard against a stale screen: first send `"dry_run": true`, which changes nothing and answers `matched`,
+the number of requests the selection holds; show it, then send the same body with `"expected_count"` set to it.
+If the selection holds another number by then (a request arrived or was moved), nothing changes and the answer
+is 409: count again. A retried call is refused the same way once the first one acted, so repeating it is safe.
+
+Each request goes through the same lifecycle check and conditional update as the single action, and its
+timeline names the person who acted. Requests whose status does not allow the action, or that another operator
+moved meanwhile, are left as they are and reported in `skipped` (the first 100, each with its status and the
+reason; `skipped_count` counts all). The work is done in batches of 200, each in its own transaction."""
+
+
+def _bulk_errors(what: str) -> str:
+    return f"""**Errors:**
+- 409 `conflict`: the selection holds another number of requests than `expected_count`; nothing was {what}.
+- 422 `validation_error`: the body breaks the schema (an unknown filter, a bad date, an email that is not an
+  address); `expected_count` missing without `dry_run`; or more than 10,000 requests match."""
+
+
+_BULK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "`conflict`: the selection no longer holds `expected_count` requests; nothing changed."
+    },
+    422: {"description": "`validation_error`: a bad body or filter, or more than 10,000 requests match."},
+}
+
+BULK_ACCEPT: dict[str, Any] = {
+    "summary": "Accept every request of a filtered selection",
+    "description": """Accepts, with the given `handling`, every request of the selection that can be accepted:
+access requests in `pending`, and requests in `failed` (retried; a failed deletion with `automatic` only), as
+`POST /v1/privacy-requests/{id}/accept` would one by one.
+
+"""
+    + _SELECTION
+    + """
+
+Example: `{"filter": {"status": ["pending"], "type": "access", "overdue": true}, "handling": "automatic",
+"dry_run": true}` answers `{"matched": 12, ...}`; then the same with `"expected_count": 12` and no `dry_run`
+accepts the twelve.
+
+"""
+    + OPERATOR_ROLES
+    + "\n\n"
+    + _bulk_errors("accepted"),
+    "responses": _BULK_RESPONSES,
+}
+BULK_ACCEPT_EXAMPLES: dict[str, Example] = {
+    "count_overdue": {
+        "summary": "Count the overdue pending access requests (step 1: nothing changes)",
+        "value": {
+            "filter": {"status": ["pending"], "type": "access", "overdue": True},
+            "handling": "automatic",
+            "dry_run": True,
+        },
+    },
+    "count_customer": {
+        "summary": "Count one customer's failed requests, to retry them (step 1)",
+        "value": {
+            "filter": {"status": ["failed"], "q": "cus_0003"},
+            "handling": "automatic",
+            "dry_run": True,
+        },
+    },
+}
+
+BULK_DISMISS: dict[str, Any] = {
+    "summary": "Dismiss every request of a filtered selection",
+    "description": """Dismisses (deletes) every request of the selection that can be dismissed: in
+`unverified`, `pending`, `failed`, or `in_progress` with manual handling, as
+`DELETE /v1/privacy-requests/{id}` would one by one. The `reason` goes on each timeline; with `notify` true each
+customer is emailed the reason and their rights.
+
+"""
+    + _SELECTION
+    + """
+
+Example: `{"filter": {"q": "spam@example.com"}, "reason": "Duplicate submissions by a script.", "notify":
+false, "dry_run": true}` answers `{"matched": 40, ...}`; then the same with `"expected_count": 40` and no
+`dry_run` dismisses the forty.
+
+"""
+    + OPERATOR_ROLES
+    + "\n\n"
+    + _bulk_errors("dismissed"),
+    "responses": _BULK_RESPONSES,
+}
+BULK_DISMISS_EXAMPLES: dict[str, Example] = {
+    "count_duplicates": {
+        "summary": "Count one address's open requests before dismissing them (step 1: nothing changes)",
+        "value": {
+            "filter": {"q": "spam@example.com", "status": ["unverified", "pending"]},
+            "reason": "Duplicate submissions by a script; the first request is answered.",
+            "notify": False,
+            "dry_run": True,
+        },
+    },
+    "count_old_unverified": {
+        "summary": "Count the unconfirmed deletions received before a date (step 1)",
+        "value": {
+            "filter": {"status": ["unverified"], "received_before": "2026-01-01T00:00:00Z"},
+            "reason": "The deletion was never confirmed; ask again if you still want it.",
+            "notify": True,
+            "dry_run": True,
+        },
+    },
+}
+
+EXPORT_CSV: dict[str, Any] = {
+    "summary": "Download the filtered list as CSV",
+    "description": """The list with the same filters and `sort` as `GET /v1/privacy-requests`, every page, as a
+CSV attachment (UTF-8, a header row, CRLF line ends), streamed as it is read. Columns: `id`, `type`, `status`,
+`regulation`, `email`, `customer_id`, `channel`, `locale`, `handling`, `received_at`, `due_at`, `days_left`,
+`overdue`, `processed_at` (times in RFC 3339 UTC; empty cells for null; `days_left` and `overdue` as of the
+start of the download). A cell a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, ...) is
+written with a leading apostrophe.
+
+"""
+    + OPERATOR_ROLES
+    + """
+
+**Errors:**
+- 422 `validation_error`: a parameter breaks the schema, or a time out of the supported range.""",
 }

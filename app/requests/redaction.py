@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import repository as timeline
 from app.audit.repository import SYSTEM
+from app.manual import repository as manual
 from app.models import CLOSED_AT, PrivacyRequest
 from app.requests import repository
 
@@ -73,6 +74,7 @@ async def redact_closed(
             if not await repository.redact(session, request.id, values=values):
                 continue
             await timeline.clear_texts(session, request.id)
+            await manual.clear_notes(session, request.id, replacement=REDACTED)
             timeline.record(session, request_id=request.id, action="redacted", actor=SYSTEM)
             redacted += 1
     return redacted

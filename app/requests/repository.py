@@ -31,6 +31,10 @@ class ListFilters:
     due_before: datetime | None = None
     received_after: datetime | None = None
     received_before: datetime | None = None
+    # Search: an email prefix (lower case) or an exact customer id; ``search_hash`` also finds a whole address
+    # that was masked after RECORDS_RETENTION.
+    search: str | None = None
+    search_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,11 +81,29 @@ def overdue_condition(now: datetime) -> Any:
     return and_(PrivacyRequest.status.in_(OPEN_STATUSES), PrivacyRequest.due_at < now)
 
 
-def list_query(filters: ListFilters, *, now: datetime) -> Select[PrivacyRequest]:
-    query = select(PrivacyRequest)
+def _like_prefix(text: str) -> str:
+    """``text%`` for LIKE with ``\\`` as the escape: a ``%`` or ``_`` typed in a search matches itself."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_condition(search: str, search_hash: str | None) -> Any:
+    """An email starting with ``search`` (lower case: addresses are stored so; on PostgreSQL the
+    ``varchar_pattern_ops`` index answers the prefix) or the customer id ``search`` exactly."""
+    conditions = [
+        PrivacyRequest.email.like(_like_prefix(search.lower()), escape="\\"),
+        PrivacyRequest.customer_id == search,
+    ]
+    if search_hash is not None:
+        conditions.append(PrivacyRequest.email_hash == search_hash)
+    return or_(*conditions)
+
+
+def list_query(filters: ListFilters, *, now: datetime, columns: Sequence[Any] = ()) -> Select[Any]:
+    """The filtered requests (no order); ``columns`` instead of the whole row when given."""
+    query: Select[Any] = select(*columns) if columns else select(PrivacyRequest)
     if filters.statuses:
         query = query.where(PrivacyRequest.status.in_(filters.statuses))
-    else:
+    elif filters.overdue is not True:  # overdue means open, which already leaves out deleted
         query = query.where(PrivacyRequest.status != Status.DELETED)
     if filters.type is not None:
         query = query.where(PrivacyRequest.type == filters.type)
@@ -106,7 +128,64 @@ def list_query(filters: ListFilters, *, now: datetime) -> Select[PrivacyRequest]
         query = query.where(PrivacyRequest.received_at >= filters.received_after)
     if filters.received_before is not None:
         query = query.where(PrivacyRequest.received_at < filters.received_before)
+    if filters.search is not None:
+        query = query.where(search_condition(filters.search, filters.search_hash))
     return query
+
+
+def sort_column(sort: str) -> Any:
+    return PrivacyRequest.received_at if sort.lstrip("-") == "received_at" else PrivacyRequest.due_at
+
+
+def keyset(query: Select[Any], *, sort: str, cursor: Cursor | None) -> Select[Any]:
+    """``query`` in the list's keyset order (sort column, then id), after ``cursor`` when given."""
+    column = sort_column(sort)
+    descending = sort.startswith("-")
+    if cursor is not None:
+        after = tuple_(column, PrivacyRequest.id)
+        boundary = tuple_(cursor.key, cursor.id)
+        query = query.where(after < boundary if descending else after > boundary)
+    if descending:
+        return query.order_by(column.desc(), PrivacyRequest.id.desc())
+    return query.order_by(column.asc(), PrivacyRequest.id.asc())
+
+
+def page_query(
+    filters: ListFilters, *, sort: str, limit: int, cursor: Cursor | None, now: datetime
+) -> Select[Any]:
+    """The SQL of one page: the ids first (a narrow scan that a covering index answers without reading the
+    table: ``overdue`` and ``due_before`` skip many rows of the sort index), then those rows."""
+    if filters.overdue is True and sort.lstrip("-") == "received_at":
+        ids = _overdue_by_receipt(filters, sort=sort, limit=limit, cursor=cursor, now=now)
+    else:
+        ids = (
+            keyset(list_query(filters, now=now, columns=[PrivacyRequest.id]), sort=sort, cursor=cursor)
+            .limit(limit)
+            .subquery("page")
+        )
+    joined = select(PrivacyRequest).join(ids, PrivacyRequest.id == ids.c.id)
+    return keyset(joined, sort=sort, cursor=None)
+
+
+def _overdue_by_receipt(
+    filters: ListFilters, *, sort: str, limit: int, cursor: Cursor | None, now: datetime
+) -> Any:
+    """The page's ids of overdue requests in order of receipt. The newest open requests are the ones not due
+    yet, so walking the receipt index passes every one of them before the first overdue one; instead the
+    overdue ones are collected from the open requests' due-date index (``OFFSET 0`` keeps PostgreSQL from
+    merging the two steps back into that walk) and sorted: the cost follows the overdue requests, few
+    in a team that keeps its deadlines, not the open ones."""
+    candidates = list_query(filters, now=now, columns=[PrivacyRequest.id, PrivacyRequest.received_at])
+    if cursor is not None:
+        after = tuple_(PrivacyRequest.received_at, PrivacyRequest.id)
+        boundary = tuple_(cursor.key, cursor.id)
+        candidates = candidates.where(after < boundary if sort.startswith("-") else after > boundary)
+    overdue = candidates.offset(0).subquery("overdue")
+    order = (overdue.c.received_at, overdue.c.id)
+    ordered = select(overdue.c.id).order_by(
+        *(column.desc() if sort.startswith("-") else column.asc() for column in order)
+    )
+    return ordered.limit(limit).subquery("page")
 
 
 async def list_page(
@@ -119,18 +198,58 @@ async def list_page(
     now: datetime,
 ) -> list[PrivacyRequest]:
     """One page in keyset order (sort column, then id), starting after ``cursor``; ``limit + 1`` rows."""
-    column = PrivacyRequest.received_at if sort.lstrip("-") == "received_at" else PrivacyRequest.due_at
-    descending = sort.startswith("-")
-    query = list_query(filters, now=now)
-    if cursor is not None:
-        after = tuple_(column, PrivacyRequest.id)
-        boundary = tuple_(cursor.key, cursor.id)
-        query = query.where(after < boundary if descending else after > boundary)
-    if descending:
-        query = query.order_by(column.desc(), PrivacyRequest.id.desc())
-    else:
-        query = query.order_by(column.asc(), PrivacyRequest.id.asc())
-    return list((await session.scalars(query.limit(limit + 1))).all())
+    query = page_query(filters, sort=sort, limit=limit + 1, cursor=cursor, now=now)
+    return list((await session.scalars(query)).all())
+
+
+async def list_values(
+    session: AsyncSession,
+    filters: ListFilters,
+    *,
+    columns: Sequence[Any],
+    sort: str,
+    limit: int,
+    cursor: Cursor | None,
+    now: datetime,
+) -> list[Any]:
+    """:func:`list_page` as plain rows of ``columns`` (no ORM objects: the CSV export's many pages)."""
+    query = page_query(filters, sort=sort, limit=limit + 1, cursor=cursor, now=now).with_only_columns(
+        *columns
+    )
+    return list((await session.execute(query)).all())
+
+
+async def selection_ids(
+    session: AsyncSession, filters: ListFilters, *, sort: str, limit: int, now: datetime
+) -> list[uuid.UUID]:
+    """The ids of the filtered requests in the list's order, at most ``limit`` (a bulk action's selection)."""
+    query = keyset(list_query(filters, now=now, columns=[PrivacyRequest.id]), sort=sort, cursor=None)
+    return list((await session.scalars(query.limit(limit))).all())
+
+
+async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[PrivacyRequest]:
+    """The requests with these ids as they are now, in one query (those that exist)."""
+    if not ids:
+        return []
+    query = select(PrivacyRequest).where(PrivacyRequest.id.in_(ids)).execution_options(populate_existing=True)
+    return list((await session.scalars(query)).all())
+
+
+async def transition_many(
+    session: AsyncSession, ids: Sequence[uuid.UUID], *, expected_status: str, values: dict[str, Any]
+) -> list[PrivacyRequest]:
+    """:func:`transition` for many requests in one statement: each moves only if still in ``expected_status``;
+    the ones returned moved, the others were changed by someone else meanwhile."""
+    if not ids:
+        return []
+    result = await session.scalars(
+        update(PrivacyRequest)
+        .where(PrivacyRequest.id.in_(ids), PrivacyRequest.status == expected_status)
+        .values(**values)
+        .returning(PrivacyRequest)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return list(result.all())
 
 
 async def list_for_customer(

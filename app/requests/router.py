@@ -6,8 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, Query
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from app.auth.dependencies import AppKey, OperatorKey, SignedInCustomer
 from app.auth.keys import Role
@@ -17,12 +19,15 @@ from app.core.dependencies import ContextDep
 from app.core.errors import ValidationFailed
 from app.core.ratelimit import SubmitLimit
 from app.core.responses import attachment
-from app.requests import actions, export, service
+from app.requests import actions, bulk, export, export_csv, service
 from app.requests import openapi as docs
 from app.requests.repository import ListFilters
 from app.requests.schemas import (
     AcceptBody,
     AppPrivacyRequestOut,
+    BulkAcceptBody,
+    BulkDismissBody,
+    BulkResult,
     EmailText,
     ExtendBody,
     FulfilBody,
@@ -33,12 +38,25 @@ from app.requests.schemas import (
     RequestStatus,
     RequestType,
     Rfc3339,
+    SelectionFilter,
     SortKey,
     Stats,
+    StrippedPlainText,
     SubmitRequest,
-    normalise_email,
+    email_filter,
 )
 from app.requests.views import operator_view
+
+
+class RequestIdConvertor(StringConvertor):
+    """A request's id in a path: any segment but ``export.csv``, so that ``/privacy-requests/export.csv`` is
+    not also the address of one request (a 405 there names GET only). The id is still checked as a UUID by
+    the endpoint (422 for a malformed one); the OpenAPI document shows the plain ``{request_id}``."""
+
+    regex = r"(?!export\.csv$)[^/]+"
+
+
+register_url_convertor("request_id", RequestIdConvertor())
 
 router = APIRouter(prefix="/v1", tags=["privacy requests"])
 
@@ -87,11 +105,7 @@ async def submit_request(
     return JSONResponse(outcome.body, status_code=outcome.status_code)
 
 
-@router.get("/privacy-requests", response_model=PrivacyRequestPage, **docs.LIST)
-async def list_requests(
-    _principal: OperatorKey,
-    session: SessionDep,
-    ctx: ContextDep,
+async def query_filters(
     status: Annotated[
         list[RequestStatus] | None,
         Query(description="Only these statuses (repeat the parameter for several); `deleted` only if named."),
@@ -113,9 +127,66 @@ async def list_requests(
     received_before: Annotated[
         Rfc3339 | None, Query(description="Only requests received before this time (with a time zone).")
     ] = None,
-    sort: Annotated[SortKey, Query(description="The order; `-` for newest (or latest due) first.")] = (
-        "-received_at"
-    ),
+    q: Annotated[
+        StrippedPlainText | None,
+        Query(
+            min_length=1,
+            max_length=320,
+            description="Search: requests whose email starts with this text (any case; a whole address "
+            "matches itself) or whose customer id is exactly this text.",
+        ),
+    ] = None,
+) -> ListFilters:
+    """The list's filters from the query string (the list and its CSV export)."""
+    return ListFilters(
+        statuses=tuple(dict.fromkeys(status or ())),
+        type=type,
+        email=email_filter("email", email),
+        customer_id=customer_id,
+        overdue=overdue,
+        due_before=_aware("due_before", due_before),
+        received_after=_aware("received_after", received_after),
+        received_before=_aware("received_before", received_before),
+        search=_search("q", q),
+    )
+
+
+QueryFilters = Annotated[ListFilters, Depends(query_filters)]
+SortParam = Annotated[SortKey, Query(description="The order; `-` for newest (or latest due) first.")]
+
+
+def body_filters(selection: SelectionFilter) -> ListFilters:
+    """The list's filters from a bulk action's ``filter`` object (validated by its schema already)."""
+    return ListFilters(
+        statuses=tuple(dict.fromkeys(selection.status or ())),
+        type=selection.type,
+        email=selection.email,
+        customer_id=selection.customer_id,
+        overdue=selection.overdue,
+        due_before=_aware("filter.due_before", selection.due_before),
+        received_after=_aware("filter.received_after", selection.received_after),
+        received_before=_aware("filter.received_before", selection.received_before),
+        search=_search("filter.q", selection.q),
+    )
+
+
+def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return sessionmaker
+
+
+# The CSV export reads its pages after the answer has started (and the request's unit of work has ended):
+# a short transaction per page.
+SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessionmaker)]
+
+
+@router.get("/privacy-requests", response_model=PrivacyRequestPage, **docs.LIST)
+async def list_requests(
+    _principal: OperatorKey,
+    session: SessionDep,
+    ctx: ContextDep,
+    filters: QueryFilters,
+    sort: SortParam = "-received_at",
     limit: Annotated[int, Query(ge=1, le=200, description="At most this many requests per page.")] = 50,
     cursor: Annotated[
         str | None,
@@ -127,29 +198,78 @@ async def list_requests(
         ),
     ] = None,
 ) -> JSONResponse:
-    filters = ListFilters(
-        statuses=tuple(dict.fromkeys(status or ())),
-        type=type,
-        email=_email_filter(email),
-        customer_id=customer_id,
-        overdue=overdue,
-        due_before=_aware("due_before", due_before),
-        received_after=_aware("received_after", received_after),
-        received_before=_aware("received_before", received_before),
-    )
     page = await service.list_requests(session, ctx, filters=filters, sort=sort, limit=limit, cursor=cursor)
     return JSONResponse(page)
 
 
-def _email_filter(email: str | None) -> str | None:
-    if email is None:
+@router.get(
+    "/privacy-requests/export.csv",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "The filtered list as CSV, as an attachment",
+        }
+    },
+    **docs.EXPORT_CSV,
+)
+async def export_list_csv(
+    _principal: OperatorKey,
+    session: SessionDep,
+    sessions: SessionmakerDep,
+    ctx: ContextDep,
+    filters: QueryFilters,
+    sort: SortParam = "-received_at",
+) -> StreamingResponse:
+    chunks, filename = await export_csv.export_csv(session, sessions, ctx, filters=filters, sort=sort)
+    return attachment(chunks, filename, "text/csv; charset=utf-8")
+
+
+@router.post("/privacy-requests/bulk/accept", response_model=BulkResult, **docs.BULK_ACCEPT)
+async def bulk_accept(
+    body: Annotated[BulkAcceptBody, Body(openapi_examples=docs.BULK_ACCEPT_EXAMPLES)],
+    principal: OperatorKey,
+    session: SessionDep,
+    ctx: ContextDep,
+) -> dict[str, Any]:
+    outcome = await bulk.accept(
+        session,
+        ctx,
+        filters=body_filters(body.filter),
+        handling=body.handling,
+        expected_count=body.expected_count,
+        dry_run=body.dry_run,
+        actor=principal.name,
+    )
+    return outcome.answer()
+
+
+@router.post("/privacy-requests/bulk/dismiss", response_model=BulkResult, **docs.BULK_DISMISS)
+async def bulk_dismiss(
+    body: Annotated[BulkDismissBody, Body(openapi_examples=docs.BULK_DISMISS_EXAMPLES)],
+    principal: OperatorKey,
+    session: SessionDep,
+    ctx: ContextDep,
+) -> dict[str, Any]:
+    outcome = await bulk.dismiss(
+        session,
+        ctx,
+        filters=body_filters(body.filter),
+        reason=body.reason,
+        notify=body.notify,
+        expected_count=body.expected_count,
+        dry_run=body.dry_run,
+        actor=principal.name,
+    )
+    return outcome.answer()
+
+
+def _search(name: str, text: str | None) -> str | None:
+    if text is None:
         return None
-    try:
-        return normalise_email(email)
-    except ValueError:
-        raise ValidationFailed(
-            "email is not an email address.", fields=[{"field": "email", "detail": "not an email address"}]
-        ) from None
+    if not text.strip():
+        raise ValidationFailed(f"{name} is blank.", fields=[{"field": name, "detail": "blank"}])
+    return text.strip()
 
 
 def _aware(name: str, value: datetime | None) -> datetime | None:
@@ -169,7 +289,7 @@ def _aware(name: str, value: datetime | None) -> datetime | None:
 
 
 @router.get(
-    "/privacy-requests/{request_id}",
+    "/privacy-requests/{request_id:request_id}",
     response_model=PrivacyRequestDetail | AppPrivacyRequestOut,
     **docs.GET,
 )
@@ -211,7 +331,7 @@ async def fulfil_request(
     return operator_view(request, now=clock.now())
 
 
-@router.delete("/privacy-requests/{request_id}", response_model=PrivacyRequestOut, **docs.DISMISS)
+@router.delete("/privacy-requests/{request_id:request_id}", response_model=PrivacyRequestOut, **docs.DISMISS)
 async def delete_request(
     request_id: uuid.UUID,
     principal: OperatorKey,

@@ -21,7 +21,9 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from app.core.errors import ValidationFailed
 from app.core.lifecycle import Status
+from app.manual.schemas import ManualTaskOut
 
 RequestType = Literal["access", "deletion"]
 RequestStatus = Status  # the lifecycle is the one place statuses are written
@@ -121,6 +123,18 @@ def normalise_email(value: str) -> str:
     except EmailNotValidError as error:
         raise ValueError(f"is not an email address: {error}") from None
     return checked.normalized.lower()
+
+
+def email_filter(field: str, email: str | None) -> str | None:
+    """A list filter's address, normalised; anything else is the contract's 422 naming the field."""
+    if email is None:
+        return None
+    try:
+        return normalise_email(email)
+    except ValueError:
+        raise ValidationFailed(
+            f"{field} is not an email address.", fields=[{"field": field, "detail": "not an email address"}]
+        ) from None
 
 
 # email-validator's rules in the schema, as far as a pattern can state them: a dot-atom local part of ASCII
@@ -245,6 +259,11 @@ class EventOut(BaseModel):
 class PrivacyRequestDetail(PrivacyRequestOut):
     events: list[EventOut]
     result: dict[str, Any] | None
+    tasks: list[ManualTaskOut] = Field(
+        default_factory=list,
+        description="The manual steps (one per manual source), oldest first; the request stays `in_progress` "
+        "until every one is `done`.",
+    )
 
 
 class PrivacyRequestPage(BaseModel):
@@ -257,6 +276,112 @@ class Stats(BaseModel):
     by_type: dict[str, int]
     overdue: int
     due_within_7_days: int
+    open_manual_tasks: int = Field(description="Manual steps not yet marked done, across every request.")
+
+
+class SelectionFilter(BaseModel):
+    """The list's filters (``GET /v1/privacy-requests``) as an object: what a bulk action acts on. An unknown
+    key is refused (422), never ignored: a misspelt filter must not widen the selection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[RequestStatus] | None = Field(
+        default=None, max_length=7, description="Only these statuses; `deleted` only if named."
+    )
+    type: RequestType | None = Field(default=None, description="Only access or only deletion requests.")
+    email: Email | None = Field(default=None, description="Only requests concerning this address.")
+    customer_id: PlainText | None = Field(
+        default=None, min_length=1, max_length=200, description="Only this customer's requests."
+    )
+    overdue: StrictBool | None = Field(
+        default=None, description="`true`: only open requests past `due_at`; `false`: only the others."
+    )
+    due_before: Rfc3339 | None = Field(default=None, description="Only requests due before this time.")
+    received_after: Rfc3339 | None = Field(
+        default=None, description="Only requests received at or after this time."
+    )
+    received_before: Rfc3339 | None = Field(
+        default=None, description="Only requests received before this time."
+    )
+    q: StrippedPlainText | None = Field(
+        default=None,
+        min_length=1,
+        max_length=320,
+        description="Search: an email address or its beginning (any case), or a customer id (exactly).",
+    )
+
+
+# The schema states the guard: `expected_count` (an integer) unless `dry_run` is true.
+_COUNT_OR_DRY_RUN: dict[str, Any] = {
+    "anyOf": [
+        {"required": ["expected_count"], "properties": {"expected_count": {"type": "integer"}}},
+        {"required": ["dry_run"], "properties": {"dry_run": {"const": True}}},
+    ]
+}
+
+
+class BulkAcceptBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_COUNT_OR_DRY_RUN)
+
+    filter: SelectionFilter = Field(
+        default_factory=SelectionFilter, description="The selection: the list's filters (all pages)."
+    )
+    handling: Handling = Field(
+        description="`automatic`: collect, package and email the link now; `manual`: the team fulfils it."
+    )
+    expected_count: int | None = Field(
+        default=None,
+        ge=0,
+        le=10_000,
+        description="How many requests the selection held when the person looked (a dry run gives it). If "
+        "it now holds another number, nothing changes (409). Required unless `dry_run`.",
+    )
+    dry_run: StrictBool = Field(
+        default=False, description="`true`: only count the selection (`matched`); nothing changes."
+    )
+
+
+class BulkDismissBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_COUNT_OR_DRY_RUN)
+
+    filter: SelectionFilter = Field(
+        default_factory=SelectionFilter, description="The selection: the list's filters (all pages)."
+    )
+    reason: Prose = Field(
+        min_length=1,
+        max_length=2000,
+        description="Why: on each timeline, and in each customer's email when `notify` is true.",
+    )
+    notify: StrictBool = Field(
+        description="`true`: each customer is told the reason and their rights; `false`: nobody is told."
+    )
+    expected_count: int | None = Field(
+        default=None,
+        ge=0,
+        le=10_000,
+        description="How many requests the selection held when the person looked (a dry run gives it). If "
+        "it now holds another number, nothing changes (409). Required unless `dry_run`.",
+    )
+    dry_run: StrictBool = Field(
+        default=False, description="`true`: only count the selection (`matched`); nothing changes."
+    )
+
+
+class BulkSkipped(BaseModel):
+    id: uuid.UUID
+    status: str = Field(description="The request's status now.")
+    reason: str = Field(description="Why it was not changed.")
+
+
+class BulkResult(BaseModel):
+    matched: int = Field(description="Requests in the selection.")
+    changed: int = Field(description="Requests accepted (or dismissed).")
+    skipped_count: int = Field(
+        description="Requests left as they were: their status does not allow the action, "
+        "or another operator changed them meanwhile."
+    )
+    skipped: list[BulkSkipped] = Field(description="The first 100 of the skipped requests, with the reason.")
+    dry_run: bool = Field(description="`true`: only counted; nothing changed.")
 
 
 class ErrorField(BaseModel):

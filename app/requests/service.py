@@ -21,13 +21,15 @@ from app.core.context import ServiceContext
 from app.core.errors import Conflict, ValidationFailed
 from app.core.lifecycle import Status, initial_status
 from app.deadlines.due_dates import due_at_for
+from app.manual import repository as manual
+from app.manual.service import tasks_of
 from app.models import IdempotencyKey, PrivacyRequest
 from app.models.privacy_request import OPEN_SQL
 from app.requests import redaction, repository, requester
 from app.requests.actions import accept, get_or_404
 from app.requests.notify import email_confirmation_link, email_customer
 from app.requests.repository import Cursor, ListFilters
-from app.requests.schemas import SubmitRequest
+from app.requests.schemas import SubmitRequest, normalise_email
 from app.requests.views import app_view, detail_view, json_ready, operator_view, view
 
 
@@ -239,6 +241,21 @@ def decode_cursor(text: str, *, sort: str) -> Cursor:
     return cursor
 
 
+def resolved(filters: ListFilters, ctx: ServiceContext) -> ListFilters:
+    """The filters with the keyed hashes that also find requests whose address was masked after
+    RECORDS_RETENTION: of the ``email`` filter, and of a search that is a whole address."""
+    if filters.email is not None:
+        filters = replace(filters, email_hash=redaction.email_hash(filters.email, secret_key=ctx.secret_key))
+    if filters.search is not None:
+        try:
+            address = normalise_email(filters.search)
+        except ValueError:
+            pass
+        else:
+            filters = replace(filters, search_hash=redaction.email_hash(address, secret_key=ctx.secret_key))
+    return filters
+
+
 async def list_requests(
     session: AsyncSession,
     ctx: ServiceContext,
@@ -253,8 +270,7 @@ async def list_requests(
     An ``email`` filter also finds requests whose address was masked after RECORDS_RETENTION (by its hash).
     """
     now = clock.now()
-    if filters.email is not None:
-        filters = replace(filters, email_hash=redaction.email_hash(filters.email, secret_key=ctx.secret_key))
+    filters = resolved(filters, ctx)
     position = decode_cursor(cursor, sort=sort) if cursor else None
     rows = await repository.list_page(session, filters, sort=sort, limit=limit, cursor=position, now=now)
     next_cursor = None
@@ -272,7 +288,9 @@ async def get_detail(session: AsyncSession, request_id: uuid.UUID, *, full: bool
     if not full:
         return app_view(request, now=clock.now())
     events = await timeline.events_of(session, request_id)
-    return detail_view(request, events, now=clock.now())
+    body = detail_view(request, events, now=clock.now())
+    body["tasks"] = await tasks_of(session, request_id)
+    return body
 
 
 async def stats(session: AsyncSession) -> dict[str, Any]:
@@ -287,6 +305,7 @@ async def stats(session: AsyncSession) -> dict[str, Any]:
         "by_status": by_status,
         "by_type": by_type,
         "overdue": await repository.count_where(session, repository.overdue_condition(now)),
+        "open_manual_tasks": await manual.count_all_open(session),
         "due_within_7_days": await repository.count_where(
             session, repository.due_within_condition(now, now + timedelta(days=7))
         ),

@@ -16,7 +16,8 @@ from app.core.durations import to_iso8601
 from app.core.errors import InvalidTransition
 from app.core.lifecycle import Action
 from app.deadlines.due_dates import days_left
-from app.models import PrivacyRequest
+from app.manual import repository as manual
+from app.models import ManualTask, PrivacyRequest
 from app.requests import actions, redaction, repository
 from app.requests.notify import email_customer, email_team
 
@@ -50,7 +51,7 @@ async def auto_handle(session: AsyncSession, ctx: ServiceContext, now: datetime)
             await actions.accept(session, ctx, request_id=request_id, handling="automatic", actor=SYSTEM)
 
 
-def _item(request: PrivacyRequest, now: datetime) -> dict[str, object]:
+def _item(request: PrivacyRequest, now: datetime, open_tasks: list[ManualTask]) -> dict[str, object]:
     return {
         "id": str(request.id),
         "type": request.type,
@@ -58,7 +59,16 @@ def _item(request: PrivacyRequest, now: datetime) -> dict[str, object]:
         "due_at": request.due_at,
         "days_left": days_left(request.due_at, now),
         "email": request.email,
+        # The manual steps still open, and who owns each: the alert says whom to chase.
+        "manual_steps": [{"source": t.source, "owner_email": t.owner_email} for t in open_tasks],
     }
+
+
+async def _items(
+    session: AsyncSession, requests: list[PrivacyRequest], now: datetime
+) -> list[dict[str, object]]:
+    open_tasks = await manual.open_of_requests(session, [r.id for r in requests])
+    return [_item(r, now, open_tasks.get(r.id, [])) for r in requests]
 
 
 def _due_soon_kind(threshold: timedelta) -> str:
@@ -92,7 +102,7 @@ async def alert_due_soon(session: AsyncSession, ctx: ServiceContext, now: dateti
         # The wider thresholds' queries must see these marks.
         await session.flush()
         await email_team(
-            session, ctx, "due_soon", threshold=threshold, requests=[_item(r, now) for r in fresh]
+            session, ctx, "due_soon", threshold=threshold, requests=await _items(session, fresh, now)
         )
 
 
@@ -105,7 +115,7 @@ async def alert_overdue(session: AsyncSession, ctx: ServiceContext, now: datetim
     for request in fresh:
         repository.add_alert(session, request.id, "overdue", at=now)
         timeline.record(session, request_id=request.id, action="overdue_alert", actor=SYSTEM)
-    await email_team(session, ctx, "overdue", requests=[_item(r, now) for r in fresh])
+    await email_team(session, ctx, "overdue", requests=await _items(session, fresh, now))
 
 
 async def redact_closed_requests(session: AsyncSession, ctx: ServiceContext, now: datetime) -> None:

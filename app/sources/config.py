@@ -7,6 +7,8 @@ YAML node tree, so an operator can jump straight to it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import string
 from collections.abc import Mapping, Sequence
@@ -202,7 +204,73 @@ class HttpSource(_Model):
     entities: list[HttpEntity] = Field(default_factory=list)
 
 
-SourceConfig = SqlSource | HttpSource
+def _owner_email(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError("must be an email address")
+    address = value.strip()
+    local, at, domain = address.rpartition("@")
+    if not at or not local or "." not in domain or any(c.isspace() or ord(c) < 32 for c in address):
+        raise ValueError("must be an email address")
+    return address.lower()
+
+
+def _owner_language(value: object) -> object:
+    if value not in LOCALES:
+        raise ValueError(f"unknown language {value!r} (use {' or '.join(LOCALES)})")
+    return value
+
+
+class ManualSource(_Model):
+    """A system without an API: each accepted access request and confirmed deletion becomes a task for its
+    owner, who follows ``instructions`` by hand and marks the task done (contract section 10)."""
+
+    name: Name
+    type: Literal["manual"]
+    instructions: Text
+    owner_email: Annotated[str, BeforeValidator(_owner_email), Field(max_length=320)]
+    # The language of the owner's emails.
+    language: Annotated[str, BeforeValidator(_owner_language)] = DEFAULT_LOCALE
+
+
+SourceConfig = SqlSource | HttpSource | ManualSource
+
+
+Identifier = Literal["customer_id", "email"]
+IDENTIFIERS: tuple[Identifier, ...] = ("customer_id", "email")
+
+
+def _recipient_name(value: object) -> object:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty text")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must be one line of plain text")
+    return value.strip()
+
+
+def _language(value: object) -> object:
+    if value not in LOCALES:
+        raise ValueError(f"unknown language {value!r} (use {' or '.join(LOCALES)})")
+    return value
+
+
+class Recipient(_Model):
+    """Someone the brand passes customers' data to (GDPR Art. 19): told, by email or a signed webhook, when an
+    erasure removed data of the entities they receive."""
+
+    # Shown to customers and on the timeline as it is written (a company's name is the same in every language).
+    name: Annotated[str, BeforeValidator(_recipient_name), Field(max_length=200)]
+    email: Annotated[str | None, BeforeValidator(_owner_email), Field(max_length=320)] = None
+    webhook: Annotated[str | None, Field(max_length=2000)] = None
+    # The environment variable holding the webhook's Standard Webhooks secret (whsec_...), shared with them.
+    secret_env: str | None = None
+    # ``source.entity`` as this file names them.
+    entities: list[str] = Field(min_length=1)
+    # What the customer reads next to the name, e.g. "sends our newsletter".
+    purpose: Text | None = None
+    # The language of the notice.
+    language: Annotated[str, BeforeValidator(_language)] = DEFAULT_LOCALE
+    # What identifies the customer to them: only these are sent (data minimisation).
+    identifiers: list[Identifier] = Field(default_factory=lambda: list(IDENTIFIERS), min_length=1)
 
 
 @dataclass(frozen=True)
@@ -215,6 +283,9 @@ class SourcesConfig:
     http_headers: dict[str, dict[str, str]] = field(default_factory=dict)
     # Parents before children (topological order of the match graph), per SQL source.
     orders: dict[str, list[str]] = field(default_factory=dict)
+    recipients: list[Recipient] = field(default_factory=list)
+    # Each webhook recipient's signing secret, by recipient name (read from its ``secret_env``).
+    recipient_secrets: dict[str, str] = field(default_factory=dict)
 
 
 class _Invalid(Exception):
@@ -255,7 +326,7 @@ def load_sources(path: Path, *, env: Mapping[str, str] | None = None) -> Sources
 def _validate(path: Path, data: Any, env: Mapping[str, str]) -> SourcesConfig:
     if not isinstance(data, dict) or not isinstance(data.get("sources"), list):
         raise _Invalid(("sources",), "the file must hold a list under 'sources'")
-    if extra := sorted(str(k) for k in data if k != "sources"):
+    if extra := sorted(str(k) for k in data if k not in ("sources", "recipients")):
         raise _Invalid((extra[0],), "unknown field")
     if not data["sources"]:
         raise _Invalid(("sources",), "at least one source is needed")
@@ -269,9 +340,75 @@ def _validate(path: Path, data: Any, env: Mapping[str, str]) -> SourcesConfig:
         if isinstance(source, SqlSource):
             config.sql_urls[source.name] = _sql_url(where, source, env)
             config.orders[source.name] = _check_entities(where, source)
-        else:
+        elif isinstance(source, HttpSource):
             config.http_headers[source.name] = _check_http(where, source, env)
+    _add_recipients(config, data.get("recipients"), env)
     return config
+
+
+def _add_recipients(config: SourcesConfig, raw: Any, env: Mapping[str, str]) -> None:
+    """Validate ``recipients``: each names itself once, has one channel, and receives known entities."""
+    if raw is None:
+        return
+    if not isinstance(raw, list):
+        raise _Invalid(("recipients",), "must be a list of recipients")
+    known = {
+        f"{source.name}.{entity.name}"
+        for source in config.sources
+        if isinstance(source, SqlSource | HttpSource)
+        for entity in source.entities
+    }
+    for index, item in enumerate(raw):
+        where: Path_ = ("recipients", index)
+        if not isinstance(item, dict):
+            raise _Invalid(where, "each recipient must be a mapping")
+        try:
+            recipient = Recipient.model_validate(item)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            loc = tuple(part for part in error["loc"] if isinstance(part, int | str))
+            cause = error.get("ctx", {}).get("error")
+            if isinstance(cause, _LanguageError):
+                loc = (*loc, cause.key)
+            raise _Invalid((*where, *loc), _message(error["type"], error["msg"])) from None
+        if any(r.name == recipient.name for r in config.recipients):
+            raise _Invalid((*where, "name"), f"duplicate recipient name {recipient.name!r}")
+        if (recipient.email is None) == (recipient.webhook is None):
+            raise _Invalid(where, "a recipient needs exactly one of email and webhook")
+        if recipient.webhook is not None:
+            config.recipient_secrets[recipient.name] = _webhook_secret(where, recipient, env)
+        elif recipient.secret_env is not None:
+            raise _Invalid((*where, "secret_env"), "only a webhook recipient has a secret")
+        for position, entity in enumerate(recipient.entities):
+            if entity not in known:
+                hint = ", ".join(sorted(known)[:5]) or "none declared"
+                raise _Invalid(
+                    (*where, "entities", position),
+                    f"unknown entity {entity!r} (use source.entity as this file names them: {hint})",
+                )
+        config.recipients.append(recipient)
+
+
+def _webhook_secret(where: Path_, recipient: Recipient, env: Mapping[str, str]) -> str:
+    url = recipient.webhook or ""
+    if not url.startswith(("http://", "https://")) or not url.split("://", 1)[1].split("/", 1)[0]:
+        raise _Invalid((*where, "webhook"), "must be an http:// or https:// URL")
+    if recipient.secret_env is None:
+        raise _Invalid(where, "a webhook recipient needs secret_env (the variable holding its whsec_ secret)")
+    secret = env.get(recipient.secret_env)
+    if not secret:
+        raise _Invalid((*where, "secret_env"), f"environment variable {recipient.secret_env} is not set")
+    try:
+        valid = secret.startswith("whsec_") and len(base64.b64decode(secret[6:], validate=True)) >= 16
+    except binascii.Error:
+        valid = False
+    if not valid:
+        # Never echo the secret.
+        raise _Invalid(
+            (*where, "secret_env"),
+            f"environment variable {recipient.secret_env} must hold a whsec_ secret (whsec_ + base64 of 16+ bytes)",
+        )
+    return secret
 
 
 def _parse_source(index: int, raw: Any) -> SourceConfig:
@@ -279,9 +416,10 @@ def _parse_source(index: int, raw: Any) -> SourceConfig:
     if not isinstance(raw, dict):
         raise _Invalid(where, "each source must be a mapping")
     kind = raw.get("type")
-    if kind not in ("sql", "http"):
-        raise _Invalid((*where, "type"), f"unknown source type {kind!r} (use sql or http)")
-    model: type[SourceConfig] = SqlSource if kind == "sql" else HttpSource
+    models: dict[object, type[SourceConfig]] = {"sql": SqlSource, "http": HttpSource, "manual": ManualSource}
+    if kind not in models:
+        raise _Invalid((*where, "type"), f"unknown source type {kind!r} (use sql, http or manual)")
+    model = models[kind]
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -12,7 +12,15 @@ from typing import Any
 import httpx
 
 from app.sources.base import Customer, Identity, Refusal, SourceError
-from app.sources.config import HttpEntity, SourcesConfig, SqlEntity, SqlSource, load_sources
+from app.sources.config import (
+    HttpEntity,
+    HttpSource,
+    ManualSource,
+    SourcesConfig,
+    SqlEntity,
+    SqlSource,
+    load_sources,
+)
 from app.sources.http import HttpDataSource
 from app.sources.retries import in_call_retrying
 from app.sources.sql import SqlDataSource
@@ -33,10 +41,15 @@ class DataSources:
         # No redirects: a source redirecting an erasure elsewhere is a misconfiguration, not a success.
         self._client = httpx.AsyncClient(follow_redirects=False)
         self.sources: list[SqlDataSource | HttpDataSource] = []
+        # Systems without an API: nothing is read or erased there automatically; each request becomes a task
+        # for their owner (app.manual).
+        self.manual: list[ManualSource] = []
         for source in config.sources:
             if isinstance(source, SqlSource):
                 url = config.sql_urls[source.name]
                 self.sources.append(SqlDataSource(source, url=url, order=config.orders[source.name]))
+            elif isinstance(source, ManualSource):
+                self.manual.append(source)
             else:
                 headers = config.http_headers[source.name]
                 self.sources.append(HttpDataSource(source, headers=headers, client=self._client))
@@ -203,6 +216,8 @@ def _descriptions(config: SourcesConfig) -> list[dict[str, Any]]:
             linked = _linked_columns(source.entities)
             for entity in source.entities:
                 out.append(_described(source.name, "sql", entity, linked[entity.name]))
+        elif not isinstance(source, HttpSource):
+            continue  # a manual source: its owner's instructions, not entities, say what happens there
         elif not source.entities:
             out.append(_described(source.name, "http", None, set()))
         else:

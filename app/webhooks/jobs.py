@@ -1,9 +1,14 @@
 """Deliver one webhook: read in a short transaction, POST signed, the attempt recorded either way.
 
 A 2xx answer delivers it. Anything else (another status, a timeout, a refused connection) is recorded as an
-attempt, in its own transaction so the job's rollback keeps it, and raised: the worker retries the job with
-backoff (JOB_RETRY_BASE, JOB_MAX_ATTEMPTS) and, after the last attempt, marks the delivery failed. Every
-attempt carries the same ``webhook-id``; a delivered delivery is never sent again."""
+attempt, in its own transaction so the job's rollback keeps it, and raised: the worker retries the job by the
+webhooks' own policy (backoff from WEBHOOK_RETRY_BASE up to WEBHOOK_RETRY_MAX_DELAY, for WEBHOOK_RETRY_FOR; see
+``app.wiring``) and, once that is spent, marks the delivery failed. Every attempt carries the same
+``webhook-id``; a delivered delivery is never sent again.
+
+Deliveries are not ordered (several run at once, and a retried one comes after later events): each body's
+``timestamp`` is the time of the change and its ``data.status`` the request after it, which is what a receiver
+orders by."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The worker loop: claim due jobs with a lease, run them, retry with backoff and jitter, give up after max
-attempts. A job's attempts are its only retries: what it calls inside (a data source) tries once per call.
+"""The worker loop: claim due jobs with a lease, run them, retry with backoff and jitter, give up when the
+kind's retry policy is spent (a number of attempts, or a time since the job was queued). A job's attempts are
+its only retries: what it calls inside (a data source) tries once per call.
 
 Any number of workers may run against one PostgreSQL database: claiming uses ``FOR UPDATE SKIP LOCKED`` and
 every state change checks that this worker still holds the lease. An idle worker sleeps until the poll
@@ -17,7 +18,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +40,44 @@ DeadHook = Callable[[AsyncSession, Job, str], Awaitable[None]]
 Periodic = Callable[[], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a kind of job is retried after a failed attempt: exponential backoff from ``base`` with jitter, each
+    wait at most ``max_delay``, until ``max_attempts`` attempts were made or ``retry_for`` has passed since the
+    job was queued (whichever is set; neither: the count stored on the job row)."""
+
+    base: timedelta
+    max_attempts: int | None = None
+    retry_for: timedelta | None = None
+    max_delay: timedelta | None = None
+
+    def delay(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failed attempt.
+
+        The ceiling doubles from ``base`` up to ``max_delay``; the wait is drawn between half the ceiling and the
+        ceiling ("equal jitter"), so jobs that failed together on one outage do not all come back at once.
+        """
+        # Counted in float seconds with a bounded exponent: a job retried for days makes ~100 attempts, and
+        # 2**100 base periods overflow a timedelta.
+        ceiling = self.base.total_seconds() * 2.0 ** min(attempts - 1, 60)
+        if self.max_delay is not None:
+            ceiling = min(ceiling, self.max_delay.total_seconds())
+        return timedelta(seconds=ceiling * random.uniform(0.5, 1.0))
+
+    def next_attempt(self, job: Job, *, now: datetime) -> datetime | None:
+        """When to try ``job`` again after its latest failed attempt; None when its budget is spent."""
+        if self.retry_for is not None:
+            # The last attempt falls on the budget's end: a receiver back just before it is still served.
+            give_up_at = clock.as_utc(job.created_at) + self.retry_for
+            if now >= give_up_at:
+                return None
+            return min(now + self.delay(job.attempts), give_up_at)
+        max_attempts = self.max_attempts if self.max_attempts is not None else job.max_attempts
+        if job.attempts >= max_attempts:
+            return None
+        return now + self.delay(job.attempts)
+
+
 @dataclass
 class Worker:
     sessionmaker: async_sessionmaker[AsyncSession]
@@ -54,6 +93,8 @@ class Worker:
     # JOB_MAX_ATTEMPTS: when set, it wins over the count stored on each job row, so changing the setting
     # applies to jobs already queued.
     max_attempts: int | None = None
+    # Kinds retried otherwise than by ``retry_base`` and ``max_attempts`` (webhook deliveries: for days).
+    retry_policies: dict[str, RetryPolicy] = field(default_factory=dict)
     worker_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     )
@@ -158,40 +199,36 @@ class Worker:
             except Exception as exc:
                 await self._failed(job, exc)
 
+    def retry_policy(self, kind: str) -> RetryPolicy:
+        """The policy of ``kind``: its own if it has one, else JOB_RETRY_BASE and JOB_MAX_ATTEMPTS."""
+        return self.retry_policies.get(kind) or RetryPolicy(
+            base=self.retry_base, max_attempts=self.max_attempts
+        )
+
     async def _failed(self, job: Job, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         permanent = isinstance(exc, PermanentError)
         async with unit_of_work(self.sessionmaker) as session:
-            max_attempts = self.max_attempts if self.max_attempts is not None else job.max_attempts
-            if permanent or job.attempts >= max_attempts:
+            now = clock.now()
+            run_at = None if permanent else self.retry_policy(job.kind).next_attempt(job, now=now)
+            if run_at is None:
                 log.error(
                     "job %s (%s) failed for good after %s attempts: %s", job.id, job.kind, job.attempts, error
                 )
                 if await repository.mark_dead(session, job.id, worker_id=self.worker_id, error=error):
                     await self.on_dead(session, job, str(exc) or type(exc).__name__)
             else:
-                delay = self.retry_delay(job.attempts)
                 log.warning(
                     "job %s (%s) attempt %s failed, retry in %s: %s",
                     job.id,
                     job.kind,
                     job.attempts,
-                    delay,
+                    run_at - now,
                     error,
                 )
                 await repository.mark_retry(
-                    session, job.id, worker_id=self.worker_id, error=error, run_at=clock.now() + delay
+                    session, job.id, worker_id=self.worker_id, error=error, run_at=run_at
                 )
-
-    def retry_delay(self, attempts: int) -> timedelta:
-        """How long to wait after a job's ``attempts``-th failed attempt: exponential backoff with jitter.
-
-        The ceiling doubles from ``retry_base`` (JOB_RETRY_BASE is the first delay, at most); the delay is
-        drawn between half the ceiling and the ceiling ("equal jitter"), so jobs that failed together on one
-        outage do not all come back at the same instant.
-        """
-        ceiling = self.retry_base * 2.0 ** (attempts - 1)
-        return ceiling * random.uniform(0.5, 1.0)
 
     async def _heartbeat(self) -> None:
         """Extend the leases of this worker's running jobs, so only a dead worker's jobs are taken over."""

@@ -31,12 +31,18 @@ BUSINESS_REFUSALS = {
     "The cursor belongs to another sort order.",
     # GET /v1/webhooks/{webhook_id}/deliveries: the same for its cursor.
     "cursor: not a cursor this list gave out",
+    # POST /v1/privacy-requests/bulk/accept and .../bulk/dismiss: at most 10,000 requests per call.
+    "The selection holds more than 10,000 requests; narrow it (e.g. with received_before).",
 }
 # GET /v1/privacy-requests: a time the service cannot represent in UTC (e.g. year 1 with a positive offset).
 OUT_OF_RANGE = (
     "due_before is out of range.",
     "received_after is out of range.",
     "received_before is out of range.",
+    # The bulk actions' `filter` object.
+    "filter.due_before is out of range.",
+    "filter.received_after is out of range.",
+    "filter.received_before is out of range.",
 )
 
 

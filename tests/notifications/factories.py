@@ -43,6 +43,17 @@ NOTE = "Sent on a USB stick by registered mail"
 REASON = "We could not identify you from the details given"
 REFUSAL = "Legal hold: an open court case about order 1042"
 ERROR = "crm: legal hold on the customer's account"
+# An operator's one-time sign-in link to the cockpit, and the operator's name.
+OPERATOR_NAME = "Grace Hopper"
+SIGN_IN_URL = f"{BASE_URL}/cockpit/sign-in/link?token=tok-sign-in-789"
+# A manual source's owner's instructions and the customer's name, quoted as configured and as on file.
+INSTRUCTIONS = "Find the folder by customer id in the paper archive and shred it"
+CUSTOMER_NAME = "Ada Lovelace"
+
+
+# A recipient of the customer's data (GDPR Art. 19), and the customer as it knows them.
+RECIPIENT = "Postfalke GmbH"
+CUSTOMER_ID = "cus_1"
 
 
 def _text(en: str, de: str) -> dict[str, str]:
@@ -106,7 +117,15 @@ REPORT: dict[str, Any] = {
                 "pseudonymised": False,
             },
         }
-    }
+    },
+    # Those the brand passed the data to, asked to erase it too (GDPR Art. 19).
+    "recipients": [
+        {
+            "name": RECIPIENT,
+            "purpose": _text("Printing and posting our catalogue", "Druck und Versand unseres Katalogs"),
+        },
+        {"name": "Lagerhaus Nord", "purpose": None},
+    ],
 }
 
 # What sources.describe() gives the deletion confirmation.
@@ -188,6 +207,16 @@ def make_context(**overrides: Any) -> dict[str, Any]:
         "requests": [request],
         "threshold": timedelta(days=7),
         "error": ERROR,
+        "name": OPERATOR_NAME,
+        "sign_in_url": SIGN_IN_URL,
+        "link_ttl": timedelta(minutes=15),
+        "identifiers": {"email": "ada@example.com", "customer_id": CUSTOMER_ID},
+        "received": [_text("Orders", "Bestellungen"), _text("Customer account", "Kundenkonto")],
+        "erased_at": EXPIRES_AT,
+        "customer": {"id": "cus_0001", "email": "ada@example.com", "name": CUSTOMER_NAME},
+        "source": "paper_archive",
+        "instructions": INSTRUCTIONS,
+        "task_url": f"{BASE_URL}/cockpit/requests/{request['id']}",
     }
     context.update(overrides)
     return context

@@ -16,10 +16,12 @@ from .factories import (
     BRAND,
     DOWNLOAD_URL,
     ERROR,
+    INSTRUCTIONS,
     NOTE,
     REASON,
     REFUSAL,
     REPORT,
+    SIGN_IN_URL,
     TIMEZONE,
     VERIFY_URL,
     make_context,
@@ -77,12 +79,38 @@ FACTS: dict[str, dict[str, list[str]]] = {
             "Product reviews: 2 records",
             "Orders: 3 records",
             "Invoice lines: 7 records. The law requires us to keep these records. Retention: 10 years after the end of the calendar year of the invoice.",
+            "We have passed some of your data on to others; we are asking them to erase it too:",
+            "Postfalke GmbH: Printing and posting our catalogue",
+            "Lagerhaus Nord",
         ],
         "de": [
             "Kundenkonto: 1 Datensatz",
             "Produktbewertungen: 2 Datensätze",
             "Bestellungen: 3 Datensätze",
             "Rechnungspositionen: 7 Datensätze. Das Gesetz verpflichtet uns, diese Datensätze aufzubewahren. Aufbewahrungsdauer: 10 Jahre nach Ende des Kalenderjahres der Rechnung.",
+            "Wir haben einen Teil Ihrer Daten an andere weitergegeben; wir bitten sie, diese ebenfalls zu löschen:",
+            "Postfalke GmbH: Druck und Versand unseres Katalogs",
+            "Lagerhaus Nord",
+        ],
+    },
+    "recipient_erasure_notice": {
+        "en": [
+            "A customer has asked us to erase their personal data, and on 7 December 2026 we did so (Art. 17 GDPR).",
+            "as Art. 19 GDPR requires. Please erase it as well, including any copies",
+            "Email address: ada@example.com",
+            "Customer number: cus_1",
+            "The data you received from us:",
+            "Orders",
+            "Customer account",
+        ],
+        "de": [
+            "und wir haben das am 7. Dezember 2026 getan (Art. 17 DSGVO).",
+            "wie es Art. 19 DSGVO verlangt. Bitte löschen Sie diese Daten ebenfalls, einschließlich aller Kopien",
+            "E-Mail-Adresse: ada@example.com",
+            "Kundennummer: cus_1",
+            "Die Daten, die Sie von uns erhalten haben:",
+            "Bestellungen",
+            "Kundenkonto",
         ],
     },
     "deletion_refused": {
@@ -118,6 +146,39 @@ FACTS: dict[str, dict[str, list[str]]] = {
     "request_failed": {
         "en": [ERROR, "/v1/privacy-requests/", "It is due 30 December 2026, 10:30 CET."],
         "de": [ERROR, "/v1/privacy-requests/", "Die Frist endet am 30. Dezember 2026, 10:30 MEZ."],
+    },
+    "operator_sign_in": {
+        "en": [
+            "Hello Grace Hopper,",
+            "It works once, for 15 minutes (until 7 December 2026, 15:05 CET):",
+            SIGN_IN_URL,
+            "If you did not ask to sign in, ignore this email",
+        ],
+        "de": [
+            "Hallo Grace Hopper,",
+            "Er funktioniert einmal, 15 Minuten lang (bis 7. Dezember 2026, 15:05 MEZ):",
+            SIGN_IN_URL,
+            "ignorieren Sie diese E-Mail",
+        ],
+    },
+    "manual_task": {
+        "en": [
+            "What to do in paper_archive:",
+            INSTRUCTIONS,
+            "Customer id: cus_0001",
+            "Name: Ada Lovelace",
+            "Email address on file: ada@example.com",
+            "The request must be answered by 30 December 2026, 10:30 CET",
+            "/cockpit/requests/",
+        ],
+        "de": [
+            "Was in paper_archive zu tun ist:",
+            INSTRUCTIONS,
+            "Kundennummer: cus_0001",
+            "Hinterlegte E-Mail-Adresse: ada@example.com",
+            "Der Antrag muss bis 30. Dezember 2026, 10:30 MEZ beantwortet sein",
+            "/cockpit/requests/",
+        ],
     },
 }
 
@@ -191,7 +252,7 @@ def test_customer_emails_are_signed_by_the_brand(kind: str, locale: str, closing
     assert f"{closing}<br>{BRAND.name}" in rendered.html
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("kind", sorted(KINDS - {"operator_sign_in"}))  # the one email about no request
 def test_request_id_is_in_every_email(kind: str) -> None:
     request = make_request()
     rendered = render(kind, request=request, requests=[request])

@@ -21,18 +21,47 @@ from app.notifications import KINDS, TEAM_KINDS
 from app.notifications.jobs import run_send_email
 from app.notifications.outbox import enqueue_email
 from app.notifications.transport import SmtpTransport
+from app.packages import PackageStore
 from app.sources import DataSources
 
 from ..conftest import SECRET
 from ..english import english_words_in
-from .factories import BRAND_SETTINGS, ERROR, NOTE, REASON, REFUSAL, TIMEZONE, make_context, make_request
+from .factories import (
+    BRAND_SETTINGS,
+    CUSTOMER_NAME,
+    ERROR,
+    INSTRUCTIONS,
+    NOTE,
+    OPERATOR_NAME,
+    REASON,
+    REFUSAL,
+    TIMEZONE,
+    make_context,
+    make_request,
+)
 from .smtp_server import SmtpServer
 
 MAIL_FROM = "privacy@nordlicht.example"
 CUSTOMER = "ada@example.com"
 # Strings that are not the service's prose: the brand's own names and addresses, and texts an operator or a
 # source wrote (quoted as given, in whatever language they were written).
-NOT_PROSE = [*BRAND_SETTINGS.values(), NOTE, REASON, REFUSAL, ERROR, CUSTOMER]
+NOT_PROSE = [
+    *BRAND_SETTINGS.values(),
+    NOTE,
+    REASON,
+    REFUSAL,
+    ERROR,
+    CUSTOMER,
+    INSTRUCTIONS,
+    CUSTOMER_NAME,
+    OPERATOR_NAME,  # the operator a sign-in link is for
+    "paper_archive",
+    "cus_0001",
+    # A recipient's name and the customer number it knows them by (GDPR Art. 19).
+    "Postfalke GmbH",
+    "Lagerhaus Nord",
+    "cus_1",
+]
 # Words that would betray German left in an English email.
 GERMAN_WORDS = {"ihre", "ihren", "wir", "und", "sie", "daten", "nicht", "antrag", "bitte", "gelöscht", "für"}
 
@@ -68,6 +97,7 @@ async def deliver(
         settings=settings,
         secret_key=SECRET,
         sources=DataSources.from_file(settings.sources_file, secret_key=SECRET),
+        packages=PackageStore(settings=settings, secret_key=SECRET),
     )
     transport = SmtpTransport(host=smtp_server.host, port=smtp_server.port, security="none")
     async with unit_of_work(sessionmaker) as session:

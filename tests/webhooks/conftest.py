@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from ..conftest import bearer
+from app.core.config import Settings
+
+from ..conftest import bearer, make_settings
 from .receiver import Receiver, running_receiver
+
+# The webhooks' retry schedule in these tests unless a module sets its own: a receiver that never answers is
+# given up on within a second, as tests/conftest.py's JOB_RETRY_BASE does for the other jobs.
+SHORT_SCHEDULE = {
+    "webhook_retry_base": "PT0.01S",
+    "webhook_retry_max_delay": "PT0.1S",
+    "webhook_retry_for": "PT1S",
+}
+
+
+@pytest.fixture
+def settings(
+    database_url: str, tmp_path: Path, sources_file: Path, settings_overrides: dict[str, Any]
+) -> Settings:
+    return make_settings(database_url, tmp_path, sources_file, **{**SHORT_SCHEDULE, **settings_overrides})
 
 
 @pytest.fixture

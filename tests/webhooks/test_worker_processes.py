@@ -39,7 +39,7 @@ async def test_worker_processes_deliver_every_event_once(
     with worker_processes(settings, tmp_path) as workers:
         # Several workers need PostgreSQL (FOR UPDATE SKIP LOCKED); SQLite runs one.
         for name in ("first", "second") if is_postgres else ("first",):
-            workers.start(name)
+            workers.start(name, WEBHOOK_RETRY_BASE="PT0.2S", WEBHOOK_RETRY_MAX_DELAY="PT1S")
 
         async def all_delivered() -> bool:
             statuses = await job_statuses(app.state.sessionmaker)
