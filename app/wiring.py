@@ -11,6 +11,7 @@ import functools
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.context import ServiceContext
+from app.downloads import jobs as download_jobs
 from app.downloads import sweep as downloads_sweep
 from app.jobs import sweep as jobs_sweep
 from app.models import Job
@@ -26,6 +27,7 @@ from app.requests.access_package import run_access_package
 from app.requests.actions import ACCESS_PACKAGE, ERASURE
 from app.requests.erasure import run_erasure
 from app.requests.failure import on_email_dead, on_job_dead
+from app.signin import links as sign_in_links
 from app.webhooks import emission as webhook_emission
 from app.webhooks import sweep as webhooks_sweep
 from app.webhooks.jobs import new_client as new_webhook_client
@@ -67,17 +69,19 @@ def build_worker(
         DELIVER_NOTICE: functools.partial(
             recipient_jobs.run_notice_delivery, ctx=ctx, sessionmaker=sessionmaker, client=webhook_client
         ),
+        download_jobs.PURGE_PACKAGE: functools.partial(download_jobs.run_purge_package, ctx=ctx),
+        sign_in_links.SEND_SIGN_IN_LINK_JOB: functools.partial(sign_in_links.run_send_sign_in_link, ctx=ctx),
     }
     request_job_dead = functools.partial(on_job_dead, ctx=ctx)
     dead_hooks: dict[str, DeadHook] = {
         # A recipient's notice email is the recipients domain's; any other, the requests domain's.
         SEND_EMAIL_JOB: functools.partial(
-            recipient_jobs.on_email_dead, otherwise=functools.partial(on_email_dead, ctx=ctx)
+            recipient_jobs.on_email_dead, otherwise=functools.partial(on_email_dead, ctx=ctx), ctx=ctx
         ),
         ACCESS_PACKAGE: request_job_dead,
         ERASURE: request_job_dead,
         webhook_emission.DELIVER_WEBHOOK: on_delivery_dead,
-        DELIVER_NOTICE: recipient_jobs.on_notice_dead,
+        DELIVER_NOTICE: functools.partial(recipient_jobs.on_notice_dead, ctx=ctx),
     }
 
     async def on_dead(session: AsyncSession, job: Job, error: str) -> None:
@@ -96,6 +100,12 @@ def build_worker(
         retry_for=settings.webhook_retry_for,
         max_delay=settings.webhook_retry_max_delay,
     )
+    # An erased customer's package is deleted from the store however long the store is away (within reason).
+    purge_retries = RetryPolicy(
+        base=settings.job_retry_base,
+        retry_for=download_jobs.PURGE_RETRY_FOR,
+        max_delay=download_jobs.PURGE_MAX_DELAY,
+    )
     worker = Worker(
         sessionmaker=sessionmaker,
         handlers=handlers,
@@ -104,7 +114,11 @@ def build_worker(
         lease=settings.job_lease,
         retry_base=settings.job_retry_base,
         max_attempts=settings.job_max_attempts,
-        retry_policies={webhook_emission.DELIVER_WEBHOOK: webhook_retries, DELIVER_NOTICE: webhook_retries},
+        retry_policies={
+            webhook_emission.DELIVER_WEBHOOK: webhook_retries,
+            DELIVER_NOTICE: webhook_retries,
+            download_jobs.PURGE_PACKAGE: purge_retries,
+        },
         periodic=periodic,
     )
     worker.closers.append(transport.aclose)

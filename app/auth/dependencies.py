@@ -3,7 +3,6 @@ role."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -87,17 +86,14 @@ async def _bearer_principal(
             ) from None
         if x_operator is not None:
             raise Forbidden("X-Operator is for admin API keys; an access token speaks for its own person.")
-        operator = await operators.find_by_email(session, identity.email)
-        if operator is not None and operator.removed_at is not None:
-            raise Forbidden(f"{identity.email} was removed as an operator.")
-        name = operator.name if operator is not None else identity.name or identity.email
+        try:
+            operator = await operators.for_identity(
+                session, email=identity.email, name=identity.name, role=identity.role
+            )
+        except operators.OperatorRemoved as error:
+            raise Forbidden(str(error)) from None
         return Principal(
-            key_id=operator.id
-            if operator is not None
-            else uuid.uuid5(uuid.NAMESPACE_URL, f"mailto:{identity.email}"),
-            name=sessions.actor_name(name, identity.email),
-            role=Role(identity.role),
-            person=True,
+            key_id=operator.id, name=operators.display_name(operator), role=Role(operator.role), person=True
         )
     principal = await authenticate(session, token)
     if principal is None:

@@ -1,37 +1,37 @@
 """OIDC (contract section 9): the identity provider's discovery document and keys, the authorization code flow
 with PKCE, state and nonce, and verification of its JWTs (ID tokens at sign-in, access tokens on the API).
 
-Verification is PyJWT's, with keys from the provider's JWKS (fetched over HTTP with httpx, cached, refetched for
-an unknown ``kid`` at most every ``REFETCH_INTERVAL`` seconds). RS256 and ES256 only.
+Verification is ``app.auth.jwks``'s (shared with customer tokens), with keys from the provider's JWKS (found by
+discovery, cached, refetched for an unknown ``kid`` at most every ``REFETCH_INTERVAL`` seconds, failures
+included). RS256 and ES256 only.
 
 The person is the token's ``email`` claim; the role is ``OIDC_ROLE_CLAIM`` (a string, or a list of strings such
 as groups), which must be ``operator`` or ``admin``: anything else is refused.
+
+An ID token is not an access token: its ``aud`` is the client id, which is also the default ``OIDC_AUDIENCE``, so
+on the API a token carrying a ``nonce`` (only ID tokens do) is refused whatever its audience.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
-import jwt
+
+from app.auth.jwks import JwksKeys, JwtVerifier, KeysUnavailable, TokenInvalid
 
 if TYPE_CHECKING:
     from app.core.config import Settings
 
 log = logging.getLogger("app.oidc")
 
-ALGORITHMS = ("RS256", "ES256")
-MAX_TOKEN_LENGTH = 16_384
 REFETCH_INTERVAL = 30.0
-MAX_AGE = 3600.0
 CALLBACK_PATH = "/cockpit/oidc/callback"
 
 
@@ -42,6 +42,10 @@ class OidcRefused(Exception):
 
 class NoRole(OidcRefused):
     """The person is known to the identity provider but has no cockpit role (``OIDC_ROLE_CLAIM``)."""
+
+
+class UnverifiedEmail(OidcRefused):
+    """The identity provider does not say it verified the person's email address (``email_verified``)."""
 
 
 class OidcUnavailable(Exception):
@@ -75,12 +79,16 @@ def role_from(claims: dict[str, Any], claim: str) -> str:
     )
 
 
-def identity_from(claims: dict[str, Any], role_claim: str) -> Identity:
+def identity_from(claims: dict[str, Any], role_claim: str, *, verified_email_required: bool) -> Identity:
+    """The person and role the claims name. Operators are matched by email, so at sign-in (an ID token) the
+    provider must say it verified the address (``email_verified`` true); ``verified_email_required=False``
+    (access tokens, which often lack the claim) still refuses an address it says is unverified."""
     email = claims.get("email")
     if not isinstance(email, str) or "@" not in email or len(email) > 320:
         raise OidcRefused("the identity provider's token names no email address (claim 'email')")
-    if claims.get("email_verified") is False:
-        raise OidcRefused("the identity provider has not verified this person's email address")
+    verified = claims.get("email_verified")
+    if verified is False or (verified_email_required and verified is not True):
+        raise UnverifiedEmail("the identity provider has not verified this person's email address")
     name = claims.get("name")
     return Identity(
         email=email.strip().lower(),
@@ -109,9 +117,10 @@ class OidcProvider:
         self.redirect_uri = settings.base_url + CALLBACK_PATH
         self._client = client or httpx.AsyncClient(follow_redirects=False, timeout=10.0)
         self._metadata: dict[str, Any] | None = None
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._keys_fetched_at: float | None = None
-        self._lock = asyncio.Lock()
+        self.keys = JwksKeys(
+            self._jwks_uri, client=self._client, refetch_interval=REFETCH_INTERVAL, label="identity provider"
+        )
+        self._verifier = JwtVerifier(subject="the token", keys=self.keys)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -128,6 +137,13 @@ class OidcProvider:
             raise OidcUnavailable("the identity provider's discovery document names another issuer")
         self._metadata = document
         return document
+
+    async def _jwks_uri(self) -> str:
+        try:
+            uri: str = (await self.metadata())["jwks_uri"]
+        except OidcUnavailable as error:
+            raise KeysUnavailable(str(error)) from None
+        return uri
 
     async def _get_json(self, url: str) -> dict[str, Any]:
         try:
@@ -199,79 +215,27 @@ class OidcProvider:
         claims = await self.verify(id_token, audience=self.client_id)
         if not isinstance(claims.get("nonce"), str) or not secrets.compare_digest(claims["nonce"], nonce):
             raise OidcRefused("the ID token's nonce does not match this sign-in")
-        return identity_from(claims, self.role_claim)
+        return identity_from(claims, self.role_claim, verified_email_required=True)
 
     async def verify_access_token(self, token: str) -> Identity:
         """The person an access token (a JWT from OIDC_ISSUER for OIDC_AUDIENCE) speaks for."""
-        return identity_from(await self.verify(token, audience=self.audience), self.role_claim)
+        claims = await self.verify(token, audience=self.audience)
+        if "nonce" in claims:
+            # An ID token (the sign-in's proof for this client, whose aud is the client id) is no API credential.
+            raise OidcRefused("it is an ID token, not an access token")
+        # Access tokens often carry no email_verified: only an explicit false is refused here.
+        return identity_from(claims, self.role_claim, verified_email_required=False)
 
     async def verify(self, token: str, *, audience: str) -> dict[str, Any]:
-        if not token or len(token) > MAX_TOKEN_LENGTH:
-            raise OidcRefused("the token is malformed")
+        """The claims of a token from this issuer for ``audience``; OidcRefused or OidcUnavailable."""
         try:
-            header = jwt.get_unverified_header(token)
-        except (jwt.PyJWTError, RecursionError, ValueError, TypeError):
-            raise OidcRefused("the token is malformed") from None
-        algorithm = header.get("alg")
-        if algorithm not in ALGORITHMS:
-            raise OidcRefused(f"the token must be signed with {' or '.join(ALGORITHMS)}")
-        key = await self._key(header.get("kid"), algorithm)
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key=key,
-                algorithms=[algorithm],
-                issuer=self.issuer,
-                audience=audience,
-                options={"require": ["exp", "iss", "aud"]},
+            return await self._verifier.verify(
+                token, issuer=self.issuer, audience=audience, require=("exp", "iss", "aud")
             )
-        except jwt.ExpiredSignatureError:
-            raise OidcRefused("the token has expired") from None
-        except jwt.InvalidIssuerError:
-            raise OidcRefused("the token is from another issuer") from None
-        except jwt.InvalidAudienceError:
-            raise OidcRefused("the token is for another audience") from None
-        except (jwt.PyJWTError, ValueError, TypeError):
-            raise OidcRefused("the token is not valid") from None
-        return claims
-
-    async def _key(self, kid: object, algorithm: str) -> jwt.PyJWK:
-        if not isinstance(kid, str) or not kid or len(kid) > 200:
-            raise OidcRefused("the token names no key ('kid')")
-        stale = self._keys_fetched_at is None or time.monotonic() - self._keys_fetched_at > MAX_AGE
-        key = None if stale else self._keys.get(kid)
-        if key is None:
-            async with self._lock:
-                recent = (
-                    self._keys_fetched_at is not None
-                    and time.monotonic() - self._keys_fetched_at < REFETCH_INTERVAL
-                )
-                if stale or (kid not in self._keys and not recent):
-                    await self._fetch_keys()
-                key = self._keys.get(kid)
-        if key is None:
-            raise OidcRefused("the token is signed with an unknown key")
-        if key.algorithm_name != algorithm:
-            raise OidcRefused("the token's algorithm does not match its key")
-        return key
-
-    async def _fetch_keys(self) -> None:
-        metadata = await self.metadata()
-        self._keys_fetched_at = time.monotonic()
-        document = await self._get_json(metadata["jwks_uri"])
-        keys: dict[str, jwt.PyJWK] = {}
-        for entry in document.get("keys", []):
-            if not isinstance(entry, dict) or not isinstance(entry.get("kid"), str):
-                continue
-            if entry.get("use", "sig") != "sig":
-                continue
-            try:
-                key = jwt.PyJWK(entry)
-            except jwt.PyJWTError:
-                continue
-            if key.algorithm_name in ALGORITHMS:
-                keys[entry["kid"]] = key
-        self._keys = keys
+        except TokenInvalid as error:
+            raise OidcRefused(str(error)) from None
+        except KeysUnavailable:
+            raise OidcUnavailable("the identity provider's keys cannot be fetched") from None
 
 
 def build_oidc(settings: Settings) -> OidcProvider | None:

@@ -1,4 +1,5 @@
-"""Operators are people (contract section 9): made and removed with the CLI, found by email.
+"""Operators are people (contract section 9): made and removed with the CLI, or made by the identity provider's
+word (OIDC), found by email.
 
 An email is unique without regard to case: it is stored in lower case. A removed operator stays (the timeline
 keeps naming them) but can no longer sign in, and their sessions are revoked at once.
@@ -57,6 +58,43 @@ async def create_operator(session: AsyncSession, *, email: str, name: str, role:
         id=uuid.uuid4(), email=address, name=display, role=role, created_at=clock.now(), removed_at=None
     )
     return await repository.add_operator(session, operator)
+
+
+class OperatorRemoved(Exception):
+    """The identity provider vouches for a person who was removed as an operator here: removal wins."""
+
+
+async def for_identity(session: AsyncSession, *, email: str, name: str | None, role: str) -> Operator:
+    """The operator an OIDC identity (an ID token at sign-in, an access token on the API) is: made on first
+    sight, with the provider's name; the role is the provider's at every call (README, "Operators and sign-in").
+    OperatorRemoved for a removed operator."""
+    if role not in ROLES:
+        raise ValidationFailed(f"The role must be one of: {', '.join(ROLES)}.")
+    address = _check_email(email)
+    operator = await find_by_email(session, address)
+    if operator is None:
+        # The name as the provider has it, without the angle brackets the timeline's `Name <email>` uses.
+        display = _check_name("".join(c for c in name or "" if c not in "<>") or address.split("@")[0])
+        # Two first calls at once (a cockpit firing requests in parallel): one row, both use it.
+        await repository.add_operator_unless_exists(
+            session,
+            Operator(
+                id=uuid.uuid4(),
+                email=address,
+                name=display,
+                role=role,
+                created_at=clock.now(),
+                removed_at=None,
+            ),
+        )
+        operator = await find_by_email(session, address)
+        assert operator is not None
+    if operator.removed_at is not None:
+        raise OperatorRemoved(f"{address} was removed as an operator.")
+    if operator.role != role:
+        operator.role = role
+        await session.flush()
+    return operator
 
 
 async def list_operators(session: AsyncSession) -> list[Operator]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import ApiKey, Operator, OperatorSession
@@ -56,6 +59,18 @@ async def add_operator(session: AsyncSession, operator: Operator) -> Operator:
     session.add(operator)
     await session.flush()
     return operator
+
+
+async def add_operator_unless_exists(session: AsyncSession, operator: Operator) -> bool:
+    """``INSERT ... ON CONFLICT (email) DO NOTHING``; True when this row went in. On PostgreSQL a concurrent
+    insert of the same email makes this wait for it to commit (then False) or roll back (then this one goes in).
+    """
+    table = cast(Table, Operator.__table__)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    values = {column.key: getattr(operator, column.key) for column in table.columns}
+    result = await session.execute(insert.values(**values).on_conflict_do_nothing(index_elements=["email"]))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def all_operators(session: AsyncSession) -> list[Operator]:

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import repository
 from app.core import clock
-from app.core.tokens import hash_token, looks_like_token
+from app.core.tokens import hash_token, looks_like_token, new_token
 from app.models import Operator
 from app.models import OperatorSession as SessionRow
 
@@ -79,10 +79,10 @@ def cookie_is_secure(settings: Settings) -> bool:
 
 async def start(session: AsyncSession, settings: Settings, operator: Operator) -> tuple[str, SessionRow]:
     """A new session for ``operator``: the cookie value (shown once) and the stored row."""
-    value = secrets.token_urlsafe(32)
+    value, id_hash = new_token(_secret(settings))
     now = clock.now()
     row = SessionRow(
-        id_hash=hash_token(value, _secret(settings)),
+        id_hash=id_hash,
         operator_id=operator.id,
         csrf_token=secrets.token_urlsafe(32),
         created_at=now,
@@ -152,8 +152,7 @@ def csrf_problem(request: Request, settings: Settings, signed_in: OperatorSessio
     the service's own origin."""
     if request.method not in STATE_CHANGING:
         return None
-    origin = request.headers.get("origin")
-    if origin is not None and origin.rstrip("/") not in {own_origin(settings), _request_origin(request)}:
+    if foreign_origin(request, settings):
         return "This request comes from another site (its Origin is not this service's)."
     token = request.headers.get(CSRF_HEADER)
     if not token or not hmac.compare_digest(token.encode(), signed_in.csrf_token.encode()):
@@ -167,7 +166,13 @@ def own_origin(settings: Settings) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _request_origin(request: Request) -> str:
-    # The origin the browser addressed (its Host header): a cross-site page cannot make it differ from the
-    # target, so an Origin equal to it is this site's own.
-    return f"{request.url.scheme}://{request.headers.get('host', '')}"
+def foreign_origin(request: Request, settings: Settings) -> bool:
+    """True when the request names an ``Origin`` that is not this service's (a form or script of another site);
+    a request without one (not a browser's cross-site request) is not foreign."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    # The origin the browser addressed (its Host header) counts as ours too: a cross-site page cannot make it
+    # differ from the target, so an Origin equal to it is this site's own.
+    addressed = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    return origin.rstrip("/") not in {own_origin(settings), addressed}

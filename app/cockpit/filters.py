@@ -60,6 +60,12 @@ class ListView:
         """True when any filter narrows the list (the bulk actions need one)."""
         return bool(self.api)
 
+    @property
+    def bulk_ready(self) -> bool:
+        """Whether the bulk actions are offered: only for a narrowed list that is exactly what the address
+        asked for (a value left out would widen the selection they act on, up to every request)."""
+        return self.filtered and not self.problems
+
     def api_query(self) -> str:
         """The filters as the public API's query string (no sort, no cursor)."""
         return urlencode(self.api)
@@ -124,9 +130,14 @@ def read_list_view(params: QueryParams, *, timezone: str) -> ListView:
     zone = ZoneInfo(timezone)
     view = ListView()
     api: list[tuple[str, str]] = []
-    sort = params.get("sort", SORTS[0])
+    sort = params.get("sort", "")
     view.sort = sort if sort in SORTS else SORTS[0]
-    statuses = [s for s in dict.fromkeys(params.getlist("status")) if s in STATUSES]
+    if sort and sort not in SORTS:
+        view.problems["sort"] = "sort"
+    asked = [s for s in dict.fromkeys(params.getlist("status")) if s]
+    statuses = [s for s in asked if s in STATUSES]
+    if len(statuses) < len(asked):
+        view.problems["status"] = "status"
     if not statuses and view.sort == "due_at":
         # "Soonest due first" is a work queue: the open requests, so the overdue ones come first (a request
         # closed long ago has the earliest due date of all, but nothing left to do).
@@ -137,10 +148,14 @@ def read_list_view(params: QueryParams, *, timezone: str) -> ListView:
     if kind in TYPES:
         view.type = kind
         api.append(("type", kind))
+    elif kind:
+        view.problems["type"] = "type"
     overdue = params.get("overdue", "")
     if overdue in ("true", "false"):
         view.overdue = overdue
         api.append(("overdue", overdue))
+    elif overdue:
+        view.problems["overdue"] = "overdue"
     bounds: dict[str, datetime] = {}
     for name, api_name, next_day in (
         ("received_from", "received_after", False),

@@ -20,6 +20,16 @@ def statuses(_: Gettext) -> dict[str, str]:
     }
 
 
+def delivery_statuses(_: Gettext) -> dict[str, str]:
+    """A webhook delivery's status."""
+    return {
+        "pending": _("Pending"),
+        "delivered": _("Delivered"),
+        "failed": _("Failed"),
+        "cancelled": _("Cancelled"),
+    }
+
+
 def types(_: Gettext) -> dict[str, str]:
     return {"access": _("Access"), "deletion": _("Deletion")}
 

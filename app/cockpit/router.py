@@ -1,4 +1,5 @@
-"""The console's pages at ``/cockpit``: the list, a request, a customer, intake and the dashboard.
+"""The console's pages at ``/cockpit``: the list, a request, a customer, intake, the dashboard and (for admins)
+the webhooks with their deliveries.
 
 Pages read through the same services as the API and render HTML; every change is made by the page's script
 calling the public JSON API. A browser without a live session is sent to ``/cockpit/sign-in``.
@@ -14,19 +15,20 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from app.auth.keys import Role
 from app.auth.sessions import OperatorSession, current_operator
 from app.cockpit import labels
 from app.cockpit.filters import PAGE_SIZE, SORTS, STATUSES, TYPES, read_list_view
 from app.cockpit.render import LANGUAGE_COOKIE, gettext, language_of, parse_times, render
 from app.core.db import SessionDep
 from app.core.dependencies import ContextDep
-from app.core.errors import AppError, NotFound, ValidationFailed
+from app.core.errors import AppError, Forbidden, NotFound, ValidationFailed
 from app.core.i18n import LOCALES
 from app.customers import service as customers
-from app.manual import service as manual
 from app.models import OPEN_STATUSES
 from app.requests import service as requests
 from app.sources.config import in_language
+from app.webhooks import service as webhooks
 
 router = APIRouter(prefix="/cockpit", include_in_schema=False)
 
@@ -37,6 +39,10 @@ ASSETS: dict[str, str] = {
     "cockpit.css": "text/css; charset=utf-8",
 }
 SIGN_IN = "/cockpit/sign-in"
+# Deliveries shown per page on a webhook's screen (the API's default page).
+DELIVERIES_PAGE_SIZE = 50
+# The API's longest cursor (GET /v1/webhooks/{id}/deliveries): a longer one is damaged.
+_CURSOR_LENGTH = 500
 
 
 def _sign_in(request: Request) -> RedirectResponse:
@@ -108,7 +114,7 @@ async def request_page(request_id: str, request: Request, session: SessionDep, c
     instructions = {source.name: source.instructions for source in ctx.sources.manual}
     tasks = [
         {**task, "instructions": in_language(instructions.get(task["source"]), common["locale"])}
-        for task in await manual.tasks_of(session, detail["id"])
+        for task in detail["tasks"]
     ]
     return render(
         request,
@@ -183,6 +189,56 @@ async def dashboard_page(request: Request, session: SessionDep) -> Response:
     stats = await requests.stats(session)
     return render(
         request, "dashboard", stats=stats, statuses=STATUSES, **_common(request, operator, "dashboard")
+    )
+
+
+@router.get("/webhooks")
+async def webhooks_page(request: Request, session: SessionDep) -> Response:
+    operator = await current_operator(request, session)
+    if operator is None:
+        return _sign_in(request)
+    common = _common(request, operator, "webhooks")
+    if operator.role != Role.ADMIN:
+        return _error_page(request, common, Forbidden("The webhooks are for admins."))
+    return render(request, "webhooks", hooks=await webhooks.list_active(session), **common)
+
+
+@router.get("/webhooks/{webhook_id}")
+async def webhook_page(webhook_id: str, request: Request, session: SessionDep) -> Response:
+    operator = await current_operator(request, session)
+    if operator is None:
+        return _sign_in(request)
+    common = _common(request, operator, "webhooks")
+    if operator.role != Role.ADMIN:
+        return _error_page(request, common, Forbidden("The webhooks are for admins."))
+    try:
+        hook = await webhooks.get_or_404(session, uuid.UUID(webhook_id))
+    except ValueError:
+        return _error_page(request, common, NotFound("No webhook has this id."))
+    except AppError as error:
+        return _error_page(request, common, error)
+    cursor = request.query_params.get("cursor") or None
+    problems: dict[str, str] = {}
+    try:
+        if cursor is not None and len(cursor) > _CURSOR_LENGTH:
+            raise ValidationFailed("The cursor is too long.")
+        page = await webhooks.deliveries(session, hook.id, limit=DELIVERIES_PAGE_SIZE, cursor=cursor)
+    except ValidationFailed:
+        # A damaged or made-up page address: start again at the first page, and say so.
+        problems["cursor"] = "cursor"
+        cursor = None
+        page = await webhooks.deliveries(session, hook.id, limit=DELIVERIES_PAGE_SIZE, cursor=None)
+    _ = gettext(common["locale"])
+    return render(
+        request,
+        "webhook",
+        hook=hook,
+        deliveries=page["items"],
+        next_cursor=page["next_cursor"],
+        first_page=cursor is None,
+        problems=problems,
+        delivery_labels=labels.delivery_statuses(_),
+        **common,
     )
 
 

@@ -154,7 +154,8 @@ class Settings(BaseSettings):
     oidc_client_secret: str | None = None
     oidc_role_claim: str = Field(default="role", min_length=1, max_length=100)
     oidc_scopes: str = "openid email profile"
-    # The `aud` an OIDC access token must carry to be accepted on the API; OIDC_CLIENT_ID when unset.
+    # The `aud` an OIDC access token must carry to be accepted on the API; OIDC_CLIENT_ID when unset. Set it to
+    # the API's own audience: with the client id, only the `nonce` check keeps ID tokens off the API.
     oidc_audience: str | None = None
     # Browser origins allowed to call the API (CORS), comma separated; none by default.
     cors_origins: Annotated[list[str], NoDecode, BeforeValidator(_origin_list)] = Field(default_factory=list)

@@ -104,6 +104,16 @@ async def _session_dependency(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(_session_dependency, scope="function")]
 
 
+def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return sessionmaker
+
+
+# For work that outlives the request's unit of work (a streamed answer read page by page): its own short
+# sessions, one per step.
+SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessionmaker)]
+
+
 async def ping(engine: AsyncEngine) -> None:
     """One round trip to the database (readiness); raises when it does not answer."""
     async with engine.connect() as connection:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -15,9 +14,9 @@ from app.audit import repository as timeline
 from app.audit.repository import CUSTOMER, SYSTEM
 from app.core import clock, tokens
 from app.core.context import ServiceContext
-from app.core.db import ON_COMMIT
 from app.core.errors import Gone, NotFound, ServiceUnavailable
 from app.downloads import repository
+from app.downloads.jobs import enqueue_purge
 from app.models import Download, PrivacyRequest
 from app.packages import PackageError, StoreUnavailable
 from app.packages.streaming import prefetched
@@ -92,8 +91,9 @@ async def revoke_for_erasure(
     session: AsyncSession, ctx: ServiceContext, request: PrivacyRequest, *, at: datetime
 ) -> int:
     """A deletion was processed: every download link of that customer (or, without one, of that address)
-    answers 410 from this transaction's commit on, and their packages are removed from the store once it has
-    committed (a failure is logged: the links answer 410 whatever happens). The number of links revoked."""
+    answers 410 from this transaction's commit on, and a ``purge_package`` job per package, written in the same
+    transaction, removes it from the store (retried with backoff while the store fails). The number of links
+    revoked."""
     emails = {address.lower() for address in (request.email, request.customer_email) if address}
     revoked = await repository.revoke_for_person(
         session, customer_id=request.customer_id, emails=emails, at=at
@@ -106,9 +106,7 @@ async def revoke_for_erasure(
             actor=SYSTEM,
             detail="the customer's data was erased",
         )
-    session.info.setdefault(ON_COMMIT, []).extend(
-        functools.partial(ctx.packages.discard, download.path) for download in revoked
-    )
+        await enqueue_purge(session, location=download.path, request_id=download.request_id)
     return len(revoked)
 
 

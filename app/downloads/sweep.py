@@ -20,12 +20,24 @@ BATCH = 200
 
 async def purge_expired_packages(session: AsyncSession, ctx: ServiceContext, now: datetime) -> None:
     """Delete each expired package, then mark its download purged. One the store fails to delete stays unpurged
-    (its link answers 410 all the same, having expired) and is tried again at the next sweep; the others go on."""
+    (its link answers 410 all the same, having expired) and is tried again at the next sweep; the others go on.
+    A store that does not answer is not asked again in this batch: every other deletion there would wait on it
+    too (minutes each, with this step's transaction open); its packages are tried again at the next sweep."""
     failures: list[str] = []
+    away: set[str] = set()
     for download in await repository.expired_unpurged(session, now=now, limit=BATCH):
+        holder = ctx.packages.holder(download.path)
+        if holder in away:
+            continue
         try:
             await ctx.packages.delete(download.path)
-        except (OSError, StoreUnavailable, PackageError) as exc:
+        except StoreUnavailable as exc:
+            away.add(holder)
+            log.warning(
+                "the package store is unavailable; its expired packages are deleted at a later sweep: %s", exc
+            )
+            continue
+        except (OSError, PackageError) as exc:
             failures.append(str(exc))
             continue
         await repository.mark_purged(session, download.id, at=now)

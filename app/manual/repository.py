@@ -16,7 +16,6 @@ from app.models import ManualTask, PrivacyRequest
 OPEN = "open"
 DONE = "done"
 CANCELLED = "cancelled"
-STATUSES = (OPEN, DONE, CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,16 @@ def add(
     )
     session.add(task)
     return task
+
+
+async def done_sources(session: AsyncSession, request_id: uuid.UUID) -> list[str]:
+    """The sources whose task of the request was marked done, by name."""
+    query = (
+        select(ManualTask.source)
+        .where(ManualTask.request_id == request_id, ManualTask.status == DONE)
+        .order_by(ManualTask.source)
+    )
+    return list((await session.scalars(query)).all())
 
 
 async def count_open(session: AsyncSession, request_id: uuid.UUID) -> int:
@@ -107,8 +116,9 @@ async def get(session: AsyncSession, *, request_id: uuid.UUID, task_id: uuid.UUI
 
 async def mark_done(
     session: AsyncSession, task_id: uuid.UUID, *, at: datetime, by: str, note: str
-) -> ManualTask | None:
-    """Open -> done; None when it was not open any more (done or cancelled by a racer)."""
+) -> ManualTask:
+    """Open -> done. The caller holds the request's row lock (:func:`lock_request`) and has read the task
+    open under it, so no racer can have changed it meanwhile."""
     result = await session.scalars(
         update(ManualTask)
         .where(ManualTask.id == task_id, ManualTask.status == OPEN)
@@ -116,7 +126,7 @@ async def mark_done(
         .returning(ManualTask)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
-    return result.first()
+    return result.one()
 
 
 async def cancel_open(session: AsyncSession, request_id: uuid.UUID) -> list[str]:

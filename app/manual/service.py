@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import repository as timeline
 from app.audit.repository import SYSTEM
-from app.core import clock
+from app.core import clock, cursors
 from app.core.context import ServiceContext
-from app.core.errors import ValidationFailed
 from app.manual import repository
 from app.manual.repository import Cursor
 from app.models import ManualTask, PrivacyRequest
 from app.notifications.outbox import enqueue_email
-from app.sources.config import ManualSource, in_language
+from app.sources.config import ManualSource, customer_identifiers, in_language
 
 
 def cockpit_url(ctx: ServiceContext, request_id: uuid.UUID) -> str:
@@ -58,6 +53,16 @@ async def open_tasks(session: AsyncSession, ctx: ServiceContext, request: Privac
 async def _email_owner(
     session: AsyncSession, ctx: ServiceContext, request: PrivacyRequest, source: ManualSource
 ) -> None:
+    # What finds the person in the owner's system: the identifiers the source is configured with (by default
+    # every one the request holds), through the same helper as a recipient's notice.
+    known = customer_identifiers(
+        source.identifiers,
+        customer_id=request.customer_id,
+        customer_email=request.customer_email,
+        customer_name=request.customer_name,
+        submitted_email=request.email,
+    )
+    matched = request.customer_id is not None
     await enqueue_email(
         session,
         kind="manual_task",
@@ -68,20 +73,23 @@ async def _email_owner(
                 "id": str(request.id),
                 "type": request.type,
                 "regulation": request.regulation,
-                "email": request.email,
+                # The address the customer typed, beside the one on file: only when emails are wanted.
+                "email": request.email if "email" in source.identifiers else None,
                 "received_at": request.received_at,
                 "due_at": request.due_at,
                 "locale": request.locale,
             },
-            # What finds the person in the owner's system: every identifier the request has.
             "customer": {
-                "id": request.customer_id,
-                "email": request.customer_email,
-                "name": request.customer_name,
+                "id": known.get("customer_id"),
+                "email": known.get("email") if matched else None,
+                "name": known.get("name"),
             },
             "source": source.name,
-            "instructions": in_language(source.instructions, source.language) or "",
+            "instructions": in_language(source.instructions_for(request.type), source.language) or "",
             "task_url": cockpit_url(ctx, request.id),
+            # Where the owner sends the copy an access request asks for: the privacy team, who answer the
+            # customer (the service's package holds the connected systems' data only).
+            "team_email": ctx.settings.privacy_team_email,
             "base_url": ctx.settings.base_url,
         },
         request_id=request.id,
@@ -113,33 +121,15 @@ async def list_tasks(
     session: AsyncSession, *, status: str | None, owner_email: str | None, limit: int, cursor: str | None
 ) -> dict[str, Any]:
     """Tasks oldest first (the longest waiting on top), keyset paged."""
-    after = decode_cursor(cursor) if cursor else None
+    position = cursors.decode(cursor) if cursor else None
+    after = Cursor(position.key, position.id) if position is not None else None
     rows = await repository.list_page(
         session, status=status, owner_email=owner_email, limit=limit, cursor=after
     )
     page = rows[:limit]
-    next_cursor = encode_cursor(Cursor(page[-1].created_at, page[-1].id)) if len(rows) > limit else None
+    next_cursor = (
+        cursors.encode(cursors.Position(key=page[-1].created_at, id=page[-1].id))
+        if len(rows) > limit
+        else None
+    )
     return {"items": [task_view(task) for task in page], "next_cursor": next_cursor}
-
-
-def encode_cursor(cursor: Cursor) -> str:
-    raw = json.dumps({"k": clock.as_utc(cursor.created_at).isoformat(), "i": str(cursor.id)})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(text: str) -> Cursor:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        if not isinstance(data, dict) or set(data) != {"k", "i"}:
-            raise ValueError("not a cursor object")
-        if not all(isinstance(value, str) for value in data.values()):
-            raise ValueError("cursor fields are not strings")
-        cursor = Cursor(created_at=clock.as_utc(datetime.fromisoformat(data["k"])), id=uuid.UUID(data["i"]))
-        if encode_cursor(cursor) != text.rstrip("="):
-            raise ValueError("not a cursor this API wrote")
-    except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error):
-        raise ValidationFailed(
-            "The cursor is not one this API returned.",
-            fields=[{"field": "cursor", "detail": "not a cursor from this API"}],
-        ) from None
-    return cursor

@@ -16,14 +16,18 @@ kind                     keys
 ======================== =====================================================================================
 access_acknowledged      ``request``
 access_no_data           ``request``
+access_searched_by_hand  ``request``, ``manual`` (the manual sources searched by hand, ``{"source", "title"}``
+                         each, ``title`` an ``LText``): nothing in the connected systems, the rest is sent apart
 deletion_confirmation    ``request``, ``verify_url``, ``expires_at``; optional ``entities`` (as
                          ``sources.describe()`` returns them: ``title``, ``purpose``, ``erase``,
                          ``pseudonymised``, ``retention``, ``retention_basis``, ...)
-data_ready               ``request``, ``download_url``, ``expires_at``
+data_ready               ``request``, ``download_url``, ``expires_at``; optional ``manual`` (as above: what was
+                         searched by hand is not in the download)
 access_fulfilled         ``request``; optional ``note`` (the operator's note)
 deletion_completed       ``request``, ``report`` (the erasure report: ``{"sources": {src: {entity: {"action",
                          "count", "title", "basis", "retention", "pseudonymised", "reason"?}}}}``, and
-                         ``"recipients": [{"name", "purpose"}]`` when recipients were asked to erase too)
+                         ``"recipients": [{"name", "purpose"}]`` when recipients were asked to erase too, and
+                         ``"manual": [{"source", "title"}]``, the manual sources whose task was done)
 deletion_refused         ``request``, ``reasons`` (list of str: why the erasure was refused)
 request_declined         ``request``, ``reason``
 deadline_extended        ``request``, ``new_due_at``, ``reason``; optional ``previous_due_at``
@@ -34,7 +38,10 @@ due_soon (team)          ``requests`` (list of request mappings, each may carry 
 overdue (team)           ``requests``, ``base_url``
 request_failed (team)    ``request``, ``error``, ``base_url``
 manual_task (owner)      ``request``, ``customer`` (``id``, ``email``, ``name``, each may be ``None``), ``source``,
-                         ``instructions`` (in the owner's language), ``task_url`` (the cockpit's request page)
+                         ``instructions`` (in the owner's language, for the request's type), ``task_url`` (the
+                         cockpit's request page); optional ``team_email`` (where an access request's copy goes)
+recipient_not_told       ``request``, ``recipient`` (its name), ``error`` (why it was not told), ``base_url``
+  (team)
 operator_sign_in (team)  ``name``, ``sign_in_url``, ``expires_at``, ``link_ttl`` (timedelta): an operator's
                          one-time sign-in link
 recipient_erasure_notice ``request`` (``locale`` the recipient's), ``identifiers`` (``email`` and/or
@@ -63,6 +70,7 @@ PACKAGE = "app.notifications"
 _CUSTOMER_KINDS: dict[str, tuple[str, ...]] = {
     "access_acknowledged": ("request",),
     "access_no_data": ("request",),
+    "access_searched_by_hand": ("request", "manual"),
     "deletion_confirmation": ("request", "verify_url", "expires_at"),
     "data_ready": ("request", "download_url", "expires_at"),
     "access_fulfilled": ("request",),
@@ -78,6 +86,7 @@ _TEAM_KINDS: dict[str, tuple[str, ...]] = {
     "request_failed": ("request", "error", "base_url"),
     "manual_task": ("request", "customer", "source", "instructions", "task_url"),
     "operator_sign_in": ("name", "sign_in_url", "expires_at", "link_ttl"),
+    "recipient_not_told": ("request", "recipient", "error", "base_url"),
 }
 # To those the brand passed a customer's data to (GDPR Art. 19): signed by the brand, like a customer's.
 _RECIPIENT_KINDS: dict[str, tuple[str, ...]] = {
@@ -86,7 +95,13 @@ _RECIPIENT_KINDS: dict[str, tuple[str, ...]] = {
 REQUIRED_KEYS: Mapping[str, tuple[str, ...]] = {**_CUSTOMER_KINDS, **_TEAM_KINDS, **_RECIPIENT_KINDS}
 KINDS: frozenset[str] = frozenset(REQUIRED_KEYS)
 TEAM_KINDS: frozenset[str] = frozenset(_TEAM_KINDS)
-_OPTIONAL_DEFAULTS: dict[str, Any] = {"note": None, "entities": None, "previous_due_at": None}
+_OPTIONAL_DEFAULTS: dict[str, Any] = {
+    "note": None,
+    "entities": None,
+    "previous_due_at": None,
+    "manual": None,
+    "team_email": None,
+}
 _ACTIONS = ("deleted", "anonymized", "kept")
 
 
@@ -99,14 +114,15 @@ class RenderedEmail:
 
 def summarize_report(report: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """The erasure report as the lines an email lists: ``deleted``, ``anonymized`` (truly anonymised),
-    ``pseudonymised`` and ``kept``, and the ``recipients`` asked to erase too. An entity with no records is
-    left out: nothing happened to it."""
+    ``pseudonymised`` and ``kept``, the ``recipients`` asked to erase too, and the ``manual`` systems whose
+    data staff erased by hand. An entity with no records is left out: nothing happened to it."""
     lines: dict[str, list[dict[str, Any]]] = {
         "deleted": [],
         "anonymized": [],
         "pseudonymised": [],
         "kept": [],
         "recipients": [dict(recipient) for recipient in report.get("recipients") or []],
+        "manual": [dict(source) for source in report.get("manual") or []],
     }
     for entities in (report.get("sources") or {}).values():
         for entity, outcome in (entities or {}).items():

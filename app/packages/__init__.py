@@ -8,7 +8,7 @@ crypto (encryption at rest) -> store (where packages wait: stores/file, stores/s
 reading ahead, the first chunk before the answer).
 """
 
-from app.packages.crypto import PackageError, read_encrypted_package, write_encrypted_package
+from app.packages.crypto import PackageError
 from app.packages.data_json import stream_json
 from app.packages.report_html import Reader
 from app.packages.store import PackageStore, SavedPackage, StoreUnavailable
@@ -20,8 +20,6 @@ __all__ = [
     "Reader",
     "SavedPackage",
     "StoreUnavailable",
-    "read_encrypted_package",
     "stream_json",
     "stream_zip",
-    "write_encrypted_package",
 ]

@@ -13,14 +13,13 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
-from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from app.packages.stores.file import read_file, write_file
+from app.packages.streaming import aclose
 
 MAGIC = b"PRQPKG1"
 FRAME = 64 * 1024
@@ -82,7 +81,7 @@ class Sealing:
                     sealed, counter = await asyncio.to_thread(_seal_frames, cipher, header, data, counter)
                     yield sealed
         finally:
-            await _close(self._chunks)
+            await aclose(self._chunks)
         sealed, counter = await asyncio.to_thread(
             _seal_frames, cipher, header, bytes(pending), counter, last=True
         )
@@ -147,7 +146,7 @@ async def unseal(sealed: AsyncIterable[bytes], *, secret_key: str, name: str) ->
             if ended:
                 return
     finally:
-        await _close(source)
+        await aclose(source)
 
 
 def _whole_frames(buffer: bytearray, name: str) -> tuple[list[bytes], int]:
@@ -177,21 +176,3 @@ def _open_frames(
         except InvalidTag:
             raise PackageError(f"{name} failed authentication: damaged or tampered with") from None
     return b"".join(plain)
-
-
-async def write_encrypted_package(path: Path, chunks: AsyncIterable[bytes], *, secret_key: str) -> int:
-    """Encrypt the chunks into the file ``path`` (as the file store writes it); the plaintext size."""
-    sealing = Sealing(chunks, secret_key=secret_key)
-    await write_file(path, sealing)
-    return sealing.plaintext_size
-
-
-def read_encrypted_package(path: Path, *, secret_key: str) -> AsyncIterator[bytes]:
-    """Decrypt the package file ``path`` chunk by chunk (see :func:`unseal`)."""
-    return unseal(read_file(path), secret_key=secret_key, name=path.name)
-
-
-async def _close(chunks: AsyncIterable[bytes] | AsyncIterator[bytes]) -> None:
-    close = getattr(chunks, "aclose", None)
-    if close is not None:
-        await close()

@@ -60,6 +60,12 @@ class PackageStore:
     def _holding(self, location: str) -> ObjectStore:
         return self._s3_store() if location.startswith("s3://") else self._files
 
+    @staticmethod
+    def holder(location: str) -> str:
+        """Which store holds ``location``: ``"s3"`` or ``"file"`` (one that is unavailable is so for all its
+        packages)."""
+        return "s3" if location.startswith("s3://") else "file"
+
     async def save(self, chunks: AsyncIterable[bytes]) -> SavedPackage:
         """Encrypt the package's chunks into the store as they come. All or nothing: a failure (of the chunks'
         source or of the store) leaves nothing stored and is raised."""

@@ -4,7 +4,7 @@ HTTP answer becoming proper answers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -15,7 +15,7 @@ async def prefetched(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     try:
         first = await anext(chunks, None)
     except BaseException:
-        await _close(chunks)
+        await aclose(chunks)
         raise
 
     async def rest() -> AsyncIterator[bytes]:
@@ -25,7 +25,7 @@ async def prefetched(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
             async for chunk in chunks:
                 yield chunk
         finally:
-            await _close(chunks)
+            await aclose(chunks)
 
     return rest()
 
@@ -52,10 +52,11 @@ async def read_ahead(items: AsyncIterator[T]) -> AsyncGenerator[T, None]:
             await asyncio.wait({ahead})
             if not ahead.cancelled():
                 ahead.exception()  # retrieved: the error that matters is already propagating
-        await _close(items)
+        await aclose(items)
 
 
-async def _close(chunks: AsyncIterator[object]) -> None:
+async def aclose(chunks: AsyncIterable[object]) -> None:
+    """Close a stream that can be closed (an async generator); any other iterable has nothing to release."""
     close = getattr(chunks, "aclose", None)
     if close is not None:
         await close()

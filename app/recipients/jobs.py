@@ -22,6 +22,7 @@ from app.models import Job, RecipientNotice
 from app.notifications.jobs import on_send_email_dead
 from app.notifications.sealing import UnreadableBody, unseal
 from app.recipients import repository
+from app.recipients.service import alert_team
 from app.webhooks import signing
 
 DeadHook = Callable[[AsyncSession, Job, str], Awaitable[None]]
@@ -29,11 +30,6 @@ DeadHook = Callable[[AsyncSession, Job, str], Awaitable[None]]
 
 class NoticeNotDelivered(Exception):
     """The recipient's receiver did not answer 2xx; the worker retries."""
-
-
-def message_id(notice_id: uuid.UUID) -> str:
-    """The ``webhook-id``: the notice's, the same on every attempt, so the receiver can drop a repeat."""
-    return f"msg_{notice_id.hex}"
 
 
 async def run_notice_delivery(
@@ -60,7 +56,7 @@ async def run_notice_delivery(
     except UnreadableBody as unreadable:
         raise PermanentError(str(unreadable)) from None
     headers = signing.headers(
-        config.recipient_secrets[recipient.name], msg_id=message_id(notice.id), body=body
+        config.recipient_secrets[recipient.name], msg_id=signing.message_id(notice.id), body=body
     )
     status_code: int | None = None
     try:
@@ -77,25 +73,29 @@ async def run_notice_delivery(
         await repository.finish(writer, notice_id, status=repository.DELIVERED, at=clock.now())
 
 
-async def on_notice_dead(session: AsyncSession, job: Job, error: str) -> None:
-    """The worker gave up on a webhook notice: it is failed, and the timeline says who was not told."""
+async def on_notice_dead(session: AsyncSession, job: Job, error: str, *, ctx: ServiceContext) -> None:
+    """The worker gave up on a webhook notice: it is failed, the timeline says who was not told, and the
+    privacy team is alerted."""
     notice = await repository.get(session, uuid.UUID(job.payload["notice_id"]))
     if notice is not None:
-        await _failed(session, notice, error)
+        await _failed(session, ctx, notice, error)
 
 
-async def on_email_dead(session: AsyncSession, job: Job, error: str, *, otherwise: DeadHook) -> None:
-    """An email given up on: a recipient's notice is failed and goes on the timeline; any other email is
-    ``otherwise``'s (the requests domain tells the team a customer was not reached)."""
+async def on_email_dead(
+    session: AsyncSession, job: Job, error: str, *, otherwise: DeadHook, ctx: ServiceContext
+) -> None:
+    """An email given up on: a recipient's notice is failed, goes on the timeline and alerts the privacy team;
+    any other email is ``otherwise``'s (the requests domain tells the team a customer was not
+    reached)."""
     notice = await repository.by_email(session, uuid.UUID(job.payload["email_id"]))
     if notice is None:
         await otherwise(session, job, error)
         return
     await on_send_email_dead(session, job, error)
-    await _failed(session, notice, error)
+    await _failed(session, ctx, notice, error)
 
 
-async def _failed(session: AsyncSession, notice: RecipientNotice, error: str) -> None:
+async def _failed(session: AsyncSession, ctx: ServiceContext, notice: RecipientNotice, error: str) -> None:
     if not await repository.finish(session, notice.id, status=repository.FAILED):
         return
     timeline.record(
@@ -106,4 +106,11 @@ async def _failed(session: AsyncSession, notice: RecipientNotice, error: str) ->
         detail=f"{notice.recipient} could not be told by {notice.channel}; tell them another way",
         # The receiver's or the mail server's answer may quote an address: free text, cleared in time.
         text=error,
+    )
+    await alert_team(
+        session,
+        ctx,
+        request_id=notice.request_id,
+        recipient=notice.recipient,
+        problem=f"the {notice.channel} notice could not be delivered ({error})",
     )

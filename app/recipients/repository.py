@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import RecipientNotice
+from app.models import PrivacyRequest, RecipientNotice
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -67,3 +67,8 @@ async def set_email(session: AsyncSession, notice_id: uuid.UUID, email_id: uuid.
     await session.execute(
         update(RecipientNotice).where(RecipientNotice.id == notice_id).values(email_id=email_id)
     )
+
+
+async def request_of(session: AsyncSession, request_id: uuid.UUID) -> PrivacyRequest | None:
+    """The privacy request a notice belongs to (to alert the team about it)."""
+    return await session.get(PrivacyRequest, request_id)

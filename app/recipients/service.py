@@ -17,10 +17,12 @@ from app.models import PrivacyRequest
 from app.notifications.outbox import enqueue_email
 from app.notifications.sealing import seal
 from app.recipients import repository
-from app.sources.config import Recipient, in_language
+from app.sources.config import Recipient, customer_identifiers, in_language
 
 DELIVER_NOTICE = "deliver_recipient_notice"
 NOTICE_EMAIL = "recipient_erasure_notice"
+# To the privacy team: a recipient could not be told (no identifier they know, or the notice given up on).
+NOT_TOLD_EMAIL = "recipient_not_told"
 # What the erasure report calls removing a customer's data from an entity (``kept`` removes nothing).
 _ERASING_ACTIONS = ("deleted", "anonymized")
 
@@ -56,14 +58,18 @@ async def notify_recipients(
             continue
         identifiers = _identifiers(request, recipient)
         if not identifiers:
+            problem = (
+                f"none of the identifiers they know this customer by ({', '.join(recipient.identifiers)}) "
+                "is on the request"
+            )
             timeline.record(
                 session,
                 request_id=request.id,
                 action="recipient_not_notified",
                 actor=SYSTEM,
-                detail=f"{recipient.name}: none of the identifiers they know this customer by "
-                f"({', '.join(recipient.identifiers)}) is on the request",
+                detail=f"{recipient.name}: {problem}",
             )
+            await alert_team(session, ctx, request_id=request.id, recipient=recipient.name, problem=problem)
             continue
         told.append({"name": recipient.name, "purpose": recipient.purpose})
         channel = "email" if recipient.email is not None else "webhook"
@@ -124,17 +130,52 @@ async def notify_recipients(
     return told
 
 
+async def alert_team(
+    session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID, recipient: str, problem: str
+) -> bool:
+    """Email PRIVACY_TEAM_EMAIL (when set) that a recipient was not told of an erasure, and why, so that
+    someone tells them another way: like a customer's email given up on (``app.requests.failure``)."""
+    if ctx.settings.privacy_team_email is None:
+        return False
+    request = await repository.request_of(session, request_id)
+    if request is None:
+        return False
+    await enqueue_email(
+        session,
+        kind=NOT_TOLD_EMAIL,
+        to=ctx.settings.privacy_team_email,
+        locale="en",
+        context={
+            "request": {
+                "id": str(request.id),
+                "type": request.type,
+                "regulation": request.regulation,
+                "email": None,
+                "received_at": request.received_at,
+                "due_at": request.due_at,
+                "locale": "en",
+            },
+            "recipient": recipient,
+            "error": problem,
+            "base_url": ctx.settings.base_url,
+        },
+        request_id=request.id,
+        mail_from_domain=ctx.mail_domain,
+        secret_key=ctx.secret_key,
+        settings=ctx.settings,
+    )
+    return True
+
+
 def _identifiers(request: PrivacyRequest, recipient: Recipient) -> dict[str, str]:
-    """The customer as this recipient knows them, and nothing more: the identifiers it is configured with
-    that the request holds (a matched customer's address is the one on file)."""
-    out: dict[str, str] = {}
-    if "email" in recipient.identifiers:
-        address = request.customer_email if request.customer_id is not None else request.email
-        if address:
-            out["email"] = address
-    if "customer_id" in recipient.identifiers and request.customer_id is not None:
-        out["customer_id"] = request.customer_id
-    return out
+    """The customer as this recipient knows them: the identifiers it is configured with that the request holds."""
+    return customer_identifiers(
+        recipient.identifiers,
+        customer_id=request.customer_id,
+        customer_email=request.customer_email,
+        customer_name=request.customer_name,
+        submitted_email=request.email,
+    )
 
 
 def _request_facts(request: PrivacyRequest, recipient: Recipient) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from app.models import Job, PrivacyRequest
 from app.packages import Reader, SavedPackage, stream_zip
 from app.requests import repository
 from app.requests.actions import transition
+from app.requests.completion import manual_sources_done
 from app.requests.failure import hopeless_source_errors_are_permanent
 from app.requests.notify import email_customer
 from app.sources import DataSources, Identity
@@ -125,6 +126,7 @@ async def _record(
         "data_ready",
         download_url=f"{ctx.settings.base_url}/v1/downloads/{token}",
         expires_at=expires_at,
+        manual=await manual_sources_done(session, ctx, request.id),
     )
     return True
 
@@ -141,14 +143,24 @@ async def holds_anything(sources: DataSources, identity: Identity) -> bool:
 
 
 async def _record_no_data(session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID) -> None:
-    """No source holds anything about the person: no package and no link; they are told no data was found."""
+    """No connected source holds anything about the person: no package and no link. They are told no data
+    was found, unless a system without an API was searched by hand: then they are told which, and that what
+    was found there reaches them apart (its owner sends it to the privacy team, who answer the customer)."""
     request = await repository.get(session, request_id)
     if request is None or request.status not in (Status.IN_PROGRESS, Status.PROCESSED):
         return
-    detail = "no data about the person was found in any source; no package was built"
+    by_hand = await manual_sources_done(session, ctx, request.id)
+    if by_hand:
+        names = ", ".join(source["source"] for source in by_hand)
+        detail = f"no data about the person in the connected sources; no package was built; searched by hand: {names}"
+    else:
+        detail = "no data about the person was found in any source; no package was built"
     if request.status == Status.IN_PROGRESS:
         request = await transition(session, request, Action.COMPLETE, {"processed_at": clock.now()})
         timeline.record(session, request_id=request.id, action="processed", actor=SYSTEM, detail=detail)
     else:
         timeline.record(session, request_id=request.id, action="no_data_found", actor=SYSTEM, detail=detail)
-    await email_customer(session, ctx, request, "access_no_data")
+    if by_hand:
+        await email_customer(session, ctx, request, "access_searched_by_hand", manual=by_hand)
+    else:
+        await email_customer(session, ctx, request, "access_no_data")

@@ -141,9 +141,17 @@ async def dismiss(
     timeline keeps the reason as why they were not told (e.g. a duplicate of a request answered already).
     """
     request = await get_or_404(session, request_id)
-    request = await transition(session, request, Action.DISMISS, {"deleted_at": clock.now()})
+    action, values = dismiss_move(request, now=clock.now())
+    request = await transition(session, request, action, values)
     await dismissed(session, ctx, request, reason=reason, notify=notify, actor=actor)
     return request
+
+
+def dismiss_move(request: PrivacyRequest, *, now: datetime) -> tuple[Action, dict[str, Any]]:
+    """The lifecycle action dismissing ``request`` and what it writes; ``InvalidTransition`` when the request
+    cannot be dismissed. Shared by the single and the bulk dismiss."""
+    next_status(type=request.type, status=request.status, action=Action.DISMISS, handling=request.handling)
+    return Action.DISMISS, {"deleted_at": now}
 
 
 async def dismissed(

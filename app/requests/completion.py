@@ -8,6 +8,7 @@ Each finisher (the erasure job, a person marking a task done) holds the request'
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,8 +64,24 @@ async def complete_erasure(
     # the customer's email name them.
     if told := await notify_recipients(session, ctx, request, report):
         report = {**report, "recipients": told}
+    # The systems without an API whose owner marked their task done: the customer reads that their data
+    # there was erased by hand (never that nothing was found).
+    if by_hand := await manual_sources_done(session, ctx, request.id):
+        report = {**report, "manual": by_hand}
     request = await transition(
         session, request, Action.COMPLETE, {"processed_at": clock.now(), "result": report}
     )
     await email_customer(session, ctx, request, "deletion_completed", report=report)
     return request
+
+
+async def manual_sources_done(
+    session: AsyncSession, ctx: ServiceContext, request_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """The request's manual sources whose task was marked done, as customers read them: ``{"source",
+    "title"}`` (the title as SOURCES_FILE gives it, else the source's name)."""
+    titles = {source.name: source.shown_title for source in ctx.sources.manual}
+    return [
+        {"source": name, "title": titles.get(name, name)}
+        for name in await manual.done_sources(session, request_id)
+    ]

@@ -112,9 +112,7 @@ async def _pages(
         buffer.truncate()
         if len(rows) <= PAGE:
             return
-        last = page[-1]
-        key = last.received_at if sort.lstrip("-") == "received_at" else last.due_at
-        cursor = Cursor(sort=sort, key=clock.as_utc(key), id=last.id)
+        cursor = repository.cursor_after(page[-1], sort=sort)
 
 
 async def export_csv(

@@ -8,6 +8,8 @@ from typing import Any
 
 from fastapi.openapi.models import Example
 
+from app.requests.schemas import BULK_MAX
+
 OPERATOR_ROLES = "**Roles:** `operator`, `admin`."
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "`not_found`: no privacy request has this id."}
@@ -249,35 +251,62 @@ overdue, how many are due within 7 days, and how many manual steps are still ope
     + OPERATOR_ROLES,
 }
 
-_SELECTION = """The selection is the list's filters (`GET /v1/privacy-requests`) as the `filter` object, over every
+_SELECTION = f"""The selection is the list's filters (`GET /v1/privacy-requests`) as the `filter` object, over every
 page: `status` (a list), `type`, `email`, `customer_id`, `overdue`, `due_before`, `received_after`,
-`received_before`, `q`. An unknown key is refused (a misspelt filter must not widen the selection); `{}` is
-every request not `deleted`. At most 10,000 requests per call: narrow larger selections (e.g. by
+`received_before`, `q`. An unknown key is refused (a misspelt filter must not widen the selection); `{{}}` is
+every request not `deleted`. At most {BULK_MAX:,} requests per call: narrow larger selections (e.g. by
 `received_before`).
 
 The guard against a stale screen: first send `"dry_run": true`, which changes nothing and answers `matched`,
-the number of requests the selection holds; show it, then send the same body with `"expected_count"` set to it.
-If the selection holds another number by then (a request arrived or was moved), nothing changes and the answer
-is 409: count again. A retried call is refused the same way once the first one acted, so repeating it is safe.
+the number of requests the selection holds, and `selection_digest`, a fingerprint of which requests they are
+(SHA-256, hex, of their ids sorted); show the number, then send the same body with `"expected_count"` and
+`"selection_digest"` set to those. If the selection holds another number by then (a request arrived or was
+moved), or the same number of other requests (one left and another arrived), nothing changes and the answer
+is 409: count again. `selection_digest` is optional (without it only the number is compared), but a client
+should send it. A retried call is refused the same way once the first one acted, so repeating it is safe.
 
 Each request goes through the same lifecycle check and conditional update as the single action, and its
-timeline names the person who acted. Requests whose status does not allow the action, or that another operator
-moved meanwhile, are left as they are and reported in `skipped` (the first 100, each with its status and the
-reason; `skipped_count` counts all). The work is done in batches of 200, each in its own transaction."""
+timeline names the person who acted. Requests whose status does not allow the action, that another operator
+moved out of the selection after it was counted (`no longer matches the filter`), or that another operator
+moved at the same time, are left as they are and reported in `skipped` (the first 100, each with its status
+and the reason; `skipped_count` counts all). The work is done in batches of 200, each in its own
+transaction."""
 
 
 def _bulk_errors(what: str) -> str:
     return f"""**Errors:**
-- 409 `conflict`: the selection holds another number of requests than `expected_count`; nothing was {what}.
+- 409 `conflict`: the selection holds another number of requests than `expected_count`, or other requests than
+  the ones `selection_digest` names; nothing was {what}.
 - 422 `validation_error`: the body breaks the schema (an unknown filter, a bad date, an email that is not an
-  address); `expected_count` missing without `dry_run`; or more than 10,000 requests match."""
+  address, a `selection_digest` that is not 64 hex digits); `expected_count` missing without `dry_run`; or more
+  than {BULK_MAX:,} requests match."""
 
+
+# What a dry run's `selection_digest` looks like (the examples' step 2 sends it back).
+_EXAMPLE_DIGEST = "9f2c6a1d0e4b7c3a5f8e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a"
 
 _BULK_RESPONSES: dict[int | str, dict[str, Any]] = {
-    409: {
-        "description": "`conflict`: the selection no longer holds `expected_count` requests; nothing changed."
+    200: {
+        "content": {
+            "application/json": {
+                "example": {
+                    "matched": 12,
+                    "selection_digest": _EXAMPLE_DIGEST,
+                    "changed": 0,
+                    "skipped_count": 0,
+                    "skipped": [],
+                    "dry_run": True,
+                }
+            }
+        }
     },
-    422: {"description": "`validation_error`: a bad body or filter, or more than 10,000 requests match."},
+    409: {
+        "description": "`conflict`: the selection no longer holds `expected_count` requests, or no longer "
+        "the ones `selection_digest` names; nothing changed."
+    },
+    422: {
+        "description": f"`validation_error`: a bad body or filter, or more than {BULK_MAX:,} requests match."
+    },
 }
 
 BULK_ACCEPT: dict[str, Any] = {
@@ -291,8 +320,8 @@ access requests in `pending`, and requests in `failed` (retried; a failed deleti
     + """
 
 Example: `{"filter": {"status": ["pending"], "type": "access", "overdue": true}, "handling": "automatic",
-"dry_run": true}` answers `{"matched": 12, ...}`; then the same with `"expected_count": 12` and no `dry_run`
-accepts the twelve.
+"dry_run": true}` answers `{"matched": 12, "selection_digest": "9f2c...", ...}`; then the same with
+`"expected_count": 12, "selection_digest": "9f2c..."` and no `dry_run` accepts the twelve.
 
 """
     + OPERATOR_ROLES
@@ -331,8 +360,8 @@ customer is emailed the reason and their rights.
     + """
 
 Example: `{"filter": {"q": "spam@example.com"}, "reason": "Duplicate submissions by a script.", "notify":
-false, "dry_run": true}` answers `{"matched": 40, ...}`; then the same with `"expected_count": 40` and no
-`dry_run` dismisses the forty.
+false, "dry_run": true}` answers `{"matched": 40, "selection_digest": "5be1...", ...}`; then the same with
+`"expected_count": 40, "selection_digest": "5be1..."` and no `dry_run` dismisses the forty.
 
 """
     + OPERATOR_ROLES

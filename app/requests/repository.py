@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import clock
 from app.core.db import delete_oldest
 from app.core.lifecycle import Status
 from app.models import CLOSED_AT, OPEN_STATUSES, Base, DeadlineAlert, IdempotencyKey, PrivacyRequest
@@ -137,6 +138,11 @@ def sort_column(sort: str) -> Any:
     return PrivacyRequest.received_at if sort.lstrip("-") == "received_at" else PrivacyRequest.due_at
 
 
+def cursor_after(row: Any, *, sort: str) -> Cursor:
+    """The keyset position just after ``row`` (a request, or a plain row with its sort column and ``id``)."""
+    return Cursor(sort=sort, key=clock.as_utc(getattr(row, sort_column(sort).key)), id=row.id)
+
+
 def keyset(query: Select[Any], *, sort: str, cursor: Cursor | None) -> Select[Any]:
     """``query`` in the list's keyset order (sort column, then id), after ``cursor`` when given."""
     column = sort_column(sort)
@@ -232,6 +238,25 @@ async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Priv
     if not ids:
         return []
     query = select(PrivacyRequest).where(PrivacyRequest.id.in_(ids)).execution_options(populate_existing=True)
+    return list((await session.scalars(query)).all())
+
+
+async def lock_still_selected(
+    session: AsyncSession, filters: ListFilters, ids: Sequence[uuid.UUID], *, now: datetime
+) -> list[PrivacyRequest]:
+    """The requests among ``ids`` that still match ``filters``, as they are now, their rows locked until the
+    transaction ends (PostgreSQL ``FOR UPDATE``, in id order so that two callers lock in the same order; on
+    SQLite every writing transaction already holds the database's one write lock, ``BEGIN IMMEDIATE``).
+    A request moved meanwhile is judged as it is now: PostgreSQL re-checks the filters once its lock is had."""
+    if not ids:
+        return []
+    query = (
+        list_query(filters, now=now)
+        .where(PrivacyRequest.id.in_(ids))
+        .order_by(PrivacyRequest.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     return list((await session.scalars(query)).all())
 
 

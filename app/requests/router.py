@@ -6,15 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query
 from fastapi.responses import JSONResponse, StreamingResponse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from app.auth.dependencies import AppKey, OperatorKey, SignedInCustomer
 from app.auth.keys import Role
 from app.core import clock
-from app.core.db import SessionDep
+from app.core.db import SessionDep, SessionmakerDep
 from app.core.dependencies import ContextDep
 from app.core.errors import ValidationFailed
 from app.core.ratelimit import SubmitLimit
@@ -170,16 +169,6 @@ def body_filters(selection: SelectionFilter) -> ListFilters:
     )
 
 
-def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    return sessionmaker
-
-
-# The CSV export reads its pages after the answer has started (and the request's unit of work has ended):
-# a short transaction per page.
-SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessionmaker)]
-
-
 @router.get("/privacy-requests", response_model=PrivacyRequestPage, **docs.LIST)
 async def list_requests(
     _principal: OperatorKey,
@@ -216,7 +205,7 @@ async def list_requests(
 async def export_list_csv(
     _principal: OperatorKey,
     session: SessionDep,
-    sessions: SessionmakerDep,
+    sessions: SessionmakerDep,  # the pages after the first are read after the answer has started
     ctx: ContextDep,
     filters: QueryFilters,
     sort: SortParam = "-received_at",
@@ -238,6 +227,7 @@ async def bulk_accept(
         filters=body_filters(body.filter),
         handling=body.handling,
         expected_count=body.expected_count,
+        selection_digest=body.selection_digest,
         dry_run=body.dry_run,
         actor=principal.name,
     )
@@ -258,6 +248,7 @@ async def bulk_dismiss(
         reason=body.reason,
         notify=body.notify,
         expected_count=body.expected_count,
+        selection_digest=body.selection_digest,
         dry_run=body.dry_run,
         actor=principal.name,
     )

@@ -311,6 +311,9 @@ class SelectionFilter(BaseModel):
     )
 
 
+# The most requests one bulk call acts on: larger selections are narrowed by the filters (received_before, ...).
+BULK_MAX = 10_000
+
 # The schema states the guard: `expected_count` (an integer) unless `dry_run` is true.
 _COUNT_OR_DRY_RUN: dict[str, Any] = {
     "anyOf": [
@@ -320,33 +323,40 @@ _COUNT_OR_DRY_RUN: dict[str, Any] = {
 }
 
 
-class BulkAcceptBody(BaseModel):
+class BulkSelectionBody(BaseModel):
+    """What every bulk action's body holds: the selection and the guards against a stale screen."""
+
     model_config = ConfigDict(extra="forbid", json_schema_extra=_COUNT_OR_DRY_RUN)
 
     filter: SelectionFilter = Field(
         default_factory=SelectionFilter, description="The selection: the list's filters (all pages)."
-    )
-    handling: Handling = Field(
-        description="`automatic`: collect, package and email the link now; `manual`: the team fulfils it."
     )
     expected_count: int | None = Field(
         default=None,
         ge=0,
-        le=10_000,
+        le=BULK_MAX,
         description="How many requests the selection held when the person looked (a dry run gives it). If "
         "it now holds another number, nothing changes (409). Required unless `dry_run`.",
     )
+    selection_digest: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="The `selection_digest` the dry run answered: if the selection now holds other requests, "
+        "even as many, nothing changes (409). Optional; clients should send it.",
+    )
     dry_run: StrictBool = Field(
-        default=False, description="`true`: only count the selection (`matched`); nothing changes."
+        default=False,
+        description="`true`: only count the selection (`matched`, `selection_digest`); nothing changes.",
     )
 
 
-class BulkDismissBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_COUNT_OR_DRY_RUN)
-
-    filter: SelectionFilter = Field(
-        default_factory=SelectionFilter, description="The selection: the list's filters (all pages)."
+class BulkAcceptBody(BulkSelectionBody):
+    handling: Handling = Field(
+        description="`automatic`: collect, package and email the link now; `manual`: the team fulfils it."
     )
+
+
+class BulkDismissBody(BulkSelectionBody):
     reason: Prose = Field(
         min_length=1,
         max_length=2000,
@@ -354,16 +364,6 @@ class BulkDismissBody(BaseModel):
     )
     notify: StrictBool = Field(
         description="`true`: each customer is told the reason and their rights; `false`: nobody is told."
-    )
-    expected_count: int | None = Field(
-        default=None,
-        ge=0,
-        le=10_000,
-        description="How many requests the selection held when the person looked (a dry run gives it). If "
-        "it now holds another number, nothing changes (409). Required unless `dry_run`.",
-    )
-    dry_run: StrictBool = Field(
-        default=False, description="`true`: only count the selection (`matched`); nothing changes."
     )
 
 
@@ -375,10 +375,14 @@ class BulkSkipped(BaseModel):
 
 class BulkResult(BaseModel):
     matched: int = Field(description="Requests in the selection.")
+    selection_digest: str = Field(
+        description="The selection's fingerprint (SHA-256, hex, of its sorted ids): send it back with "
+        "`expected_count` so that the call acts on exactly the requests counted."
+    )
     changed: int = Field(description="Requests accepted (or dismissed).")
     skipped_count: int = Field(
         description="Requests left as they were: their status does not allow the action, "
-        "or another operator changed them meanwhile."
+        "or another operator changed them meanwhile (moved out of the selection, or at the same time)."
     )
     skipped: list[BulkSkipped] = Field(description="The first 100 of the skipped requests, with the reason.")
     dry_run: bool = Field(description="`true`: only counted; nothing changed.")

@@ -1,8 +1,9 @@
 """The cockpit's sign-in (contract section 9): HTML pages, not part of the JSON API (left out of the OpenAPI).
 
 - ``GET /cockpit/sign-in``: the form (an email address; and the OIDC button when OIDC is configured).
-- ``POST /cockpit/sign-in``: emails a one-time link to a known, not-removed operator. The answer is the same for
-  any address (no enumeration), and rate limited per client address.
+- ``POST /cockpit/sign-in``: emails a one-time link to a known, not-removed operator (by a job: the answer, and
+  the work behind it, are the same for any address, so neither tells who is an operator), rate limited per
+  client address.
 - ``GET /cockpit/sign-in/link?token=...``: a page with a Sign in button. Opening it changes nothing (mail
   scanners open links); ``POST /cockpit/sign-in/link`` spends the link, starts the session, sets the cookie and
   redirects to ``/cockpit``.
@@ -24,22 +25,18 @@ import hmac
 import json
 import time
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import operators, sessions
-from app.auth.oidc import NoRole, OidcProvider, OidcRefused, OidcUnavailable
-from app.core import clock, i18n
+from app.auth.oidc import NoRole, OidcProvider, OidcRefused, OidcUnavailable, UnverifiedEmail
+from app.core import i18n
 from app.core.context import ServiceContext
 from app.core.db import SessionDep
 from app.core.dependencies import ContextDep
 from app.core.errors import Forbidden, Unauthorized
 from app.core.ratelimit import client_address, rate_limiter
-from app.models import Operator
-from app.notifications.outbox import enqueue_email
 from app.pages import SECURITY_HEADERS, preferred_locale
 from app.signin import links
 
@@ -50,7 +47,7 @@ STATE_COOKIE = "prs_oidc"
 STATE_PATH = "/cockpit/oidc"
 STATE_TTL = 600  # seconds for the round trip through the identity provider
 MAX_FORM_FIELD = 500
-HOME = "/cockpit"
+HOME = links.HOME
 # As the customer pages', except the referrer: with `no-referrer` a browser sends `Origin: null` on a form post,
 # which the origin check below must refuse. `same-origin` keeps the link's token off other sites all the same.
 PAGE_HEADERS = {**SECURITY_HEADERS, "Referrer-Policy": "same-origin"}
@@ -104,16 +101,6 @@ def _sign_in_page(
     return _page(ctx, request, "sign_in", context, status_code)
 
 
-def _foreign_origin(request: Request, ctx: ServiceContext) -> bool:
-    """A form posted from another site (its Origin is not ours): refused, so no site can sign a browser in to
-    someone else's session or send links in its name."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return False
-    own = {sessions.own_origin(ctx.settings), f"{request.url.scheme}://{request.headers.get('host', '')}"}
-    return origin.rstrip("/") not in own
-
-
 async def _form_field(request: Request, name: str) -> str:
     form = await request.form(max_files=0, max_fields=10)
     value = form.get(name)
@@ -145,7 +132,7 @@ async def sign_in_form(request: Request, session: SessionDep, ctx: ContextDep) -
 
 @router.post("/sign-in", response_class=HTMLResponse)
 async def request_link(request: Request, session: SessionDep, ctx: ContextDep) -> Response:
-    if _foreign_origin(request, ctx):
+    if sessions.foreign_origin(request, ctx.settings):
         raise Forbidden("This form was posted from another site.")
     await rate_limiter(request).hit("sign_in", client_address(request))
     email = await _form_field(request, "email")
@@ -153,37 +140,10 @@ async def request_link(request: Request, session: SessionDep, ctx: ContextDep) -
     local, at, domain = email.partition("@")
     if not at or not local or not domain or len(email) > 320:
         return _sign_in_page(ctx, request, 422, email=email, invalid_email=True, next=target)
-    operator = await operators.find_active(session, email)
-    if operator is not None:
-        await _send_link(session, ctx, operator, locale=_locale(request), target=target)
-    # The same page whether or not the address is an operator's: the form tells nobody who is one.
+    await links.request(session, email=email, locale=_locale(request), target=target)
+    # The same page, after the same work, whether or not the address is an operator's: the form tells nobody
+    # who is one (the worker looks the address up and sends the link).
     return _sign_in_page(ctx, request, email=email, sent=True, next=target)
-
-
-async def _send_link(
-    session: AsyncSession, ctx: ServiceContext, operator: Operator, *, locale: str, target: str
-) -> None:
-    token = await links.issue(session, ctx.settings, operator)
-    if token is None:
-        return  # enough links lately: the earlier ones still work
-    await enqueue_email(
-        session,
-        kind="operator_sign_in",
-        to=operator.email,
-        locale=locale,
-        context={
-            "name": operator.name,
-            "sign_in_url": f"{ctx.settings.base_url}/cockpit/sign-in/link?token={token}"
-            + ("" if target == HOME else f"&next={quote(target, safe='')}"),
-            "expires_at": clock.now() + ctx.settings.sign_in_link_ttl,
-            "link_ttl": ctx.settings.sign_in_link_ttl,
-            "base_url": ctx.settings.base_url,
-        },
-        request_id=None,
-        mail_from_domain=ctx.mail_domain,
-        secret_key=ctx.secret_key,
-        settings=ctx.settings,
-    )
 
 
 @router.get("/sign-in/link", response_class=HTMLResponse)
@@ -193,12 +153,14 @@ async def link_page(request: Request, session: SessionDep, ctx: ContextDep) -> H
     token = request.query_params.get("token", "")[:MAX_FORM_FIELD]
     usable = await links.is_usable(session, ctx.settings, token)
     context = {"token": token if usable else None, "next": safe_next(request.query_params.get("next"))}
-    return _page(ctx, request, "link", context, 200 if usable else 410)
+    response = _page(ctx, request, "link", context, 200 if usable else 410)
+    response.headers["Cache-Control"] = "no-store"  # the page holds the link's token
+    return response
 
 
 @router.post("/sign-in/link", response_class=HTMLResponse)
 async def use_link(request: Request, session: SessionDep, ctx: ContextDep) -> Response:
-    if _foreign_origin(request, ctx):
+    if sessions.foreign_origin(request, ctx.settings):
         raise Forbidden("This form was posted from another site.")
     limiter, address = rate_limiter(request), client_address(request)
     limiter.check_authentication(address)
@@ -295,28 +257,21 @@ async def oidc_callback(request: Request, session: SessionDep, ctx: ContextDep) 
         )
     except NoRole:
         return _refused(ctx, request, "no_role", 403)
+    except UnverifiedEmail:
+        return _refused(ctx, request, "unverified", 403)
     except OidcRefused:
         await limiter.count_failed_authentication(address)
         return _refused(ctx, request, "failed", 400)
     except OidcUnavailable:
         return _refused(ctx, request, "unavailable", 503)
-    operator = await operators.find_by_email(session, identity.email)
-    if operator is not None and operator.removed_at is not None:
-        return _refused(ctx, request, "removed", 403)
-    if operator is None:
-        # The identity provider vouches for the person and their role: they become an operator on first
-        # sign-in (a row the sessions and the timeline's names refer to).
-        operator = await operators.create_operator(
-            session,
-            email=identity.email,
-            # The name as the provider has it, without the angle brackets the timeline's `Name <email>` uses.
-            name="".join(c for c in identity.name or "" if c not in "<>").strip()
-            or identity.email.split("@")[0],
-            role=identity.role,
+    try:
+        # The identity provider vouches for the person and their role: a person new to the service becomes an
+        # operator now, and the role claim is the truth at every sign-in.
+        operator = await operators.for_identity(
+            session, email=identity.email, name=identity.name, role=identity.role
         )
-    elif operator.role != identity.role:
-        operator.role = identity.role  # the identity provider's role claim is the truth at every sign-in
-        await session.flush()
+    except operators.OperatorRemoved:
+        return _refused(ctx, request, "removed", 403)
     cookie_value, _row = await sessions.start(session, ctx.settings, operator)
     # Not a redirect: this response ends a navigation that came from the identity provider's site, and the
     # browser would not send the new SameSite=Strict cookie on a redirect from it. The page moves on from here.
@@ -363,7 +318,7 @@ async def sign_out(request: Request, session: SessionDep, ctx: ContextDep) -> Re
             if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
                 token = await _form_field(request, "csrf_token")
         if (
-            _foreign_origin(request, ctx)
+            sessions.foreign_origin(request, ctx.settings)
             or not token
             or not hmac.compare_digest(token.encode(), signed_in.csrf_token.encode())
         ):

@@ -139,11 +139,22 @@ def _basis(value: object) -> object:
     return value
 
 
-def in_language(text: LocalText | None, locale: str = DEFAULT_LOCALE) -> str | None:
-    """``text`` in ``locale`` (a plain string is the same in every language)."""
+def in_language(text: LocalText | Instructions | None, locale: str = DEFAULT_LOCALE) -> str | None:
+    """``text`` in ``locale`` (a plain string is the same in every language).
+
+    A manual source's instructions per kind of request, read without a request at hand, are both texts, each
+    labelled with its kind, so that nobody follows the deletion's by mistake for a copy (or the reverse); a
+    task's own email names only its kind's (``ManualSource.instructions_for``)."""
+    if isinstance(text, Instructions):
+        labels = _KIND_LABELS.get(locale, _KIND_LABELS[DEFAULT_LOCALE])
+        return f"{labels[0]}: {in_language(text.access, locale)}\n{labels[1]}: {in_language(text.deletion, locale)}"
     if text is None or isinstance(text, str):
         return text
     return text.get(locale) or text.get(DEFAULT_LOCALE)
+
+
+# The two kinds of request, where a manual source's instructions are read without one at hand.
+_KIND_LABELS = {"en": ("Access request", "Deletion request"), "de": ("Auskunftsersuchen", "Löschantrag")}
 
 
 Text = Annotated[LocalText, PlainValidator(_local_text)]
@@ -214,10 +225,53 @@ def _owner_email(value: object) -> object:
     return address.lower()
 
 
-def _owner_language(value: object) -> object:
+def _language(value: object) -> object:
     if value not in LOCALES:
         raise ValueError(f"unknown language {value!r} (use {' or '.join(LOCALES)})")
     return value
+
+
+Identifier = Literal["customer_id", "email", "name"]
+RecipientIdentifier = Literal["customer_id", "email"]
+# What identifies a customer to someone outside the service; ``name`` only to a manual source's owner (a person
+# searching a paper archive needs it; a recipient's system matches on ids).
+IDENTIFIERS: tuple[RecipientIdentifier, ...] = ("customer_id", "email")
+MANUAL_IDENTIFIERS: tuple[Identifier, ...] = ("customer_id", "name", "email")
+
+
+class Instructions(_Model):
+    """What the owner does by hand, per kind of request: an access request's copy, a deletion's erasure."""
+
+    access: Text
+    deletion: Text
+
+
+def _instructions(value: object) -> object:
+    # A plain text (or one per language) is used for both kinds of request, as the contract's example has it;
+    # a mapping keyed by kind of request gives each its own.
+    if isinstance(value, dict) and value and not (set(value) & set(LOCALES)):
+        texts: dict[str, LocalText] = {}
+        for kind in value:
+            if kind not in _REQUEST_KINDS:
+                raise _LanguageError(
+                    str(kind),
+                    f"unknown kind of request {kind!r} (use access and deletion, or one text for both)",
+                )
+            try:
+                texts[kind] = _local_text(value[kind])
+            except _LanguageError as exc:
+                raise _LanguageError(f"{kind}.{exc.key}", str(exc)) from None
+            except ValueError as exc:
+                raise _LanguageError(str(kind), str(exc)) from None
+        if missing := [kind for kind in _REQUEST_KINDS if kind not in texts]:
+            raise ValueError(
+                f"needs a text for each kind of request (access and deletion): {missing[0]} is missing"
+            )
+        return Instructions(access=texts["access"], deletion=texts["deletion"])
+    return _local_text(value)
+
+
+_REQUEST_KINDS = ("access", "deletion")
 
 
 class ManualSource(_Model):
@@ -226,17 +280,53 @@ class ManualSource(_Model):
 
     name: Name
     type: Literal["manual"]
-    instructions: Text
+    # What customers read when told this system was handled by hand (a plain string or one per language);
+    # without it, ``name``.
+    title: Text | None = None
+    # One text for both kinds of request, or ``{access: ..., deletion: ...}``.
+    instructions: Annotated[LocalText | Instructions, PlainValidator(_instructions)]
     owner_email: Annotated[str, BeforeValidator(_owner_email), Field(max_length=320)]
     # The language of the owner's emails.
-    language: Annotated[str, BeforeValidator(_owner_language)] = DEFAULT_LOCALE
+    language: Annotated[str, BeforeValidator(_language)] = DEFAULT_LOCALE
+    # What the owner is told about the customer to find them (data minimisation): any of customer_id, name,
+    # email. The default is every identifier the request holds.
+    identifiers: list[Identifier] = Field(default_factory=lambda: list(MANUAL_IDENTIFIERS), min_length=1)
+
+    def instructions_for(self, request_type: str) -> LocalText:
+        """What the owner does for a request of this type (``access`` or ``deletion``)."""
+        if not isinstance(self.instructions, Instructions):
+            return self.instructions
+        return self.instructions.deletion if request_type == "deletion" else self.instructions.access
+
+    @property
+    def shown_title(self) -> LocalText:
+        return self.title if self.title is not None else self.name
 
 
 SourceConfig = SqlSource | HttpSource | ManualSource
 
 
-Identifier = Literal["customer_id", "email"]
-IDENTIFIERS: tuple[Identifier, ...] = ("customer_id", "email")
+def customer_identifiers(
+    wanted: Sequence[Identifier],
+    *,
+    customer_id: str | None,
+    customer_email: str | None,
+    customer_name: str | None,
+    submitted_email: str | None,
+) -> dict[str, str]:
+    """The customer as someone outside the service (a recipient, a manual source's owner) knows them, and
+    nothing more: those of ``wanted`` the request holds. ``email`` is a matched customer's address on file,
+    else the one submitted."""
+    out: dict[str, str] = {}
+    if "email" in wanted:
+        address = customer_email if customer_id is not None else submitted_email
+        if address:
+            out["email"] = address
+    if "customer_id" in wanted and customer_id is not None:
+        out["customer_id"] = customer_id
+    if "name" in wanted and customer_name:
+        out["name"] = customer_name
+    return out
 
 
 def _recipient_name(value: object) -> object:
@@ -245,12 +335,6 @@ def _recipient_name(value: object) -> object:
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise ValueError("must be one line of plain text")
     return value.strip()
-
-
-def _language(value: object) -> object:
-    if value not in LOCALES:
-        raise ValueError(f"unknown language {value!r} (use {' or '.join(LOCALES)})")
-    return value
 
 
 class Recipient(_Model):
@@ -270,7 +354,7 @@ class Recipient(_Model):
     # The language of the notice.
     language: Annotated[str, BeforeValidator(_language)] = DEFAULT_LOCALE
     # What identifies the customer to them: only these are sent (data minimisation).
-    identifiers: list[Identifier] = Field(default_factory=lambda: list(IDENTIFIERS), min_length=1)
+    identifiers: list[RecipientIdentifier] = Field(default_factory=lambda: list(IDENTIFIERS), min_length=1)
 
 
 @dataclass(frozen=True)

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core import clock
+from app.core import clock, cursors
 from app.core.context import ServiceContext
-from app.core.errors import NotFound, ValidationFailed
+from app.core.errors import NotFound
 from app.models import WebhookSubscription
 from app.webhooks import repository, signing
 
@@ -63,7 +59,8 @@ async def deliveries(
 ) -> dict[str, Any]:
     """A subscription's deliveries, newest first, each with its attempts (oldest first)."""
     await get_or_404(session, subscription_id)
-    before = _decode_cursor(cursor) if cursor is not None else None
+    position = cursors.decode(cursor) if cursor is not None else None
+    before = (position.key, position.id) if position is not None else None
     rows = await repository.deliveries_page(session, subscription_id, limit=limit + 1, before=before)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -90,24 +87,7 @@ async def deliveries(
         for delivery, event in rows
     ]
     last = rows[-1][0] if more and rows else None
-    next_cursor = _encode_cursor(last.created_at, last.id) if last is not None else None
+    next_cursor = (
+        cursors.encode(cursors.Position(key=last.created_at, id=last.id)) if last is not None else None
+    )
     return {"items": items, "next_cursor": next_cursor}
-
-
-def _encode_cursor(at: datetime, delivery_id: uuid.UUID) -> str:
-    raw = json.dumps({"k": at.isoformat(), "i": str(delivery_id)})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(text: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        at = datetime.fromisoformat(raw["k"])
-        if at.tzinfo is None:
-            raise ValueError("naive")
-        return clock.as_utc(at), uuid.UUID(raw["i"])
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed(
-            "cursor: not a cursor this list gave out",
-            fields=[{"field": "cursor", "detail": "not a cursor this list gave out"}],
-        ) from None

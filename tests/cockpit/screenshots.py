@@ -15,15 +15,21 @@ from typing import Any
 
 import httpx
 
+from app.auth import operators
+from app.auth.keys import Role, create_key
 from app.core import clock
+from app.core.db import unit_of_work
 from app.core.migrations import upgrade
 
 from ..conftest import bearer
 from ..factories import write_crm
+from ..security.live_server import LiveServer
+from ..webhooks.receiver import free_port, running_receiver
 from .browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    add_operator,
+    OPERATOR_EMAIL,
+    OPERATOR_NAME,
     app_key,
     chromium_available,
     cockpit_server,
@@ -69,6 +75,28 @@ def _seed(server: Any, http: httpx.Client) -> dict[str, str]:
     return ids
 
 
+def _add_admin(server: LiveServer) -> str:
+    """The person who signs in, an admin (so the webhook screens are shown), and an admin API key."""
+
+    async def create() -> str:
+        async with unit_of_work(server.app.state.sessionmaker) as session:
+            await operators.create_operator(session, email=OPERATOR_EMAIL, name=OPERATOR_NAME, role="admin")
+            _key, plaintext = await create_key(session, name="admin", role=Role.ADMIN)
+        return plaintext
+
+    return server.run(create())
+
+
+def _subscribe(
+    http: httpx.Client, admin: str, url: str, events: list[str], description: str
+) -> dict[str, Any]:
+    body = {"url": url, "events": events, "description": description}
+    response = http.post("/v1/webhooks", json=body, headers=bearer(admin))
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
 def shot(
     page: Any, base: str, lang: str, name: str, address: str | None = None, *, full_page: bool = True
 ) -> None:
@@ -97,8 +125,17 @@ def main() -> int:
             cockpit_server(database_url, tmp_path, sources_file, **quiet) as server,
             httpx.Client(base_url=server.base_url) as http,
             sync_playwright() as playwright,
+            running_receiver() as receiver,
         ):
-            add_operator(server)
+            admin = _add_admin(server)
+            # A CRM that took every event but the first (a 503, retried later), and a warehouse that is down.
+            crm = _subscribe(
+                http, admin, receiver.url, ["request.received", "request.accepted"], "CRM clean-up"
+            )
+            _subscribe(
+                http, admin, f"http://127.0.0.1:{free_port()}/hooks", ["request.accepted"], "Data warehouse"
+            )
+            receiver.secret, receiver.failing = crm["secret"], 1
             ids = _seed(server, http)
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             base = server.base_url
@@ -115,6 +152,8 @@ def main() -> int:
                 shot(page, base, lang, "customer", "/cockpit/customers/cus_1")
                 shot(page, base, lang, "intake", "/cockpit/intake")
                 shot(page, base, lang, "dashboard", "/cockpit/dashboard")
+                shot(page, base, lang, "webhooks", "/cockpit/webhooks")
+                shot(page, base, lang, "webhook_deliveries", f"/cockpit/webhooks/{crm['id']}")
                 page.goto(f"{base}/cockpit?type=access&status=pending")
                 page.locator("form.js-bulk[data-bulk=accept] button[type=submit]").click()
                 page.locator(".bulk-confirm").wait_for()

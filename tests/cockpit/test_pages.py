@@ -4,7 +4,12 @@ with a strict Content-Security-Policy, no framing, and the CSRF token for the pa
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+import sqlite3
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -13,18 +18,23 @@ from fastapi import FastAPI
 from app.auth import operators, sessions
 from app.core import clock
 from app.core.db import unit_of_work
+from app.core.i18n import format_datetime
 
 from ..conftest import bearer
 from ..english import english_words_in
 from ..helpers import submit
+from ..processing.world import work
+from ..webhooks.receiver import Receiver, running_receiver
 
 PAGES = ["/cockpit", "/cockpit/intake", "/cockpit/dashboard"]
 
 
-async def sign_in(app: FastAPI, client: httpx.AsyncClient, *, email: str = "ada@brand.test") -> str:
-    """A session for a new operator, its cookie set on ``client``; the session's CSRF token."""
+async def sign_in(
+    app: FastAPI, client: httpx.AsyncClient, *, email: str = "ada@brand.test", role: str = "operator"
+) -> str:
+    """A session for a new operator (of ``role``), its cookie set on ``client``; the session's CSRF token."""
     async with unit_of_work(app.state.sessionmaker) as session:
-        operator = await operators.create_operator(session, email=email, name="Ada Lovelace", role="operator")
+        operator = await operators.create_operator(session, email=email, name="Ada Lovelace", role=role)
         value, row = await sessions.start(session, app.state.ctx.settings, operator)
     client.cookies.set(sessions.COOKIE, value)
     return row.csrf_token
@@ -229,3 +239,303 @@ async def test_due_soonest_is_the_open_work_overdue_first(
     # The open statuses are the ones ticked, so the person sees why closed requests are not listed.
     for status in ("unverified", "pending", "in_progress", "failed"):
         assert f'value="{status}" checked' in page
+
+
+async def test_unknown_filter_values_are_named_and_the_bulk_actions_withheld(
+    client: httpx.AsyncClient, csrf: str, keys: dict[str, str]
+) -> None:
+    await submit(client, keys["app"], type="access", email="bob@example.com")
+    # A filtered view that is exactly what was asked for offers the bulk actions with its filters.
+    good = (await client.get("/cockpit", params={"status": "pending"})).text
+    assert 'data-query="status=pending"' in good
+    assert "Some filters could not be used" not in good
+    # Each unknown value is named; the bulk forms are not offered, since the selection would be wider.
+    for params, words in (
+        ({"status": "pendng"}, "a status is not one of those the list knows."),
+        ({"status": ["pending", "pendng"]}, "a status is not one of those the list knows."),
+        ({"type": "acess", "status": "pending"}, "the type is neither access nor deletion."),
+        ({"overdue": "yes", "status": "pending"}, "the deadline choice is not one the list knows."),
+        ({"sort": "email", "status": "pending"}, "the order is not one the list knows"),
+        ({"received_from": "2026-02-31", "status": "pending"}, "a date is not a valid day"),
+    ):
+        page = await client.get("/cockpit", params=params)
+        assert page.status_code == 200
+        assert "Some filters could not be used and were left out:" in page.text, params
+        assert words in page.text, params
+        assert "js-bulk" not in page.text, params
+        assert "data-query=" not in page.text, params
+        assert "Correct the filters above first" in page.text, params
+    # The whole list (no filter) offers no bulk action either.
+    whole = (await client.get("/cockpit")).text
+    assert "js-bulk" not in whole
+    assert "Choose at least one filter first" in whole
+    # In German too.
+    german = await client.get(
+        "/cockpit", params={"status": "pendng", "type": "x"}, headers={"Accept-Language": "de"}
+    )
+    assert "ein Status ist keiner, den die Liste kennt." in german.text
+    assert "die Art ist weder Auskunft noch Löschung." in german.text
+    assert "Berichtigen Sie zuerst die Filter oben" in german.text
+    assert "js-bulk" not in german.text
+
+
+PAYLOAD = "<img src=x onerror=alert(1)>"
+
+
+async def test_what_people_typed_is_escaped_on_every_page(
+    client: httpx.AsyncClient, csrf: str, keys: dict[str, str], sources_file: Path
+) -> None:
+    # The brand's directory holds a name with markup in it; an operator records a request by letter for that
+    # customer, whose id has markup in it too.
+    with sqlite3.connect(sources_file.parent / "crm.db") as crm:
+        crm.execute(
+            "INSERT INTO customers VALUES (?, ?, ?, ?)", (PAYLOAD, "mallory@example.com", PAYLOAD, "Doe")
+        )
+    recorded = await client.post(
+        "/v1/privacy-requests",
+        json={"type": "access", "customer_id": PAYLOAD, "email": "mallory@example.com", "note": PAYLOAD},
+        headers=bearer(keys["operator"]),
+    )
+    assert recorded.status_code == 201, recorded.text
+    pages = {
+        "list": await client.get("/cockpit"),
+        "search": await client.get("/cockpit", params={"q": PAYLOAD}),
+        "request": await client.get(f"/cockpit/requests/{recorded.json()['id']}"),
+        "customer": await client.get(f"/cockpit/customers/{quote(PAYLOAD, safe='')}"),
+    }
+    for name, page in pages.items():
+        assert page.status_code == 200, name
+        assert "&lt;img" in page.text, name
+        assert "<img src=x" not in page.text, name
+    assert "mallory@example.com" in pages["list"].text
+    assert recorded.json()["id"] in pages["search"].text
+
+
+# The webhook screens (admins only). Deliveries are made by the real worker to a real receiver on 127.0.0.1
+# (tests/webhooks/receiver.py); a receiver that keeps failing is given up on within a second.
+QUICK_WEBHOOKS = {
+    "webhook_retry_base": "PT0.01S",
+    "webhook_retry_max_delay": "PT0.1S",
+    "webhook_retry_for": "PT1S",
+    "timezone": "Europe/Berlin",
+}
+
+
+async def subscribe(
+    client: httpx.AsyncClient, admin_key: str, receiver: Receiver, events: list[str], **extra: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        "/v1/webhooks", json={"url": receiver.url, "events": events, **extra}, headers=bearer(admin_key)
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    receiver.secret = created["secret"]
+    return created
+
+
+async def deliveries_of(client: httpx.AsyncClient, admin_key: str, webhook_id: str) -> list[dict[str, Any]]:
+    response = await client.get(f"/v1/webhooks/{webhook_id}/deliveries", headers=bearer(admin_key))
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def delivered_and_failed(
+    client: httpx.AsyncClient, app: FastAPI, keys: dict[str, str], receiver: Receiver
+) -> tuple[dict[str, Any], str, str]:
+    """A webhook with two deliveries: one the receiver took (204), then one it refused (503) until the
+    worker gave up; the webhook, the delivered request's id and the failed one's."""
+    hook = await subscribe(
+        client, keys["admin"], receiver, ["request.received", "request.deleted"], description="CRM <clean-up>"
+    )
+    delivered = await submit(client, keys["app"], type="access", email="bob@example.com")
+    await work(app)
+    receiver.failing, receiver.fail_status = 1000, 503
+    failed = await submit(client, keys["app"], type="access", email="cy@example.com")
+    await work(app)
+    assert receiver.forged == []
+    return hook, delivered["id"], failed["id"]
+
+
+@pytest.mark.parametrize("settings_overrides", [QUICK_WEBHOOKS])
+async def test_an_admin_sees_the_webhooks_and_each_ones_deliveries_with_their_attempts(
+    client: httpx.AsyncClient, app: FastAPI, keys: dict[str, str]
+) -> None:
+    await sign_in(app, client, role="admin")
+    with running_receiver() as receiver:
+        hook, delivered, failed = await delivered_and_failed(client, app, keys, receiver)
+
+    listing = await client.get("/cockpit/webhooks")
+    assert listing.status_code == 200
+    assert '<a href="/cockpit/webhooks" aria-current="page">Webhooks</a>' in listing.text
+    assert f'href="/cockpit/webhooks/{hook["id"]}"' in listing.text
+    assert receiver.url in listing.text
+    assert "<code>request.received</code>, <code>request.deleted</code>" in listing.text
+    assert "CRM &lt;clean-up&gt;" in listing.text
+    assert '<th scope="col">' in listing.text
+    assert "<script>" not in listing.text
+
+    page = await client.get(f"/cockpit/webhooks/{hook['id']}")
+    assert page.status_code == 200
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    text = page.text
+    assert "<h1>Webhook deliveries</h1>" in text
+    assert 'aria-current="page">Webhooks</a>' in text
+    assert "CRM &lt;clean-up&gt;" in text
+    # Newest first: the failed delivery, then the delivered one, each linking to its request.
+    assert re.findall(r'href="/cockpit/requests/([^"]+)"', text) == [failed, delivered]
+    newest, oldest = text.split('href="/cockpit/requests/')[1:]
+    assert '<span class="chip status-failed">Failed</span>' in newest
+    assert '<span class="chip status-processed">Delivered</span>' in oldest
+    assert "<code>request.received</code>" in newest
+    # Every attempt: its time in the configured timezone, the receiver's status code and the error.
+    items = await deliveries_of(client, keys["admin"], hook["id"])
+    assert [item["status"] for item in items] == ["failed", "delivered"]
+    refused, taken = items[0]["attempts"], items[1]["attempts"]
+    assert len(refused) >= 2
+    assert newest.count('HTTP 503 <span class="detail">(the receiver answered 503)</span>') == len(refused)
+    assert [attempt["status_code"] for attempt in taken] == [204]
+    assert "HTTP 204</li>" in oldest
+    assert "HTTP 503" not in oldest
+    for attempt in (refused[0], taken[0]):
+        when = format_datetime(datetime.fromisoformat(attempt["at"]), "en", "Europe/Berlin")
+        assert when.endswith(("CET", "CEST"))  # Europe/Berlin, not UTC
+        assert f"{when}: HTTP {attempt['status_code']}" in text
+    assert 'rel="next"' not in text
+    assert "First page" not in text
+
+
+@pytest.mark.parametrize("settings_overrides", [QUICK_WEBHOOKS])
+async def test_the_webhook_screens_in_german(
+    client: httpx.AsyncClient, app: FastAPI, keys: dict[str, str]
+) -> None:
+    await sign_in(app, client, role="admin")
+    with running_receiver() as receiver:
+        hook, _delivered, _failed = await delivered_and_failed(client, app, keys, receiver)
+    german = {"Accept-Language": "de-DE,de;q=0.9"}
+    listing = await client.get("/cockpit/webhooks", headers=german)
+    assert listing.status_code == 200
+    assert '<html lang="de">' in listing.text
+    for words in ("<h1>Webhooks</h1>", "Empfänger", "Ereignisse", "Beschreibung", "Angelegt"):
+        assert words in listing.text, words
+    page = await client.get(f"/cockpit/webhooks/{hook['id']}", headers=german)
+    assert page.status_code == 200
+    for words in (
+        "<h1>Zustellungen eines Webhooks</h1>",
+        "Versuche",
+        "Ausgelöst",
+        '<span class="chip status-failed">Fehlgeschlagen</span>',
+        '<span class="chip status-processed">Zugestellt</span>',
+        "Antrag anzeigen",
+    ):
+        assert words in page.text, words
+    assert re.search(r" MES?Z: HTTP 503", page.text)
+    for response in (listing, page):
+        # The event types, the receiver's address and the service's record of an error are not translated.
+        shown = re.sub(r"<code>.*?</code>", " ", response.text)
+        assert english_words_in(_visible(shown).replace("Ada Lovelace", "")) == [], response.url
+
+
+async def test_an_operator_who_is_not_an_admin_is_refused_the_webhook_screens(
+    client: httpx.AsyncClient, csrf: str, keys: dict[str, str]
+) -> None:
+    created = await client.post(
+        "/v1/webhooks",
+        json={"url": "https://crm.example.org/hooks", "events": ["request.received"]},
+        headers=bearer(keys["admin"]),
+    )
+    assert created.status_code == 201
+    for path in (
+        "/cockpit/webhooks",
+        f"/cockpit/webhooks/{created.json()['id']}",
+        f"/cockpit/webhooks/{uuid.uuid4()}",
+    ):
+        response = await client.get(path)
+        assert response.status_code == 403, path
+        assert "<h1>Not allowed</h1>" in response.text
+        assert "crm.example.org" not in response.text
+    german = await client.get("/cockpit/webhooks", headers={"Accept-Language": "de"})
+    assert german.status_code == 403
+    assert "<h1>Nicht erlaubt</h1>" in german.text
+    # The menu offers the screen to admins only.
+    assert 'href="/cockpit/webhooks"' not in (await client.get("/cockpit")).text
+
+
+async def test_the_menu_offers_the_webhooks_to_an_admin(client: httpx.AsyncClient, app: FastAPI) -> None:
+    await sign_in(app, client, role="admin")
+    page = (await client.get("/cockpit/dashboard")).text
+    assert '<a href="/cockpit/webhooks">Webhooks</a>' in page
+    empty = await client.get("/cockpit/webhooks")
+    assert empty.status_code == 200
+    assert "There is no webhook yet." in empty.text
+
+
+@pytest.mark.parametrize("path", ["/cockpit/webhooks", f"/cockpit/webhooks/{uuid.uuid4()}"])
+async def test_signed_out_the_webhook_screens_go_to_sign_in(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path, params={"cursor": "abc"})
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/cockpit/sign-in?next={quote(path + '?cursor=abc', safe='')}"
+
+
+async def test_the_deliveries_are_paged_fifty_at_a_time(
+    client: httpx.AsyncClient, app: FastAPI, keys: dict[str, str]
+) -> None:
+    await sign_in(app, client, role="admin")
+    with running_receiver() as receiver:
+        hook = await subscribe(client, keys["admin"], receiver, ["request.received"])
+        made = [
+            (await submit(client, keys["app"], type="access", email=f"p{number:02d}@example.com"))["id"]
+            for number in range(51)
+        ]
+        await work(app, within=60)
+    assert len(receiver.messages) == 51
+    address = f"/cockpit/webhooks/{hook['id']}"
+    first = (await client.get(address)).text
+    first_ids = re.findall(r'href="/cockpit/requests/([^"]+)"', first)
+    assert len(first_ids) == 50
+    assert first_ids[0] == made[-1]
+    assert made[0] not in first_ids
+    assert "First page" not in first
+    next_link = re.search(r'rel="next" href="([^"]+)"', first)
+    assert next_link is not None
+    assert next_link.group(1).startswith(f"{address}?cursor=")
+    second = await client.get(next_link.group(1).replace("&amp;", "&"))
+    assert second.status_code == 200
+    assert re.findall(r'href="/cockpit/requests/([^"]+)"', second.text) == [made[0]]
+    assert 'rel="next"' not in second.text
+    assert f'<a class="button quiet" href="{address}">First page</a>' in second.text
+    assert "out of date" not in second.text
+
+
+async def test_a_damaged_cursor_starts_again_at_the_first_page(
+    client: httpx.AsyncClient, app: FastAPI, keys: dict[str, str]
+) -> None:
+    await sign_in(app, client, role="admin")
+    # The request list's cursors belong to another list (they carry its sort order).
+    for number in range(26):
+        await submit(client, keys["app"], type="deletion", email=f"other{number}@example.com")
+    with running_receiver() as receiver:
+        hook = await subscribe(client, keys["admin"], receiver, ["request.received"])
+        made = await submit(client, keys["app"], type="access", email="bob@example.com")
+        await work(app)
+    other = re.search(r'rel="next" href="/cockpit\?[^"]*cursor=([^&"]+)', (await client.get("/cockpit")).text)
+    assert other is not None
+    for cursor in ("abc", "x" * 600, other.group(1)):
+        response = await client.get(f"/cockpit/webhooks/{hook['id']}", params={"cursor": cursor})
+        assert response.status_code == 200, cursor
+        assert "The page address was out of date; this is the first page." in response.text
+        assert 'role="alert"' in response.text
+        assert f'href="/cockpit/requests/{made["id"]}"' in response.text
+        assert "First page" not in response.text
+    german = await client.get(
+        f"/cockpit/webhooks/{hook['id']}", params={"cursor": "abc"}, headers={"Accept-Language": "de"}
+    )
+    assert "Die Seitenadresse war veraltet; dies ist die erste Seite." in german.text
+
+
+async def test_an_unknown_webhook_is_the_not_found_page(client: httpx.AsyncClient, app: FastAPI) -> None:
+    await sign_in(app, client, role="admin")
+    for path in (f"/cockpit/webhooks/{uuid.uuid4()}", "/cockpit/webhooks/not-a-uuid"):
+        response = await client.get(path, params={"cursor": "abc"})
+        assert response.status_code == 404, path
+        assert "<h1>Not found</h1>" in response.text

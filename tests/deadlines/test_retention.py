@@ -1,9 +1,11 @@
 """The service's own records (contract section 7), kept by the sweep: closed requests are redacted once
 RECORDS_RETENTION has passed since they closed; finished jobs, sent emails and idempotency keys are deleted
-after JOB_RETENTION; one failing sweep step does not hold back the others."""
+after JOB_RETENTION; one failing sweep step does not hold back the others, and an expired package that cannot be
+deleted is tried again at the next sweep."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,10 +16,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
 from app.core.config import Settings
+from app.core.context import ServiceContext
 from app.models import Download, PrivacyRequest, RequestEvent, RequestEventText
+from app.wiring import SWEEP_STEPS
+from app.worker.sweep import run_sweep
 
 from ..conftest import TEAM, bearer
 from ..helpers import HASHED, detail, submit
@@ -187,25 +193,46 @@ async def test_finished_jobs_sent_emails_and_idempotency_keys_go_after_job_reten
 
 
 async def test_a_failing_sweep_step_does_not_hold_back_the_others(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    clock.freeze(T0)
+    await _automatic_access(client, keys, "ada@example.com")
+    await sweep(app)  # the package built, its email sent
+    [download] = await rows(app, "SELECT path FROM downloads")
+    assert await asyncio.to_thread(Path(download["path"]).exists)
+
+    async def broken_step(session: AsyncSession, ctx: ServiceContext, now: datetime) -> None:
+        raise RuntimeError("a bad row")
+
+    clock.advance(timedelta(days=31))  # the link expired, the job and the email are past JOB_RETENTION
+    with caplog.at_level(logging.ERROR, logger="app.worker.sweep"):
+        await run_sweep(app.state.sessionmaker, app.state.ctx, (broken_step, *SWEEP_STEPS))
+
+    [failure] = [r for r in caplog.records if r.name == "app.worker.sweep"]
+    assert failure.getMessage() == "sweep step broken_step failed; the other steps still run"
+    assert failure.exc_info is not None
+    assert str(failure.exc_info[1]) == "a bad row"
+    # Every step after it did its work: the package purged, the finished job and the sent email deleted.
+    [purged] = await rows(app, "SELECT purged_at FROM downloads")
+    assert purged["purged_at"] is not None
+    assert not await asyncio.to_thread(Path(download["path"]).exists)
+    assert await _outbox(app) == {}
+    assert await rows(app, "SELECT id FROM jobs") == []
+
+
+async def test_an_expired_package_that_cannot_be_deleted_is_tried_again_at_the_next_sweep(
     app: FastAPI,
     client: httpx.AsyncClient,
     keys: dict[str, str],
-    settings: Settings,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     clock.freeze(T0)
-    request = await submit(client, keys["app"], type="access", email="ada@example.com")
-    accepted = await client.post(
-        f"/v1/privacy-requests/{request['id']}/accept",
-        json={"handling": "automatic"},
-        headers=bearer(keys["operator"]),
-    )
-    assert accepted.status_code == 200
+    await _automatic_access(client, keys, "ada@example.com")
     await sweep(app)
     # The package directory is damaged: the expired package's path is now a directory, which no unlink removes.
     damaged = tmp_path / "damaged"
-    damaged.mkdir()
+    await asyncio.to_thread(damaged.mkdir)
     async with app.state.sessionmaker() as session:
         await session.execute(update(Download).values(path=str(damaged)))
         await session.commit()
@@ -218,9 +245,27 @@ async def test_a_failing_sweep_step_does_not_hold_back_the_others(
         "could not be deleted; tried again at the next sweep" in r.getMessage() for r in caplog.records
     )
     [download] = await rows(app, "SELECT purged_at FROM downloads")
-    assert download["purged_at"] is None  # the undeletable package stays unpurged, to be tried again ...
-    assert await _outbox(app) == {}  # ... and the retention steps ran all the same
-    assert await rows(app, "SELECT id FROM jobs") == []
+    assert download["purged_at"] is None  # the undeletable package stays unpurged, to be tried again
+
+    await asyncio.to_thread(damaged.rmdir)
+    await asyncio.to_thread(damaged.write_bytes, b"the package, deletable again")
+    clock.advance(timedelta(minutes=1))
+    await sweep(app)
+
+    [download] = await rows(app, "SELECT purged_at FROM downloads")
+    assert download["purged_at"] is not None
+    assert not await asyncio.to_thread(damaged.exists)
+
+
+async def _automatic_access(client: httpx.AsyncClient, keys: dict[str, str], email: str) -> None:
+    """An access request the worker builds a package for."""
+    request = await submit(client, keys["app"], type="access", email=email)
+    accepted = await client.post(
+        f"/v1/privacy-requests/{request['id']}/accept",
+        json={"handling": "automatic"},
+        headers=bearer(keys["operator"]),
+    )
+    assert accepted.status_code == 200
 
 
 async def _submit_once(client: httpx.AsyncClient, keys: dict[str, str], email: str, *, key: str) -> str:

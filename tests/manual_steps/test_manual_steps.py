@@ -248,8 +248,15 @@ async def test_unknown_ids_roles_and_a_dismissed_request(
     missing = await client.get(f"/v1/privacy-requests/{uuid.uuid4()}/tasks", headers=bearer(keys["operator"]))
     assert missing.status_code == 404
     assert missing.json()["error"] == "not_found"
-    assert (await done(client, keys["app"], request_id, task["id"])).status_code == 403
+    # An app key (the shop's backend submitting requests) neither reads a request's tasks nor marks one done.
+    listed_by_app = await client.get(f"/v1/privacy-requests/{request_id}/tasks", headers=bearer(keys["app"]))
+    assert listed_by_app.status_code == 403
+    assert listed_by_app.json()["error"] == "forbidden"
+    marked_by_app = await done(client, keys["app"], request_id, task["id"])
+    assert marked_by_app.status_code == 403
+    assert marked_by_app.json()["error"] == "forbidden"
     assert (await client.get("/v1/tasks", headers=bearer(keys["app"]))).status_code == 403
+    assert (await tasks(client, keys["operator"], request_id))[0]["status"] == "open"
 
     # Dismissed: its open task is cancelled, leaves the owner's list, and cannot be marked done.
     dismissed = await client.delete(

@@ -188,6 +188,10 @@ def make_request(
     }
 
 
+# The manual sources searched (access) or erased (deletion) by hand, as a report carries them.
+MANUAL: list[dict[str, Any]] = [{"source": "paper_archive", "title": _text("Paper archive", "Papierarchiv")}]
+
+
 def make_context(**overrides: Any) -> dict[str, Any]:
     """A context carrying every key any kind needs."""
     request = overrides.pop("request", None) or make_request()
@@ -217,6 +221,8 @@ def make_context(**overrides: Any) -> dict[str, Any]:
         "source": "paper_archive",
         "instructions": INSTRUCTIONS,
         "task_url": f"{BASE_URL}/cockpit/requests/{request['id']}",
+        "manual": MANUAL,
+        "recipient": "Paketblitz AG",
     }
     context.update(overrides)
     return context

@@ -161,6 +161,25 @@ FACTS: dict[str, dict[str, list[str]]] = {
             "ignorieren Sie diese E-Mail",
         ],
     },
+    "access_searched_by_hand": {
+        "en": [
+            "we searched the systems connected to this service for personal data about ada@example.com and "
+            "found none there, so there is no download for you.",
+            "our staff searched them by hand:",
+            "Paper archive",
+            "Anything found there is not in this email; our privacy team will send it to you separately.",
+        ],
+        "de": [
+            "Systeme nach personenbezogenen Daten zu ada@example.com durchsucht und dort keine gefunden.",
+            "von Hand durchsucht:",
+            "Papierarchiv",
+            "unser Datenschutzteam schickt es Ihnen gesondert zu.",
+        ],
+    },
+    "recipient_not_told": {
+        "en": ["Paketblitz AG received data that deletion request", ERROR, "Tell them another way"],
+        "de": ["Paketblitz AG hat Daten erhalten", ERROR, "auf anderem Weg"],
+    },
     "manual_task": {
         "en": [
             "What to do in paper_archive:",

@@ -31,6 +31,8 @@ def _idp() -> Iterator[OidcProvider]:
 def idp(_idp: OidcProvider) -> OidcProvider:
     _idp.person = None
     _idp.wrong_nonce = False
+    _idp.down = False
+    _idp.discovery_requests = 0
     _idp.codes.clear()
     _idp.token_requests.clear()
     return _idp

@@ -32,7 +32,7 @@ class Person:
     email: str
     name: str
     role: object  # the role claim's value: "operator", "admin", a list, or anything else
-    email_verified: bool = True
+    email_verified: bool | None = True  # None: the ID token has no email_verified claim
 
 
 @dataclass
@@ -43,6 +43,8 @@ class OidcProvider:
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     token_requests: list[dict[str, Any]] = field(default_factory=list)
     wrong_nonce: bool = False
+    down: bool = False  # discovery and keys answer 503, as a provider in an outage does
+    discovery_requests: int = 0
 
     def mint(self, claims: dict[str, Any], *, audience: str = CLIENT_ID, ttl: int = 300, **extra: Any) -> str:
         now = int(time.time())
@@ -58,18 +60,25 @@ class OidcProvider:
 
     # -- endpoints ------------------------------------------------------------------------------------------
 
-    def discovery(self) -> dict[str, Any]:
-        return {
-            "issuer": self.issuer,
-            "authorization_endpoint": f"{self.issuer}/authorize",
-            "token_endpoint": f"{self.issuer}/token",
-            "jwks_uri": f"{self.issuer}/jwks",
-            "response_types_supported": ["code"],
-            "code_challenge_methods_supported": ["S256"],
-        }
+    def discovery(self) -> Response:
+        self.discovery_requests += 1
+        if self.down:
+            return Response("unavailable", status_code=503)
+        return JSONResponse(
+            {
+                "issuer": self.issuer,
+                "authorization_endpoint": f"{self.issuer}/authorize",
+                "token_endpoint": f"{self.issuer}/token",
+                "jwks_uri": f"{self.issuer}/jwks",
+                "response_types_supported": ["code"],
+                "code_challenge_methods_supported": ["S256"],
+            }
+        )
 
-    def jwks(self) -> dict[str, Any]:
-        return {"keys": [jwk_of(self.key.public_key(), KID, "RS256")]}
+    def jwks(self) -> Response:
+        if self.down:
+            return Response("unavailable", status_code=503)
+        return JSONResponse({"keys": [jwk_of(self.key.public_key(), KID, "RS256")]})
 
     def authorize(self, request: Request) -> Response:
         query = request.query_params
@@ -105,16 +114,16 @@ class OidcProvider:
         if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != grant["challenge"]:
             return JSONResponse({"error": "invalid_grant", "error_description": "PKCE"}, status_code=400)
         person: Person = grant["person"]
-        id_token = self.mint(
-            {
-                "sub": person.email,
-                "email": person.email,
-                "email_verified": person.email_verified,
-                "name": person.name,
-                "role": person.role,
-                "nonce": "not-this-one" if self.wrong_nonce else grant["nonce"],
-            }
-        )
+        claims = {
+            "sub": person.email,
+            "email": person.email,
+            "name": person.name,
+            "role": person.role,
+            "nonce": "not-this-one" if self.wrong_nonce else grant["nonce"],
+        }
+        if person.email_verified is not None:
+            claims["email_verified"] = person.email_verified
+        id_token = self.mint(claims)
         return JSONResponse(
             {"access_token": self.access_token(person), "id_token": id_token, "token_type": "Bearer"}
         )

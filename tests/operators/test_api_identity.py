@@ -3,18 +3,58 @@ entry names them. CORS_ORIGINS admits the listed browser origins."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import time
 from typing import Any
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 
 from ..conftest import bearer
 from ..helpers import submit
 from .conftest import add_operator
-from .oidc_provider import OidcProvider, Person
+from .oidc_provider import CLIENT_ID, KID, OidcProvider, Person
 
 GRACE = Person(email="grace@brand.test", name="Grace Hopper", role="operator")
+
+
+def _claims(idp: OidcProvider, claims: dict[str, Any]) -> dict[str, Any]:
+    now = int(time.time())
+    return {"iss": idp.issuer, "aud": CLIENT_ID, "iat": now, "exp": now + 300, **claims}
+
+
+def _b64(part: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
+
+
+def _unsigned(claims: dict[str, Any], idp: OidcProvider) -> str:
+    """alg "none": no signature at all."""
+    return f"{_b64({'alg': 'none', 'typ': 'JWT', 'kid': KID})}.{_b64(_claims(idp, claims))}."
+
+
+def _hs256_with_the_public_key(idp: OidcProvider) -> str:
+    """The classic confusion: HMAC "signed" with the provider's public key, which anyone can fetch."""
+    public = idp.key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    body = _claims(idp, {"email": "x@brand.test", "role": "admin"})
+    header = _b64({"alg": "HS256", "typ": "JWT", "kid": KID})
+    signing_input = f"{header}.{_b64(body)}"
+    signature = hmac.new(public, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(signature).decode().rstrip('=')}"
+
+
+def _signed_by(key: rsa.RSAPrivateKey, idp: OidcProvider, *, kid: str) -> str:
+    """A well-formed RS256 token signed by a key that is not the provider's."""
+    body = _claims(idp, {"email": "x@brand.test", "role": "admin"})
+    return jwt.encode(body, key, algorithm="RS256", headers={"kid": kid})
 
 
 async def actors(client: httpx.AsyncClient, key: str, request_id: str, action: str) -> list[str]:
@@ -56,6 +96,30 @@ async def test_an_oidc_access_token_calls_the_api_as_the_person(
             "another issuer",
         ),
         (lambda idp: "not.a.jwt", "the token is malformed"),
+        # An ID token (it carries the sign-in's nonce; its aud is the client id, the default OIDC_AUDIENCE):
+        # a sign-in proof handed to the browser is no credential for the API.
+        (
+            lambda idp: idp.mint(
+                {
+                    "sub": "g",
+                    "email": "grace@brand.test",
+                    "role": "admin",
+                    "nonce": "n0nce",
+                    "email_verified": True,
+                }
+            ),
+            "an ID token, not an access token",
+        ),
+        (lambda idp: _unsigned({"email": "x@brand.test", "role": "admin"}, idp), "must be signed with RS256"),
+        (lambda idp: _hs256_with_the_public_key(idp), "must be signed with RS256"),
+        (
+            lambda idp: _signed_by(rsa.generate_private_key(65537, 2048), idp, kid=KID),
+            "signature is not valid",
+        ),
+        (
+            lambda idp: _signed_by(rsa.generate_private_key(65537, 2048), idp, kid="unknown-kid"),
+            "signed with an unknown key",
+        ),
     ],
 )
 async def test_bad_access_tokens_are_refused(
@@ -148,3 +212,17 @@ async def test_a_long_name_is_shortened_to_fit_the_timeline_never_the_email(
     assert actor.startswith("Maria Theresia Walburga Amalia Christiana")
     assert actor.endswith(f"… <{email}>")
     assert len(actor) == 100
+
+
+async def test_an_unreachable_identity_provider_is_a_503_and_is_not_asked_on_every_call(
+    client: httpx.AsyncClient, app: FastAPI, idp: OidcProvider
+) -> None:
+    await add_operator(app, "grace@brand.test", "Grace Hopper")
+    idp.down = True
+    token = idp.access_token(GRACE)
+    answers = [await client.get("/v1/stats", headers=bearer(token)) for _ in range(20)]
+    assert {answer.status_code for answer in answers} == {503}
+    assert answers[0].json()["error"] == "unavailable"
+    # A failed fetch counts as a fetch: the provider in trouble is asked again only after the refetch interval
+    # (30 s), not once per token (a burst would otherwise become a load generator against it).
+    assert idp.discovery_requests == 1, idp.discovery_requests

@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from .conftest import add_operator
@@ -104,4 +105,19 @@ async def test_a_forged_state_or_a_wrong_nonce_is_refused(
     start = await browser.get("/cockpit/oidc/start")
     replayed = await browser.get(start.headers["location"], follow_redirects=True)
     assert replayed.status_code == 400
+    assert (await browser.get("/cockpit/session")).status_code == 401
+
+
+@pytest.mark.parametrize("verified", [False, None], ids=["unverified", "not-said"])
+async def test_an_address_the_provider_does_not_vouch_for_is_refused(
+    browser: httpx.AsyncClient, app: FastAPI, idp: OidcProvider, verified: bool | None
+) -> None:
+    # Operators are matched by email: an address the provider did not verify (or does not say it verified)
+    # could be anyone's, such as an existing operator's typed into a self-service account.
+    await add_operator(app, "grace@brand.test", "Grace Hopper", role="admin")
+    idp.person = Person(email="grace@brand.test", name="Not Grace", role="admin", email_verified=verified)
+    start = await browser.get("/cockpit/oidc/start")
+    refused = await browser.get(start.headers["location"], follow_redirects=True)
+    assert refused.status_code == 403
+    assert "does not confirm that your email address is verified" in refused.text
     assert (await browser.get("/cockpit/session")).status_code == 401

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from app.packages import PackageError
-from app.packages.crypto import FRAME, Sealing, unseal
+from app.packages.crypto import FRAME, MAGIC, Sealing, unseal
 
 SECRET = "test-secret-key-0123456789abcdef"
 PAYLOAD = os.urandom(3 * 1024 * 1024 + 12_345)  # several blocks, and a last frame that is not full
@@ -39,6 +39,19 @@ async def test_sealed_bytes_open_whatever_the_pieces(size: int) -> None:
     assert PAYLOAD[:1024] not in data
 
     assert await opened(data, size) == PAYLOAD
+
+
+async def test_each_seal_has_its_own_salt_and_key() -> None:
+    payload = b"personal data " * 10_000
+    first, _ = await sealed(payload)
+    second, _ = await sealed(payload)
+
+    header = len(MAGIC)
+    assert first[:header] == second[:header] == MAGIC
+    assert first[header : header + 16] != second[header : header + 16]  # a fresh salt per package ...
+    assert first[header + 16 :] != second[header + 16 :]  # ... so another key: nothing in common after it
+    assert first[header + 16 : header + 16 + 1024] not in second
+    assert await opened(first, 4096) == await opened(second, 4096) == payload
 
 
 async def test_a_small_stream_opens_one_byte_at_a_time() -> None:

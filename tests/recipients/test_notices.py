@@ -9,11 +9,9 @@ from sqlalchemy import func, select
 from standardwebhooks import Webhook
 
 from app.core.db import unit_of_work
-from app.jobs import repository as jobs
 from app.models import Email, Job, RecipientNotice
 from app.recipients.service import notify_recipients
 from app.requests import repository
-from app.requests.actions import ERASURE
 
 from ..helpers import detail
 from ..notifications.smtp_server import SmtpServer
@@ -95,18 +93,8 @@ async def test_each_recipient_of_erased_data_is_told_once(
     ) in read(done)
     assert "Archiv Nord" not in read(done)
 
-    # Nothing is sent again, however often the worker runs or the erasure job comes round again.
-    async with unit_of_work(app.state.sessionmaker) as session:
-        await jobs.enqueue(session, ERASURE, {"request_id": str(request_id)}, request_id=request_id)
-    await work(app)
-    assert len(mails_to(smtp_server, NEWSLETTER)) == 1
-    assert len(receiver.messages) == 1
-    assert len(receiver.calls) == 1
-    view = await detail(client, keys["operator"], str(request_id))
-    assert len(recipient_events(view)) == 2
 
-
-async def test_a_customer_with_nothing_they_received_tells_no_recipient(
+async def test_only_the_recipients_of_the_entities_an_erasure_touched_are_told(
     client: httpx.AsyncClient,
     keys: dict[str, str],
     app: FastAPI,

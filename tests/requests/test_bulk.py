@@ -4,13 +4,16 @@ requests skipped (and why), the timeline naming who acted, and the customers' em
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import re
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.requests import bulk
+from app.requests import actions, bulk, repository
 
 from ..conftest import bearer
 from ..helpers import detail, submit
@@ -55,8 +58,10 @@ async def test_bulk_accept_acts_on_every_page_and_reports_the_skipped(
         client, keys["operator"], ACCEPT, {"filter": selection, "handling": "manual", "dry_run": True}
     )
     assert counted.status_code == 200, counted.text
+    assert re.fullmatch(r"[0-9a-f]{64}", counted.json()["selection_digest"])
     assert counted.json() == {
         "matched": 123,
+        "selection_digest": counted.json()["selection_digest"],
         "changed": 0,
         "skipped_count": 0,
         "skipped": [],
@@ -130,6 +135,96 @@ async def test_a_stale_selection_changes_nothing(client: httpx.AsyncClient, keys
     assert "now holds 0 requests" in again.json()["detail"]
 
 
+async def test_the_same_number_of_other_requests_changes_nothing(
+    client: httpx.AsyncClient, keys: dict[str, str]
+) -> None:
+    kept = await submit(client, keys["app"], type="access", email="digest-a@example.org")
+    leaving = await submit(client, keys["app"], type="access", email="digest-b@example.org")
+    count: dict[str, Any] = {"filter": {"q": "digest-"}, "handling": "manual", "dry_run": True}
+    counted = (await _post(client, keys["operator"], ACCEPT, count)).json()
+    assert counted["matched"] == 2
+    # One request leaves the selection and another arrives: the number is the same, the requests are not.
+    dismissed = await client.delete(
+        f"/v1/privacy-requests/{leaving['id']}",
+        params={"reason": "duplicate", "notify": "false"},
+        headers=bearer(keys["operator"]),
+    )
+    assert dismissed.status_code == 200
+    arrived = await submit(client, keys["app"], type="access", email="digest-c@example.org")
+
+    stale = {
+        "filter": {"q": "digest-"},
+        "handling": "manual",
+        "expected_count": 2,
+        "selection_digest": counted["selection_digest"],
+    }
+    response = await _post(client, keys["operator"], ACCEPT, stale)
+    assert response.status_code == 409, response.text
+    assert response.json() == {
+        "error": "conflict",
+        "detail": "The selection still holds 2 requests, but not the ones counted (one left it and another "
+        "arrived); nothing changed. Look at it again (a dry run gives the new selection_digest).",
+    }
+    for request in (kept, arrived):
+        assert (await detail(client, keys["operator"], request["id"]))["status"] == "pending"
+
+    # Counted again: the digest is the SHA-256 of the sorted ids, and with it the call acts.
+    recounted = (await _post(client, keys["operator"], ACCEPT, count)).json()
+    ids = "\n".join(sorted([kept["id"], arrived["id"]]))
+    assert recounted["selection_digest"] == hashlib.sha256(ids.encode()).hexdigest()
+    fresh = {**stale, "selection_digest": recounted["selection_digest"]}
+    done = await _post(client, keys["operator"], ACCEPT, fresh)
+    assert done.status_code == 200, done.text
+    assert (done.json()["changed"], done.json()["selection_digest"]) == (2, recounted["selection_digest"])
+
+
+async def test_a_request_moved_out_of_the_selection_after_the_count_is_left_alone(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stays = await submit(client, keys["app"], type="access", email="stays@example.net", locale="en")
+    moved = await submit(client, keys["app"], type="access", email="moved@example.net", locale="en")
+    read_selection = repository.selection_ids
+
+    async def counted_then_accepted_by_another_operator(
+        session: Any, *args: Any, **kwargs: Any
+    ) -> list[uuid.UUID]:
+        ids = await read_selection(session, *args, **kwargs)
+        # Another operator accepts one request (manual handling) after the selection was counted and before
+        # its batch: the real single accept, in the call's own transaction (SQLite lets one writer at a time),
+        # committed before the first batch reads. It is in_progress now, which a dismiss would still allow.
+        await actions.accept(
+            session, app.state.ctx, request_id=uuid.UUID(moved["id"]), handling="manual", actor="Bea"
+        )
+        return ids
+
+    monkeypatch.setattr(repository, "selection_ids", counted_then_accepted_by_another_operator)
+    reason = "We received the same request twice; the first one is answered."
+    body = {"filter": {"status": ["pending"]}, "reason": reason, "notify": True, "expected_count": 2}
+    response = await _post(client, keys["operator"], DISMISS, body)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert (result["matched"], result["changed"], result["skipped_count"]) == (2, 1, 1)
+    assert result["skipped"] == [
+        {"id": moved["id"], "status": "in_progress", "reason": "no longer matches the filter"}
+    ]
+    assert (await detail(client, keys["operator"], stays["id"]))["status"] == "deleted"
+    accepted = await detail(client, keys["operator"], moved["id"])
+    assert (accepted["status"], accepted["handling"]) == ("in_progress", "manual")
+    assert "deleted" not in [e["action"] for e in accepted["events"]]
+    await app.state.worker.run_until_idle()
+    assert [e.to for e in await sent(app, kind="request_declined")] == ["stays@example.net"]
+
+
+@pytest.fixture
+def _needs_postgres(is_postgres: bool) -> None:
+    if not is_postgres:
+        pytest.skip(
+            "two bulk calls racing need PostgreSQL's row locks and concurrency (SQLite runs one writer at a "
+            "time, so the calls never overlap); set TEST_DATABASE_URL"
+        )
+
+
+@pytest.mark.usefixtures("_needs_postgres")
 async def test_two_operators_at_once_each_request_accepted_once(
     client: httpx.AsyncClient, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -151,6 +246,7 @@ async def test_two_operators_at_once_each_request_accepted_once(
         for skipped in answer["skipped"]:
             assert skipped["status"] == "in_progress"
             assert skipped["reason"] in (
+                "no longer matches the filter",
                 "changed by someone else at the same time",
                 "An access request in status 'in_progress' cannot be accepted.",
             )
@@ -234,6 +330,12 @@ async def test_bulk_dismiss_without_notify_sends_nothing_and_skips_what_cannot_b
         (ACCEPT, {"filter": {"q": "   "}, "handling": "manual", "dry_run": True}, "filter.q"),
         (ACCEPT, {"filter": {}, "handling": "manual"}, "expected_count"),
         (ACCEPT, {"filter": {}, "handling": "manual", "expected_count": -1}, "expected_count"),
+        (ACCEPT, {"filter": {}, "handling": "manual", "expected_count": 10_001}, "expected_count"),
+        (
+            ACCEPT,
+            {"filter": {}, "handling": "manual", "expected_count": 1, "selection_digest": "abc"},
+            "selection_digest",
+        ),
         (ACCEPT, {"filter": {}, "handling": "later", "dry_run": True}, "handling"),
         (DISMISS, {"filter": {}, "reason": "", "notify": False, "dry_run": True}, "reason"),
         (DISMISS, {"filter": {}, "reason": "Spam.", "dry_run": True}, "notify"),

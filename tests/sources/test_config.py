@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.sources import DataSources, SourcesFileError
+from app.sources.config import in_language
 
 from .factories import SECRET, shop_yaml, write_sources
 
@@ -349,3 +350,94 @@ async def test_pseudonymised_when_a_hash_or_a_link_stays(tmp_path: Path) -> None
         "child": False,
         "kept": False,  # kept as it is: neither anonymised nor pseudonymised
     }
+
+
+# -- a manual source's instructions per type of request (contract section 10) --------------------------------
+
+BY_TYPE = """\
+  - name: paper_archive
+    type: manual
+    owner_email: archive@brand.test
+    title: {en: Our paper archive, de: Unser Papierarchiv}
+    instructions:
+      access: {en: Copy the folder, de: Die Akte kopieren}
+      deletion: Shred the folder
+"""
+
+
+def with_manual(tmp_path: Path, manual: str) -> str:
+    return shop(tmp_path) + manual
+
+
+async def test_instructions_per_type_of_request_give_each_type_only_its_own(tmp_path: Path) -> None:
+    sources = load(tmp_path, with_manual(tmp_path, BY_TYPE))
+    try:
+        [archive] = sources.manual
+    finally:
+        await sources.aclose()
+    assert archive.instructions_for("access") == {"en": "Copy the folder", "de": "Die Akte kopieren"}
+    assert archive.instructions_for("deletion") == "Shred the folder"
+    assert archive.shown_title == {"en": "Our paper archive", "de": "Unser Papierarchiv"}
+    # Read without a request at hand, both are shown, each labelled with its type.
+    assert in_language(archive.instructions, "de") == (
+        "Auskunftsersuchen: Die Akte kopieren\nLöschantrag: Shred the folder"
+    )
+
+
+@pytest.mark.parametrize(
+    ("instructions", "where", "message"),
+    [
+        (
+            "      access: Copy the folder\n      erasure: Shred the folder\n",
+            "erasure: Shred",
+            "sources[2].instructions.erasure: unknown kind of request 'erasure' "
+            "(use access and deletion, or one text for both)",
+        ),
+        (
+            "      access: Copy the folder\n",
+            "instructions:",
+            "sources[2].instructions: needs a text for each kind of request (access and deletion): "
+            "deletion is missing",
+        ),
+        (
+            "      deletion: Shred the folder\n",
+            "instructions:",
+            "sources[2].instructions: needs a text for each kind of request (access and deletion): "
+            "access is missing",
+        ),
+        (
+            "      access: {en: Copy the folder}\n      deletion: Shred the folder\n",
+            "access: {en",
+            "sources[2].instructions.access: needs a text in every language (en and de): de is missing",
+        ),
+    ],
+)
+def test_instructions_per_type_of_request_need_both_known_types(
+    tmp_path: Path, instructions: str, where: str, message: str
+) -> None:
+    manual = (
+        "  - name: paper_archive\n    type: manual\n    owner_email: archive@brand.test\n    instructions:\n"
+        + instructions
+    )
+    text = with_manual(tmp_path, manual)
+    path = tmp_path / "sources.yaml"
+    assert error_of(tmp_path, text) == f"{path}:{line_of(text, where)}: {message}"
+
+
+def test_a_manual_sources_identifiers_are_checked(tmp_path: Path) -> None:
+    text = with_manual(
+        tmp_path,
+        "  - name: paper_archive\n    type: manual\n    owner_email: archive@brand.test\n"
+        "    instructions: Shred the folder\n    identifiers: [customer_id, phone]\n",
+    )
+    message = error_of(tmp_path, text)
+    assert f":{line_of(text, 'identifiers:')}: sources[2].identifiers[1]: " in message
+    assert "'customer_id', 'email' or 'name'" in message
+    empty = with_manual(
+        tmp_path,
+        "  - name: paper_archive\n    type: manual\n    owner_email: archive@brand.test\n"
+        "    instructions: Shred the folder\n    identifiers: []\n",
+    )
+    refused = error_of(tmp_path, empty)
+    assert f":{line_of(empty, 'identifiers:')}: sources[2].identifiers: " in refused
+    assert "at least 1 item" in refused

@@ -20,15 +20,11 @@ import pytest
 from app.core import clock
 from app.core.brand import Brand
 from app.core.config import Settings
-from app.packages import (
-    PackageError,
-    read_encrypted_package,
-    stream_json,
-    stream_zip,
-    write_encrypted_package,
-)
+from app.packages import PackageError, stream_json, stream_zip
+from app.packages.crypto import Sealing, unseal
 from app.packages.csv_spool import Spool
 from app.packages.report_html import REPORT_ROWS, Reader, report_html
+from app.packages.stores.file import FileStore
 from app.sources import DataSources, Identity, SourceError
 
 from ..english import english_words_in
@@ -225,12 +221,24 @@ def test_spool_pads_rows_written_before_a_column_appeared(tmp_path: Path) -> Non
     assert spool.names() == {"remote": ["things", "other"]}
 
 
+async def write_encrypted(path: Path, chunks: AsyncIterator[bytes]) -> int:
+    """Encrypt the chunks into the file ``path`` as the package store does; the plaintext size."""
+    sealing = Sealing(chunks, secret_key=SECRET)
+    await FileStore(path.parent).put(path.name, sealing)
+    return sealing.plaintext_size
+
+
+def read_encrypted(path: Path, *, secret_key: str = SECRET) -> AsyncIterator[bytes]:
+    """The decrypted package file, as the package store reads it."""
+    return unseal(FileStore(path.parent).read(str(path)), secret_key=secret_key, name=path.name)
+
+
 async def encrypt(path: Path, payload: bytes) -> int:
     async def chunks() -> AsyncIterator[bytes]:
         for start in range(0, len(payload), 10_000):
             yield payload[start : start + 10_000]
 
-    return await write_encrypted_package(path, chunks(), secret_key=SECRET)
+    return await write_encrypted(path, chunks())
 
 
 async def test_encrypted_package_round_trips(tmp_path: Path) -> None:
@@ -241,10 +249,10 @@ async def test_encrypted_package_round_trips(tmp_path: Path) -> None:
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert payload[:4096] not in path.read_bytes()
-    assert await joined(read_encrypted_package(path, secret_key=SECRET)) == payload
+    assert await joined(read_encrypted(path)) == payload
     empty = tmp_path / "empty.bin"
     assert await encrypt(empty, b"") == 0
-    assert await joined(read_encrypted_package(empty, secret_key=SECRET)) == b""
+    assert await joined(read_encrypted(empty)) == b""
 
 
 @pytest.mark.parametrize(
@@ -262,22 +270,20 @@ async def test_tampering_is_detected(tmp_path: Path, damage: Any) -> None:
     path.write_bytes(damage(path.read_bytes()))
 
     with pytest.raises(PackageError):
-        await joined(read_encrypted_package(path, secret_key=SECRET))
+        await joined(read_encrypted(path))
 
 
 async def test_wrong_key_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "package.bin"
     await encrypt(path, b"personal data")
     with pytest.raises(PackageError, match="failed authentication"):
-        await joined(read_encrypted_package(path, secret_key="another-secret-key-0123456789"))
+        await joined(read_encrypted(path, secret_key="another-secret-key-0123456789"))
 
 
 async def test_zip_through_encryption(shop: DataSources, tmp_path: Path) -> None:
     path = tmp_path / "package.zip.enc"
-    size = await write_encrypted_package(
-        path, stream_zip(shop, ADA, request=REQUEST, customer=CUSTOMER), secret_key=SECRET
-    )
-    package = await joined(read_encrypted_package(path, secret_key=SECRET))
+    size = await write_encrypted(path, stream_zip(shop, ADA, request=REQUEST, customer=CUSTOMER))
+    package = await joined(read_encrypted(path))
     assert len(package) == size
     assert "data.json" in zipfile.ZipFile(io.BytesIO(package)).namelist()
 

@@ -1,8 +1,9 @@
 """The S3 store: packages as objects in a bucket of any S3 API (AWS, MinIO, Ceph, R2...), through aiobotocore.
 
 Uploads go in parts of :data:`PART_SIZE` (one PutObject when the package is smaller), so a worker holds about
-two parts in memory whatever the package's size; downloads stream. Credentials come from where botocore finds
-them: the AWS_* variables, a profile, or the machine's role.
+three parts in memory (the one filling, the one going up, the client's copy) whatever the package's size;
+downloads stream. Credentials come from where botocore finds them: the AWS_* variables, a profile, or the
+machine's role.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ log = logging.getLogger("app.packages")
 # 8 MiB as boto3's transfers use; S3 wants every part but the last to be at least 5 MiB.
 PART_SIZE = 8 * 1024 * 1024
 READ_SIZE = 1024 * 1024
+# Seconds a deletion waits for the store's answer (an answer to DeleteObject is small and quick).
+DELETE_READ_TIMEOUT = 10
 CONTENT_TYPE = "application/octet-stream"
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 
@@ -50,6 +53,7 @@ class S3Store:
         self._region = region
         self._part_size = part_size
         self._client: Any = None
+        self._deleting: Any = None
         self._clients = contextlib.AsyncExitStack()
         self._lock = asyncio.Lock()
 
@@ -57,21 +61,37 @@ class S3Store:
         """The client, made at first use (start-up does not wait for the store) and kept until :meth:`aclose`."""
         async with self._lock:
             if self._client is None:
-                config = AioConfig(
-                    connect_timeout=5,
-                    read_timeout=60,
-                    retries={"mode": "standard", "max_attempts": 3},
-                    # S3-compatible servers are addressed by path (bucket names are not in their DNS), and many
-                    # reject the integrity headers botocore adds by default; S3 itself takes both.
-                    s3={"addressing_style": "path"} if self._endpoint_url else None,
-                    request_checksum_calculation="when_required",
-                    response_checksum_validation="when_required",
+                self._client = await self._new_client(
+                    read_timeout=60, retries={"mode": "standard", "max_attempts": 3}
                 )
-                client = get_session().create_client(
-                    "s3", endpoint_url=self._endpoint_url, region_name=self._region, config=config
-                )
-                self._client = await self._clients.enter_async_context(client)
         return self._client
+
+    async def _deleter(self) -> Any:
+        """The client for deletions: one short attempt each. They are retried anyway (the purge job's backoff,
+        the next sweep), and the expiry sweep deletes many in one transaction: with a stalled store, the
+        uploading client's attempts would hold it for minutes per package."""
+        async with self._lock:
+            if self._deleting is None:
+                self._deleting = await self._new_client(
+                    read_timeout=DELETE_READ_TIMEOUT, retries={"mode": "standard", "total_max_attempts": 1}
+                )
+        return self._deleting
+
+    async def _new_client(self, *, read_timeout: float, retries: dict[str, Any]) -> Any:
+        config = AioConfig(
+            connect_timeout=5,
+            read_timeout=read_timeout,
+            retries=retries,
+            # S3-compatible servers are addressed by path (bucket names are not in their DNS), and many
+            # reject the integrity headers botocore adds by default; S3 itself takes both.
+            s3={"addressing_style": "path"} if self._endpoint_url else None,
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        client = get_session().create_client(
+            "s3", endpoint_url=self._endpoint_url, region_name=self._region, config=config
+        )
+        return await self._clients.enter_async_context(client)
 
     async def put(self, name: str, chunks: AsyncIterable[bytes]) -> StoredObject:
         if self.bucket is None:
@@ -140,13 +160,13 @@ class S3Store:
 
     async def delete(self, location: str) -> None:
         bucket, key = parse_location(location)
-        client = await self._s3()
+        client = await self._deleter()
         with _translated(location):
             await client.delete_object(Bucket=bucket, Key=key)
 
     async def aclose(self) -> None:
         await self._clients.aclose()
-        self._client = None
+        self._client = self._deleting = None
 
 
 def parse_location(location: str) -> tuple[str, str]:

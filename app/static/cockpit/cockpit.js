@@ -137,8 +137,8 @@
     });
   }
 
-  // Bulk actions: a dry run counts the selection, the operator confirms, then the call carries that count
-  // (the API refuses if the selection changed meanwhile).
+  // Bulk actions: a dry run counts the selection, the operator confirms, then the call carries that count and
+  // the selection's digest (the API refuses if the selection changed meanwhile, even to as many requests).
   function bulkBody(form, extra) {
     var body = { filter: {} };
     new URLSearchParams(form.dataset.query || '').forEach(function (value, key) {
@@ -177,6 +177,7 @@
       busy(form, false);
       if (!counted.ok) { showProblem(form, problemText(counted)); announce(''); return; }
       var count = counted.data.matched;
+      var digest = counted.data.selection_digest;
       if (!count) { announce(bulkWords.none); return; }
       announce('');
       question.textContent = fill(bulkWords[kind + 'Question'], { count: count });
@@ -199,7 +200,7 @@
       };
       yes.onclick = function () {
         yes.disabled = true;
-        api('POST', path, bulkBody(form, Object.assign({ expected_count: count }, extra))).then(function (done) {
+        api('POST', path, bulkBody(form, Object.assign({ expected_count: count, selection_digest: digest }, extra))).then(function (done) {
           yes.disabled = false;
           close();
           if (!done.ok) { showProblem(form, problemText(done)); form.querySelector('button[type="submit"]').focus(); return; }
