@@ -76,6 +76,7 @@ def actions(_: Gettext) -> dict[str, str]:
         "email_skipped": _("Email skipped"),
         "redacted": _("Personal details masked"),
         "manual_step_opened": _("Manual task opened"),
+        "manual_step_not_opened": _("Manual task not opened"),
         "manual_step_done": _("Manual task done"),
         "manual_steps_cancelled": _("Manual tasks cancelled"),
         "recipient_notified": _("Recipient told of the erasure"),

@@ -34,6 +34,19 @@ async def open_tasks(session: AsyncSession, ctx: ServiceContext, request: Privac
     for source in ctx.sources.manual:
         if source.name in existing:
             continue
+        if not _known_to_owner(source, request):
+            # The owner could not find the person: no task (which, marked done, would tell the customer their
+            # data there was handled by hand); the timeline says why and the team is asked to step in.
+            names = ", ".join(source.identifiers)
+            timeline.record(
+                session,
+                request_id=request.id,
+                action="manual_step_not_opened",
+                actor=SYSTEM,
+                detail=f"{source.name}: its owner finds customers by {names}, and the request holds none of them",
+            )
+            await _alert_team(session, ctx, request, source, names)
+            continue
         task = repository.add(
             session, request_id=request.id, source=source.name, owner_email=source.owner_email, at=now
         )
@@ -50,18 +63,57 @@ async def open_tasks(session: AsyncSession, ctx: ServiceContext, request: Privac
     return created
 
 
-async def _email_owner(
-    session: AsyncSession, ctx: ServiceContext, request: PrivacyRequest, source: ManualSource
-) -> None:
-    # What finds the person in the owner's system: the identifiers the source is configured with (by default
-    # every one the request holds), through the same helper as a recipient's notice.
-    known = customer_identifiers(
+def _known_to_owner(source: ManualSource, request: PrivacyRequest) -> dict[str, str]:
+    """What finds the person in the owner's system: the identifiers the source is configured with (by default
+    every one the request holds), through the same helper as a recipient's notice."""
+    return customer_identifiers(
         source.identifiers,
         customer_id=request.customer_id,
         customer_email=request.customer_email,
         customer_name=request.customer_name,
         submitted_email=request.email,
     )
+
+
+async def _alert_team(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    request: PrivacyRequest,
+    source: ManualSource,
+    identifiers: str,
+) -> None:
+    if ctx.settings.privacy_team_email is None:
+        return
+    await enqueue_email(
+        session,
+        kind="manual_step_not_opened",
+        to=ctx.settings.privacy_team_email,
+        locale="en",
+        context={
+            "request": {
+                "id": str(request.id),
+                "type": request.type,
+                "regulation": request.regulation,
+                "email": None,
+                "received_at": request.received_at,
+                "due_at": request.due_at,
+                "locale": "en",
+            },
+            "source": source.name,
+            "owner_identifiers": identifiers,
+            "base_url": ctx.settings.base_url,
+        },
+        request_id=request.id,
+        mail_from_domain=ctx.mail_domain,
+        secret_key=ctx.secret_key,
+        settings=ctx.settings,
+    )
+
+
+async def _email_owner(
+    session: AsyncSession, ctx: ServiceContext, request: PrivacyRequest, source: ManualSource
+) -> None:
+    known = _known_to_owner(source, request)
     matched = request.customer_id is not None
     await enqueue_email(
         session,

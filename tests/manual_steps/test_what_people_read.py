@@ -310,3 +310,34 @@ async def test_an_owner_who_knows_customers_by_id_is_not_told_their_email_or_nam
     everything = every_text(message)
     for more_than_needed in ("ada@example.com", "Ada", "Lovelace", "Email address", "Name:"):
         assert more_than_needed not in everything
+
+
+@pytest.mark.parametrize("extra_sources", [ARCHIVE_BY_ID])
+async def test_a_customer_the_owner_cannot_find_gets_no_task_and_the_team_is_told(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    # The owner finds customers by their customer id only, and this address is in no directory: a task would
+    # be one nobody can do, and, marked done, would tell the customer their data there was erased by hand.
+    request_id = await confirm_deletion(client, keys, app, smtp_server, NOBODY)
+    await work(app)
+
+    assert await tasks(client, keys["operator"], request_id) == []
+    assert to(smtp_server, OWNER) == []
+    events = (await detail(client, keys["operator"], request_id))["events"]
+    [skipped] = [event for event in events if event["action"] == "manual_step_not_opened"]
+    assert skipped["detail"] == (
+        "paper_archive: its owner finds customers by customer_id, and the request holds none of them"
+    )
+    [alert] = to(smtp_server, TEAM, "Manual step not opened")
+    text = " ".join(plain(alert).split())
+    assert (
+        "paper_archive is not connected to this service, so its part of request "
+        f"{request_id} is done by hand. Its owner finds customers by customer_id only, and the request holds "
+        "none of these, so no task was opened and the owner was not emailed."
+    ) in text
+    assert NOBODY not in every_text(alert)
+    # The erasure is not held up by a task nobody can do, and the customer reads nothing about the archive.
+    assert await status_of(app, request_id) == "processed"
+    [completed] = to(smtp_server, NOBODY, DELETION_DONE)
+    for untrue in ("Our paper archive", "by hand"):
+        assert untrue not in every_text(completed)

@@ -223,6 +223,7 @@ def make_context(**overrides: Any) -> dict[str, Any]:
         "task_url": f"{BASE_URL}/cockpit/requests/{request['id']}",
         "manual": MANUAL,
         "recipient": "Paketblitz AG",
+        "owner_identifiers": "customer_id",
     }
     context.update(overrides)
     return context

@@ -180,6 +180,19 @@ FACTS: dict[str, dict[str, list[str]]] = {
         "en": ["Paketblitz AG received data that deletion request", ERROR, "Tell them another way"],
         "de": ["Paketblitz AG hat Daten erhalten", ERROR, "auf anderem Weg"],
     },
+    "manual_step_not_opened": {
+        "en": [
+            "paper_archive is not connected to this service",
+            "Its owner finds customers by customer_id only",
+            "no task was opened and the owner was not emailed",
+            "Find the customer there another way",
+        ],
+        "de": [
+            "paper_archive ist nicht an diesen Dienst angeschlossen",
+            "customer_id",
+            "wurde keine Aufgabe angelegt",
+        ],
+    },
     "manual_task": {
         "en": [
             "What to do in paper_archive:",
