@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import operators, sessions
 from app.auth.customer_tokens import CustomerTokenInvalid, CustomerTokens, KeysUnavailable
 from app.auth.keys import KEY_PREFIX, Principal, Role, authenticate
-from app.auth.oidc import OidcProvider, OidcRefused, OidcUnavailable
+from app.auth.oidc import NoRole, OidcProvider, OidcRefused, OidcUnavailable
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, ServiceUnavailable, Unauthorized
 from app.core.ratelimit import client_address, rate_limiter
@@ -77,6 +77,9 @@ async def _bearer_principal(
     if not token.startswith(KEY_PREFIX) and provider is not None:
         try:
             identity = await provider.verify_access_token(token)
+        except NoRole as error:
+            # A genuine token of a person the provider gives no cockpit role: known, not allowed (403).
+            raise Forbidden(f"The access token is refused: {error}.") from None
         except OidcRefused as error:
             await limiter.count_failed_authentication(address)
             raise Unauthorized(f"The access token is refused: {error}.") from None

@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 
+from app.auth.operators import find_by_email
+
 from ..conftest import bearer
 from ..helpers import submit
 from .conftest import add_operator
@@ -90,7 +92,6 @@ async def test_an_oidc_access_token_calls_the_api_as_the_person(
     [
         (lambda idp: idp.access_token(GRACE, audience="another-app"), "the token is for another audience"),
         (lambda idp: idp.access_token(GRACE, ttl=-120), "the token has expired"),
-        (lambda idp: idp.access_token(Person("eve@brand.test", "Eve", "marketing")), "no cockpit role"),
         (
             lambda idp: idp.mint({"email": "x@brand.test", "role": "admin"}, iss="https://evil.example"),
             "another issuer",
@@ -129,6 +130,18 @@ async def test_bad_access_tokens_are_refused(
     assert response.status_code == 401
     assert response.json()["error"] == "unauthorized"
     assert detail in response.json()["detail"]
+
+
+async def test_a_person_the_provider_gives_no_cockpit_role_is_forbidden(
+    client: httpx.AsyncClient, app: FastAPI, idp: OidcProvider
+) -> None:
+    token = idp.access_token(Person("eve@brand.test", "Eve", "marketing"))
+    response = await client.get("/v1/stats", headers=bearer(token))
+    assert response.status_code == 403  # a genuine token, a known person: authenticated, not allowed
+    assert response.json()["error"] == "forbidden"
+    assert "no cockpit role" in response.json()["detail"]
+    async with app.state.sessionmaker() as session:
+        assert await find_by_email(session, "eve@brand.test") is None  # no operator made for her
 
 
 async def test_a_removed_operators_token_is_refused(
