@@ -9,6 +9,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator, model_validator
@@ -43,6 +44,19 @@ def _duration_list(value: object) -> object:
     if isinstance(value, str):
         return [parse_duration(part) for part in value.split(",") if part.strip()]
     return value
+
+
+def _https_unless_local(url: str) -> None:
+    """An identity provider's keys decide who is who: they come over https, or over http from this machine only
+    (a provider on loopback, as in development and tests), never over plain http across a network."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1"):
+        return
+    raise ValueError(
+        "must start with https:// (or http://localhost or http://127.0.0.1 for a local provider)"
+    )
 
 
 def _origin_list(value: object) -> object:
@@ -281,8 +295,7 @@ class Settings(BaseSettings):
     def _oidc_issuer(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with https:// (or http:// for a local identity provider)")
+        _https_unless_local(value.strip())
         return value.strip()  # as the provider's tokens spell it in `iss`, trailing slash and all
 
     @field_validator("customer_token_jwks_url")
@@ -290,8 +303,7 @@ class Settings(BaseSettings):
     def _jwks_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with https:// (or http:// for a local identity provider)")
+        _https_unless_local(value)
         return value
 
     @field_validator("customer_token_public_key_file", mode="before")

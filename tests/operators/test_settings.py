@@ -18,6 +18,15 @@ from app.core.config import ConfigError, load_settings
         ({"SIGN_IN_LINK_TTL": "soon"}, "configuration error: SIGN_IN_LINK_TTL: "),
         ({"OIDC_ISSUER": "idp.example.com", "OIDC_CLIENT_ID": "c"}, "configuration error: OIDC_ISSUER: "),
         ({"OIDC_ISSUER": "https://idp.example.com"}, "OIDC_ISSUER needs OIDC_CLIENT_ID"),
+        # Keys fetched over plain http across a network could be swapped on the way: http is for loopback only.
+        (
+            {"OIDC_ISSUER": "http://idp.example.com", "OIDC_CLIENT_ID": "c"},
+            "configuration error: OIDC_ISSUER: must start with https:// (or http://localhost",
+        ),
+        (
+            {"CUSTOMER_TOKEN_JWKS_URL": "http://10.0.0.7/jwks.json"},
+            "configuration error: CUSTOMER_TOKEN_JWKS_URL: must start with https://",
+        ),
         ({"CORS_ORIGINS": "https://a.example/path"}, "configuration error: CORS_ORIGINS: "),
         ({"CORS_ORIGINS": "a.example"}, "configuration error: CORS_ORIGINS: "),
     ],
@@ -32,6 +41,19 @@ def test_bad_values_name_the_variable(
         load_settings()
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    ["https://idp.example.com/realms/brand/", "http://127.0.0.1:8080", "http://localhost:8080/realm"],
+)
+def test_an_issuer_over_https_or_on_this_machine_is_taken(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, issuer: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OIDC_ISSUER", issuer)
+    monkeypatch.setenv("OIDC_CLIENT_ID", "cockpit")
+    assert load_settings().oidc_issuer == issuer
 
 
 def test_defaults_and_values(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
