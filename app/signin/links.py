@@ -51,12 +51,14 @@ async def issue(session: AsyncSession, settings: Settings, operator: Operator) -
     return token
 
 
-async def is_usable(session: AsyncSession, settings: Settings, token: str) -> bool:
-    """True when the link is unused and unexpired (looking changes nothing)."""
+async def usable_for(session: AsyncSession, settings: Settings, token: str) -> Operator | None:
+    """The active operator an unused, unexpired link signs in, else None (looking changes nothing). The page
+    names them, so a person sent someone else's link sees whose session it would start."""
     if not looks_like_token(token):
-        return False
+        return None
     token_hash = hash_token(token, settings.resolved_secret_key())
-    return await repository.usable_link_owner(session, token_hash, now=clock.now()) is not None
+    operator_id = await repository.usable_link_owner(session, token_hash, now=clock.now())
+    return await operators.get_active(session, operator_id) if operator_id is not None else None
 
 
 async def use(session: AsyncSession, settings: Settings, token: str) -> uuid.UUID | None:

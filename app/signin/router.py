@@ -151,9 +151,13 @@ async def link_page(request: Request, session: SessionDep, ctx: ContextDep) -> H
     """A Sign in button; opening the link changes nothing."""
     await rate_limiter(request).hit("sign_in", client_address(request))
     token = request.query_params.get("token", "")[:MAX_FORM_FIELD]
-    usable = await links.is_usable(session, ctx.settings, token)
-    context = {"token": token if usable else None, "next": safe_next(request.query_params.get("next"))}
-    response = _page(ctx, request, "link", context, 200 if usable else 410)
+    operator = await links.usable_for(session, ctx.settings, token)
+    context = {
+        "token": token if operator is not None else None,
+        "email": operator.email if operator is not None else None,
+        "next": safe_next(request.query_params.get("next")),
+    }
+    response = _page(ctx, request, "link", context, 200 if operator is not None else 410)
     response.headers["Cache-Control"] = "no-store"  # the page holds the link's token
     return response
 

@@ -39,6 +39,9 @@ async def test_the_form_and_the_link_sign_in(
         page = await browser.get(link)
         assert page.status_code == 200
         assert '<button type="submit">Sign in</button>' in page.text
+        # It says whose session the button starts: a person sent someone else's link can tell.
+        assert "in this browser as grace@brand.test." in page.text
+        assert page.headers["Cache-Control"] == "no-store"  # the page holds the link's token
     assert (await browser.get("/cockpit/session")).status_code == 401
 
     done = await browser.post("/cockpit/sign-in/link", data={"token": hidden_token(page.text)})
