@@ -42,6 +42,8 @@ manual_task (owner)      ``request``, ``customer`` (``id``, ``email``, ``name``,
                          cockpit's request page); optional ``team_email`` (where an access request's copy goes)
 recipient_not_told       ``request``, ``recipient`` (its name), ``error`` (why it was not told), ``base_url``
   (team)
+email_not_delivered      ``request``, ``email_kind``, ``error``, ``base_url``; optional ``owner`` (a manual step
+  (team)                 owner's address; else the email was the customer's): an email was given up on
 manual_step_not_opened   ``request``, ``source``, ``owner_identifiers`` (those its owner finds customers by, text),
   (team)                 ``base_url``: the request holds none of them, so no task was opened
 operator_sign_in (team)  ``name``, ``sign_in_url``, ``expires_at``, ``link_ttl`` (timedelta): an operator's
@@ -90,6 +92,7 @@ _TEAM_KINDS: dict[str, tuple[str, ...]] = {
     "operator_sign_in": ("name", "sign_in_url", "expires_at", "link_ttl"),
     "recipient_not_told": ("request", "recipient", "error", "base_url"),
     "manual_step_not_opened": ("request", "source", "owner_identifiers", "base_url"),
+    "email_not_delivered": ("request", "email_kind", "error", "base_url"),
 }
 # To those the brand passed a customer's data to (GDPR Art. 19): signed by the brand, like a customer's.
 _RECIPIENT_KINDS: dict[str, tuple[str, ...]] = {
@@ -104,6 +107,7 @@ _OPTIONAL_DEFAULTS: dict[str, Any] = {
     "previous_due_at": None,
     "manual": None,
     "team_email": None,
+    "owner": None,
 }
 _ACTIONS = ("deleted", "anonymized", "kept")
 

@@ -100,12 +100,16 @@ async def _link_not_sent(
 
 async def on_email_dead(session: AsyncSession, job: Job, error: str, *, ctx: ServiceContext) -> None:
     """The worker gave up on an email (a permanent bounce, or its retries spent): it is marked failed as any
-    email; one written to a customer about a request also goes on that request's timeline and alerts the
-    team, since the customer is waiting for an answer that did not reach them. A team alert that fails
-    alerts no one (the team's own address is what failed)."""
+    email; one written to a customer about a request (or to a manual step's owner) also goes on that request's
+    timeline and alerts the team, since someone is waiting for an answer, or a task, that did not reach them. A
+    team alert that fails alerts no one (the team's own address is what failed)."""
     email = await emails.get(session, uuid.UUID(job.payload["email_id"]))
     await on_send_email_dead(session, job, error)
-    if email is None or email.request_id is None or email.kind in TEAM_KINDS:
+    if email is None or email.request_id is None:
+        return
+    # The owner of a system without an API who never learnt of their task: the request would wait for it.
+    owner = email.to_address if email.kind == "manual_task" else None
+    if email.kind in TEAM_KINDS and owner is None:
         return
     request = await repository.get(session, email.request_id)
     if request is None:
@@ -122,8 +126,10 @@ async def on_email_dead(session: AsyncSession, job: Job, error: str, *, ctx: Ser
     await email_team(
         session,
         ctx,
-        "request_failed",
+        "email_not_delivered",
         request_id=request.id,
         request=email_context(request),
-        error=f"the {email.kind} email to the customer could not be delivered ({error}); reach them another way",
+        email_kind=email.kind,
+        owner=owner,
+        error=error,
     )

@@ -107,7 +107,7 @@ async def test_a_permanent_refusal_is_not_retried(
         rows = await emails(app.state.sessionmaker)
         assert sorted((row.kind, row.to_address, row.status) for row in rows) == [
             ("access_acknowledged", "nobody@example.com", "failed"),
-            ("request_failed", TEAM, "failed"),
+            ("email_not_delivered", TEAM, "failed"),
         ]
         assert server.received == []
 
@@ -133,5 +133,10 @@ async def test_a_bounced_customer_email_is_on_the_timeline_and_the_team_is_told(
         [alert] = [m for m in server.messages if str(m["To"]) == TEAM]
         body = alert.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert created["id"] in body
-        assert "access_acknowledged email to the customer could not be delivered" in body
+        assert (
+            f"The access_acknowledged email about request {created['id']} to the customer could not" in body
+        )
+        assert "550 5.1.1 Mailbox does not exist" in body
+        assert "Reach them another way" in body
+        assert "accept it again" not in body  # nothing failed that accepting again would retry
         assert [str(m["To"]) for m in server.messages] == [TEAM]

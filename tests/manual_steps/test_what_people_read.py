@@ -341,3 +341,27 @@ async def test_a_customer_the_owner_cannot_find_gets_no_task_and_the_team_is_tol
     [completed] = to(smtp_server, NOBODY, DELETION_DONE)
     for untrue in ("Our paper archive", "by hand"):
         assert untrue not in every_text(completed)
+
+
+async def test_an_owners_task_email_that_bounces_is_on_the_timeline_and_the_team_is_told(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    smtp_server.refuse_for = {OWNER: "550 5.1.1 Mailbox does not exist"}
+    request_id = (await submit(client, keys["app"], type="access", email="ada@example.com"))["id"]
+    await accept(client, keys["operator"], request_id, "automatic")
+    await work(app)
+
+    # The request waits for a task its owner never heard of: the team must know, and the timeline says so.
+    assert await status_of(app, request_id) == "in_progress"
+    events = (await detail(client, keys["operator"], request_id))["events"]
+    [failed] = [event for event in events if event["action"] == "email_failed"]
+    assert failed["detail"].startswith("the manual_task email could not be delivered: ")
+    assert "550 5.1.1 Mailbox does not exist" in failed["detail"]
+    [alert] = to(smtp_server, TEAM, "Email not delivered")
+    text = " ".join(plain(alert).split())
+    assert (
+        f"The manual_task email about request {request_id} to {OWNER}, the owner of a manual step, could not be "
+        "delivered: "
+    ) in text
+    assert "550 5.1.1 Mailbox does not exist" in text
+    assert to(smtp_server, OWNER) == []

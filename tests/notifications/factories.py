@@ -224,6 +224,7 @@ def make_context(**overrides: Any) -> dict[str, Any]:
         "manual": MANUAL,
         "recipient": "Paketblitz AG",
         "owner_identifiers": "customer_id",
+        "email_kind": "access_acknowledged",
     }
     context.update(overrides)
     return context

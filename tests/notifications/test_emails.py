@@ -180,6 +180,15 @@ FACTS: dict[str, dict[str, list[str]]] = {
         "en": ["Paketblitz AG received data that deletion request", ERROR, "Tell them another way"],
         "de": ["Paketblitz AG hat Daten erhalten", ERROR, "auf anderem Weg"],
     },
+    "email_not_delivered": {
+        "en": [
+            "The access_acknowledged email about request",
+            "to the customer could not be delivered:",
+            ERROR,
+            "Reach them another way",
+        ],
+        "de": ["konnte nicht zugestellt werden", ERROR, "auf anderem Weg"],
+    },
     "manual_step_not_opened": {
         "en": [
             "paper_archive is not connected to this service",

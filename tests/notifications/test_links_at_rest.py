@@ -150,7 +150,7 @@ async def test_an_email_given_up_on_keeps_no_body(
     rows = await emails_table(app)
     assert sorted((row["kind"], row["status"]) for row in rows) == [
         ("deletion_confirmation", "failed"),
-        ("request_failed", "failed"),
+        ("email_not_delivered", "failed"),
     ]
     [failed] = [row for row in rows if row["kind"] == "deletion_confirmation"]
     assert failed["to_address"] == "ada@example.com"
