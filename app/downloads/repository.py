@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import Select, select, union_all, update
+from sqlalchemy import Select, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Download, PrivacyRequest
@@ -65,8 +65,15 @@ async def count_download(session: AsyncSession, download_id: uuid.UUID) -> None:
     )
 
 
-async def expired_unpurged(session: AsyncSession, *, now: datetime, limit: int) -> list[Download]:
-    query = select(Download).where(Download.expires_at <= now, Download.purged_at.is_(None)).limit(limit)
+async def expired_unpurged(
+    session: AsyncSession, *, now: datetime, limit: int, after: tuple[datetime, uuid.UUID] | None = None
+) -> list[Download]:
+    """Expired, unpurged downloads, oldest expiry first; ``after`` (an expiry and id) pages on past the last
+    batch, so packages that keep failing do not hide those behind them."""
+    query = select(Download).where(Download.expires_at <= now, Download.purged_at.is_(None))
+    if after is not None:
+        query = query.where(tuple_(Download.expires_at, Download.id) > tuple_(*after))
+    query = query.order_by(Download.expires_at, Download.id).limit(limit)
     return list((await session.scalars(query)).all())
 
 

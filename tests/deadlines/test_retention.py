@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import clock
 from app.core.config import Settings
 from app.core.context import ServiceContext
+from app.downloads import sweep as downloads_sweep
 from app.models import Download, PrivacyRequest, RequestEvent, RequestEventText
 from app.wiring import SWEEP_STEPS
 from app.worker.sweep import run_sweep
@@ -255,6 +256,40 @@ async def test_an_expired_package_that_cannot_be_deleted_is_tried_again_at_the_n
     [download] = await rows(app, "SELECT purged_at FROM downloads")
     assert download["purged_at"] is not None
     assert not await asyncio.to_thread(damaged.exists)
+
+
+async def test_packages_that_keep_failing_do_not_hold_back_those_behind_them(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    keys: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Batches of two (instead of 200), so that two undeletable packages fill a whole batch.
+    monkeypatch.setattr(downloads_sweep, "BATCH", 2)
+    clock.freeze(T0)
+    for n, email in enumerate(("ada@example.com", "grace@example.com", "alan@example.com")):
+        await _automatic_access(client, keys, email)
+        await sweep(app)
+        clock.advance(timedelta(minutes=n + 1))  # each expires after the one before
+    packages = await rows(app, "SELECT path FROM downloads ORDER BY expires_at")
+    assert len(packages) == 3
+    # The two that expire first cannot be deleted: their paths are now directories, which no unlink removes.
+    async with app.state.sessionmaker() as session:
+        for n, package in enumerate(packages[:2]):
+            damaged = tmp_path / f"damaged-{n}"
+            await asyncio.to_thread(damaged.mkdir)
+            await session.execute(
+                update(Download).where(Download.path == package["path"]).values(path=str(damaged))
+            )
+        await session.commit()
+
+    clock.advance(timedelta(days=31))
+    await sweep(app)
+
+    purged = await rows(app, "SELECT purged_at FROM downloads ORDER BY expires_at")
+    assert [row["purged_at"] is not None for row in purged] == [False, False, True]
+    assert not await asyncio.to_thread(Path(packages[2]["path"]).exists)
 
 
 async def _automatic_access(client: httpx.AsyncClient, keys: dict[str, str], email: str) -> None:
