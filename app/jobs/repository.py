@@ -131,3 +131,8 @@ async def delete_finished_before(session: AsyncSession, before: datetime, *, lim
     return await delete_oldest(
         session, Job.id, Job.finished_at, before=before, limit=limit, where=text(FINISHED_JOBS_SQL)
     )
+
+
+async def set_payload(session: AsyncSession, job_id: int, payload: dict[str, Any]) -> None:
+    """Replace a job's payload: what a run learnt that its retry needs (e.g. what an erasure already removed)."""
+    await session.execute(update(Job).where(Job.id == job_id).values(payload=payload))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -13,6 +14,7 @@ from app.core.context import ServiceContext
 from app.core.db import unit_of_work
 from app.core.lifecycle import Status
 from app.downloads.service import revoke_for_erasure
+from app.jobs import repository as jobs
 from app.manual import repository as manual
 from app.models import Job
 from app.requests import repository
@@ -48,7 +50,12 @@ async def run_erasure(
                 told = list(dict.fromkeys(r.message.strip() for r in refusals if r.message.strip()))
                 await email_customer(session, ctx, failed, "deletion_refused", reasons=told)
             return
-        report = await ctx.sources.erase(identity)
+        report = _with_earlier_run(await ctx.sources.erase(identity), job.payload.get("erased"))
+    # What the sources removed is kept apart, committed now: if recording it below fails (the database away a
+    # moment), the retry finds nothing left to erase, and without this it would report, and tell the customer
+    # and the recipients, that nothing was erased.
+    async with unit_of_work(sessionmaker) as writer:
+        await jobs.set_payload(writer, job.id, {**job.payload, "erased": report})
     # Locked: a manual task marked done at this moment sees this erasure, or this sees that task done.
     request = await manual.lock_request(session, request_id)
     if request is None or request.status != Status.IN_PROGRESS:
@@ -58,6 +65,22 @@ async def run_erasure(
     await revoke_for_erasure(session, ctx, request, at=clock.now())
     # Processed and the customer told now, or when the last manual task is done (app.requests.completion).
     await erasure_ran(session, ctx, request, report)
+
+
+def _with_earlier_run(report: dict[str, Any], earlier: dict[str, Any] | None) -> dict[str, Any]:
+    """This run's report, with what an earlier run of the same job erased before its record was lost: per
+    entity, the outcome that counted more records (erasing again finds those already gone no more)."""
+    if not earlier:
+        return report
+    sources: dict[str, dict[str, Any]] = {
+        name: dict(entities) for name, entities in (report.get("sources") or {}).items()
+    }
+    for name, entities in (earlier.get("sources") or {}).items():
+        for entity, outcome in entities.items():
+            now = sources.setdefault(name, {}).get(entity)
+            if now is None or int(outcome.get("count") or 0) > int(now.get("count") or 0):
+                sources[name][entity] = outcome
+    return {**report, "sources": sources}
 
 
 def _summary(report: dict[str, object]) -> str:

@@ -4,15 +4,19 @@ a refusing source stops everything; a failed erasure is retried safely."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 
+from app.core import clock
 from app.core.config import Settings
 
-from ..conftest import TEAM
+from ..conftest import TEAM, sync_pg_url
 from ..helpers import HASHED, detail, submit
 from ..sources.http_source import HttpSourceServer
 from .world import accept, confirmed_deletion, emails_to, events, snapshot_rows, work
@@ -223,3 +227,69 @@ async def test_failed_erasure_halfway_is_retried_safely(
     assert report["sources"]["loyalty"] == {
         "points": {"action": "deleted", "title": "points", **NOTHING_TO_SAY}
     }
+
+
+def _refuse_recording_erasures(database_url: str, *, on: bool) -> None:
+    """The service's own database refuses (or takes again) the `erased` timeline entry: a failure after the
+    sources erased and before the request's record commits, as a database going away a moment would cause."""
+    if database_url.startswith("postgresql"):
+        statements = (
+            [
+                "CREATE FUNCTION refuse_erased() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'the database went away'; END $$",
+                "CREATE TRIGGER refuse_erased BEFORE INSERT ON request_events FOR EACH ROW "
+                "WHEN (NEW.action = 'erased') EXECUTE FUNCTION refuse_erased()",
+            ]
+            if on
+            else ["DROP TRIGGER refuse_erased ON request_events", "DROP FUNCTION refuse_erased()"]
+        )
+        with psycopg.connect(sync_pg_url(database_url), autocommit=True) as connection:
+            for statement in statements:
+                connection.execute(statement)
+        return
+    path = make_url(database_url).database
+    assert path is not None
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "CREATE TRIGGER refuse_erased BEFORE INSERT ON request_events WHEN NEW.action = 'erased' "
+            "BEGIN SELECT RAISE(ABORT, 'the database went away'); END"
+            if on
+            else "DROP TRIGGER refuse_erased"
+        )
+
+
+async def test_an_erasure_whose_record_failed_reports_what_it_erased_when_retried(
+    client: httpx.AsyncClient,
+    keys: dict[str, str],
+    app: FastAPI,
+    settings: Settings,
+    world: Path,
+    remote: HttpSourceServer,
+) -> None:
+    request_id = await confirmed_deletion(client, keys, settings.mail_dir, app, email="ada@example.com")
+    _refuse_recording_erasures(settings.database_url, on=True)
+    clock.freeze(clock.now())  # the retry waits for its backoff: one attempt now
+    await app.state.worker.run_until_idle()
+
+    assert_ada_erased(world)  # the sources erased ...
+    assert "cus_1" not in remote.data
+    view = await detail(client, keys["operator"], request_id)
+    assert (view["status"], view["result"]) == ("in_progress", None)  # ... but nothing of it was recorded
+
+    _refuse_recording_erasures(settings.database_url, on=False)
+    clock.advance(timedelta(minutes=1))
+    await work(app)
+
+    # The retry finds nothing left to erase; the report, the timeline and the customer's email still say
+    # what the first run removed (never "no personal data found").
+    view = await detail(client, keys["operator"], request_id)
+    assert view["status"] == "processed"
+    assert view["result"]["sources"]["crm"] == EXPECTED_REPORT["sources"]["crm"]
+    assert view["result"]["sources"]["support"] == EXPECTED_REPORT["sources"]["support"]
+    assert view["result"]["sources"]["loyalty"]["points"]["count"] == 2
+    [erased] = [e for e in view["events"] if e["action"] == "erased"]
+    assert erased["detail"] == "4 records deleted, 4 anonymised, 2 kept"
+    [done] = emails_to(settings.mail_dir, "ada@example.com", "has been carried out")
+    assert "- customers: 1 record\n" in done
+    assert "- points: 2 records\n" in done
+    assert "We found no personal data about you to erase." not in done
