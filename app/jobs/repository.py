@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import Table, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -97,10 +97,14 @@ async def extend_leases(session: AsyncSession, *, worker_id: str, until: datetim
 
 
 async def mark_done(session: AsyncSession, job_id: int, *, worker_id: str) -> bool:
-    """Finish a job this worker still holds; False when its lease was lost to another worker."""
+    """Finish a job this worker still holds; False when its lease was lost to another worker.
+
+    A Core UPDATE of the table (once per job): no session object holds the row, so the ORM's bulk-update path
+    (looking for objects to synchronise) would only cost time."""
+    jobs = cast(Table, Job.__table__)
     result = await session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == "running", Job.locked_by == worker_id)
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.status == "running", jobs.c.locked_by == worker_id)
         .values(status="done", finished_at=clock.now(), locked_until=None)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

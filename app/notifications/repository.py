@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import text, update
+from sqlalchemy import Table, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import delete_oldest
@@ -23,10 +24,14 @@ async def get(session: AsyncSession, email_id: uuid.UUID) -> Email | None:
 
 
 async def mark_sent(session: AsyncSession, email_id: uuid.UUID, *, at: datetime) -> bool:
-    """A pending email was delivered: it keeps its kind, recipient, Message-ID, subject and times, not its bodies."""
+    """A pending email was delivered: it keeps its kind, recipient, Message-ID, subject and times, not its bodies.
+
+    A Core UPDATE of the table (once per email): the sending job holds no object of the row, so the ORM's
+    bulk-update path would only cost time."""
+    emails = cast(Table, Email.__table__)
     result = await session.execute(
-        update(Email)
-        .where(Email.id == email_id, Email.status == "pending")
+        update(emails)
+        .where(emails.c.id == email_id, emails.c.status == "pending")
         .values(status="sent", sent_at=at, text_body=None, html_body=None)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -96,11 +96,14 @@ async def stream_zip(
     request: dict[str, Any],
     customer: dict[str, Any] | None,
     reader: Reader | None = None,
+    batches: AsyncIterator[tuple[str, str, list[dict[str, Any]]]] | None = None,
 ) -> AsyncIterator[bytes]:
     """The zip package for the identity, as chunks, with memory bounded by one batch of rows; ``report.html``
     is written for ``reader`` (the request's language, ``TIMEZONE``, the brand).
 
-    The next batch is read from the sources while the current one is written to the package.
+    The next batch is read from the sources while the current one is written to the package. ``batches``: the
+    identity's records already being read (``sources.collect_batches``, as a caller that looked at the first
+    ones hands them on), instead of a read of its own; closed with the package.
     """
     loop = asyncio.get_running_loop()
     # One thread does all the package's blocking work (temp files, compression) in order: the clean-up after a
@@ -124,8 +127,10 @@ async def stream_zip(
         )
         cleanup.push_async_callback(blocking, package.close)
 
-        async with aclosing(read_ahead(sources.collect_batches(identity))) as batches:
-            async for source, entity, records in batches:
+        if batches is None:
+            batches = sources.collect_batches(identity)
+        async with aclosing(read_ahead(batches)) as ahead:
+            async for source, entity, records in ahead:
                 if chunk := await blocking(partial(package.add, source, entity, records)):
                     yield chunk
 

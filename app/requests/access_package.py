@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,7 +24,10 @@ from app.requests.actions import transition
 from app.requests.completion import manual_sources_done
 from app.requests.failure import hopeless_source_errors_are_permanent
 from app.requests.notify import email_customer
-from app.sources import DataSources, Identity
+from app.sources import Identity
+
+# (source, entity, records): one batch of a read of the sources.
+Batch = tuple[str, str, list[dict[str, Any]]]
 
 
 def identity_of(request: PrivacyRequest) -> Identity:
@@ -61,34 +64,42 @@ async def run_access_package(
         snapshot = await repository.get(reader, request_id)
     if snapshot is None or snapshot.status not in (Status.IN_PROGRESS, Status.PROCESSED):
         return  # dismissed meanwhile: nothing to deliver
-    with hopeless_source_errors_are_permanent():
-        found = await holds_anything(ctx.sources, identity_of(snapshot))
-    if not found:
-        await _record_no_data(session, ctx, request_id=request_id)
-        return
-    meta, customer = package_meta(snapshot)
-    chunks = stream_zip(
-        ctx.sources,
-        identity_of(snapshot),
-        request=meta,
-        customer=customer,
-        reader=Reader.of(ctx.settings, snapshot.locale),
-    )
-    saved: SavedPackage | None = None
-    recorded = False
-    try:
+    identity = identity_of(snapshot)
+    # One read of the sources: its first records decide whether there is anything to package, and the same
+    # read (those records first) goes on into the package.
+    reading = ctx.sources.collect_batches(identity)
+    async with contextlib.aclosing(cast(AsyncGenerator[Batch], reading)):
         with hopeless_source_errors_are_permanent():
-            saved = await ctx.packages.save(chunks)
-        recorded = await _record(session, ctx, request_id=request_id, path=saved.location, size=saved.size)
-        if recorded:
-            # If the job's transaction still rolls back (a lost lease, a failed commit), no row points at
-            # the package: remove it rather than leave an encrypted orphan that no sweep would purge.
-            session.info.setdefault(ON_ROLLBACK, []).append(
-                functools.partial(ctx.packages.discard, saved.location)
+            read = await first_records(reading)
+        if read is None:
+            await _record_no_data(session, ctx, request_id=request_id)
+            return
+        meta, customer = package_meta(snapshot)
+        chunks = stream_zip(
+            ctx.sources,
+            identity,
+            request=meta,
+            customer=customer,
+            reader=Reader.of(ctx.settings, snapshot.locale),
+            batches=_replayed(read, reading),
+        )
+        saved: SavedPackage | None = None
+        recorded = False
+        try:
+            with hopeless_source_errors_are_permanent():
+                saved = await ctx.packages.save(chunks)
+            recorded = await _record(
+                session, ctx, request_id=request_id, path=saved.location, size=saved.size
             )
-    finally:
-        if saved is not None and not recorded:
-            await ctx.packages.discard(saved.location)
+            if recorded:
+                # If the job's transaction still rolls back (a lost lease, a failed commit), no row points at
+                # the package: remove it rather than leave an encrypted orphan that no sweep would purge.
+                session.info.setdefault(ON_ROLLBACK, []).append(
+                    functools.partial(ctx.packages.discard, saved.location)
+                )
+        finally:
+            if saved is not None and not recorded:
+                await ctx.packages.discard(saved.location)
 
 
 async def _record(
@@ -131,15 +142,23 @@ async def _record(
     return True
 
 
-async def holds_anything(sources: DataSources, identity: Identity) -> bool:
-    """Whether any source holds a record of the identity; stops reading at the first one."""
-    # An async generator: closed at once when a record is found (the source releases its cursor).
-    reading = cast(AsyncGenerator[tuple[str, str, list[dict[str, Any]]]], sources.collect_batches(identity))
-    async with contextlib.aclosing(reading) as batches:
-        async for _source, _entity, records in batches:
-            if records:
-                return True
-    return False
+async def first_records(batches: AsyncIterator[Batch]) -> list[Batch] | None:
+    """The batches read from ``batches`` up to and including the first one holding a record (the rest stays
+    unread); None when no source holds any (everything was read)."""
+    read: list[Batch] = []
+    async for batch in batches:
+        read.append(batch)
+        if batch[2]:
+            return read
+    return None
+
+
+async def _replayed(read: list[Batch], rest: AsyncIterator[Batch]) -> AsyncIterator[Batch]:
+    """The batches already read, then the rest of the same read."""
+    for batch in read:
+        yield batch
+    async for batch in rest:
+        yield batch
 
 
 async def _record_no_data(session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID) -> None:

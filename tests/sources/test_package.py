@@ -58,6 +58,39 @@ async def test_json_holds_every_entity_and_only_the_customer(
     assert "bob" not in json.dumps(sources)
 
 
+async def test_zip_from_a_read_already_begun_is_the_zip_of_its_own_read(
+    shop: DataSources, remote: HttpSourceServer
+) -> None:
+    """The access package job looks at the first records of its one read, then hands the read on: the package
+    holds the same entries, data.json and CSVs as one built from a read of its own."""
+    remote.data["cus_1"] = {"points": [{"balance": 120}]}
+    own = zipfile.ZipFile(io.BytesIO(await joined(stream_zip(shop, ADA, request=REQUEST, customer=CUSTOMER))))
+
+    reading = shop.collect_batches(ADA)
+    first = await anext(reading)
+
+    async def handed_on() -> AsyncIterator[tuple[str, str, list[dict[str, Any]]]]:
+        yield first
+        async for batch in reading:
+            yield batch
+
+    begun = zipfile.ZipFile(
+        io.BytesIO(
+            await joined(stream_zip(shop, ADA, request=REQUEST, customer=CUSTOMER, batches=handed_on()))
+        )
+    )
+
+    assert begun.namelist() == own.namelist()
+    for name in own.namelist():
+        if name.endswith(".csv"):
+            assert begun.read(name) == own.read(name), name
+    documents = [json.loads(archive.read("data.json")) for archive in (own, begun)]
+    for document in documents:
+        del document["generated_at"]
+    assert documents[0] == documents[1]
+    assert documents[1]["sources"]["loyalty"] == {"points": [{"balance": 120}]}
+
+
 async def test_json_for_someone_unknown_lists_every_entity_empty(shop: DataSources) -> None:
     document = json.loads(
         await joined(stream_json(shop, Identity.of(email="x@example.com"), request=REQUEST, customer=None))
