@@ -14,7 +14,7 @@ from app.core.context import ServiceContext
 from app.manual import repository
 from app.manual.repository import Cursor
 from app.models import ManualTask, PrivacyRequest
-from app.notifications.outbox import enqueue_email
+from app.notifications.outbox import email_context, email_team, enqueue_email
 from app.sources.config import ManualSource, customer_identifiers, in_language
 
 
@@ -45,7 +45,15 @@ async def open_tasks(session: AsyncSession, ctx: ServiceContext, request: Privac
                 actor=SYSTEM,
                 detail=f"{source.name}: its owner finds customers by {names}, and the request holds none of them",
             )
-            await _alert_team(session, ctx, request, source, names)
+            await email_team(
+                session,
+                ctx,
+                "manual_step_not_opened",
+                request_id=request.id,
+                request=email_context(request),
+                source=source.name,
+                owner_identifiers=names,
+            )
             continue
         task = repository.add(
             session, request_id=request.id, source=source.name, owner_email=source.owner_email, at=now
@@ -72,41 +80,6 @@ def _known_to_owner(source: ManualSource, request: PrivacyRequest) -> dict[str, 
         customer_email=request.customer_email,
         customer_name=request.customer_name,
         submitted_email=request.email,
-    )
-
-
-async def _alert_team(
-    session: AsyncSession,
-    ctx: ServiceContext,
-    request: PrivacyRequest,
-    source: ManualSource,
-    identifiers: str,
-) -> None:
-    if ctx.settings.privacy_team_email is None:
-        return
-    await enqueue_email(
-        session,
-        kind="manual_step_not_opened",
-        to=ctx.settings.privacy_team_email,
-        locale="en",
-        context={
-            "request": {
-                "id": str(request.id),
-                "type": request.type,
-                "regulation": request.regulation,
-                "email": None,
-                "received_at": request.received_at,
-                "due_at": request.due_at,
-                "locale": "en",
-            },
-            "source": source.name,
-            "owner_identifiers": identifiers,
-            "base_url": ctx.settings.base_url,
-        },
-        request_id=request.id,
-        mail_from_domain=ctx.mail_domain,
-        secret_key=ctx.secret_key,
-        settings=ctx.settings,
     )
 
 

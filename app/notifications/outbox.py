@@ -13,14 +13,56 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
 from app.core.config import Settings
+from app.core.context import ServiceContext
 from app.core.i18n import normalize_locale
 from app.jobs import repository as jobs
-from app.models import Email
+from app.models import Email, PrivacyRequest
 from app.notifications import repository
 from app.notifications.emails import render_email
 from app.notifications.sealing import UnreadableBody, seal, unseal
 
 SEND_EMAIL_JOB = "send_email"
+
+
+def email_context(request: PrivacyRequest) -> dict[str, Any]:
+    """The facts about a request that every email template may show."""
+    return {
+        "id": str(request.id),
+        "type": request.type,
+        "status": request.status,
+        "regulation": request.regulation,
+        "email": request.email,
+        "customer_name": request.customer_name,
+        "received_at": request.received_at,
+        "due_at": request.due_at,
+        "locale": request.locale,
+    }
+
+
+async def email_team(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    kind: str,
+    *,
+    request_id: uuid.UUID | None = None,
+    **context: Any,
+) -> bool:
+    """Queue an alert to PRIVACY_TEAM_EMAIL, in English; none when it is unset. Every domain's alerts go
+    through here (a request failed, a recipient not told, a manual step not opened...)."""
+    if ctx.settings.privacy_team_email is None:
+        return False
+    await enqueue_email(
+        session,
+        kind=kind,
+        to=ctx.settings.privacy_team_email,
+        locale="en",
+        context={"base_url": ctx.settings.base_url, **context},
+        request_id=request_id,
+        mail_from_domain=ctx.mail_domain,
+        secret_key=ctx.secret_key,
+        settings=ctx.settings,
+    )
+    return True
 
 
 def make_message_id(email_id: uuid.UUID, domain: str) -> str:

@@ -14,7 +14,7 @@ from app.core import clock
 from app.core.context import ServiceContext
 from app.jobs import repository as jobs
 from app.models import PrivacyRequest
-from app.notifications.outbox import enqueue_email
+from app.notifications.outbox import email_context, email_team, enqueue_email
 from app.notifications.sealing import seal
 from app.recipients import repository
 from app.sources.config import Recipient, customer_identifiers, in_language
@@ -135,36 +135,18 @@ async def alert_team(
 ) -> bool:
     """Email PRIVACY_TEAM_EMAIL (when set) that a recipient was not told of an erasure, and why, so that
     someone tells them another way: like a customer's email given up on (``app.requests.failure``)."""
-    if ctx.settings.privacy_team_email is None:
-        return False
     request = await repository.request_of(session, request_id)
     if request is None:
         return False
-    await enqueue_email(
+    return await email_team(
         session,
-        kind=NOT_TOLD_EMAIL,
-        to=ctx.settings.privacy_team_email,
-        locale="en",
-        context={
-            "request": {
-                "id": str(request.id),
-                "type": request.type,
-                "regulation": request.regulation,
-                "email": None,
-                "received_at": request.received_at,
-                "due_at": request.due_at,
-                "locale": "en",
-            },
-            "recipient": recipient,
-            "error": problem,
-            "base_url": ctx.settings.base_url,
-        },
+        ctx,
+        NOT_TOLD_EMAIL,
         request_id=request.id,
-        mail_from_domain=ctx.mail_domain,
-        secret_key=ctx.secret_key,
-        settings=ctx.settings,
+        request=email_context(request),
+        recipient=recipient,
+        error=problem,
     )
-    return True
 
 
 def _identifiers(request: PrivacyRequest, recipient: Recipient) -> dict[str, str]:

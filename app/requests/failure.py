@@ -17,10 +17,9 @@ from app.models import Job, PrivacyRequest
 from app.notifications import repository as emails
 from app.notifications.emails import TEAM_KINDS
 from app.notifications.jobs import on_send_email_dead
+from app.notifications.outbox import email_context, email_team
 from app.requests import repository
 from app.requests.actions import transition
-from app.requests.notify import email_team
-from app.requests.views import email_context
 from app.sources import SourceError
 
 

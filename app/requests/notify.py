@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -12,8 +11,7 @@ from app.audit import repository as timeline
 from app.audit.repository import SYSTEM
 from app.core.context import ServiceContext
 from app.models import PrivacyRequest
-from app.notifications.outbox import enqueue_email
-from app.requests.views import email_context
+from app.notifications.outbox import email_context, enqueue_email
 
 
 async def email_customer(
@@ -60,28 +58,3 @@ async def email_confirmation_link(
         expires_at=expires_at,
         entities=ctx.sources.describe(),
     )
-
-
-async def email_team(
-    session: AsyncSession,
-    ctx: ServiceContext,
-    kind: str,
-    *,
-    request_id: uuid.UUID | None = None,
-    **context: Any,
-) -> bool:
-    """Queue an alert to PRIVACY_TEAM_EMAIL; none when it is unset."""
-    if ctx.settings.privacy_team_email is None:
-        return False
-    await enqueue_email(
-        session,
-        kind=kind,
-        to=ctx.settings.privacy_team_email,
-        locale="en",
-        context={"base_url": ctx.settings.base_url, **context},
-        request_id=request_id,
-        mail_from_domain=ctx.mail_domain,
-        secret_key=ctx.secret_key,
-        settings=ctx.settings,
-    )
-    return True

@@ -18,8 +18,9 @@ from app.core.lifecycle import Action
 from app.deadlines.due_dates import days_left
 from app.manual import repository as manual
 from app.models import ManualTask, PrivacyRequest
+from app.notifications.outbox import email_team
 from app.requests import actions, redaction, repository
-from app.requests.notify import email_customer, email_team
+from app.requests.notify import email_customer
 
 log = logging.getLogger("app.requests.sweep")
 

@@ -87,18 +87,3 @@ def detail_view(request: PrivacyRequest, events: Sequence[Entry], *, now: dateti
     body["events"] = [{"at": e.at, "action": e.action, "actor": e.actor, "detail": e.detail} for e in events]
     body["result"] = request.result
     return body
-
-
-def email_context(request: PrivacyRequest) -> dict[str, Any]:
-    """The facts about a request that every email template may show."""
-    return {
-        "id": str(request.id),
-        "type": request.type,
-        "status": request.status,
-        "regulation": request.regulation,
-        "email": request.email,
-        "customer_name": request.customer_name,
-        "received_at": request.received_at,
-        "due_at": request.due_at,
-        "locale": request.locale,
-    }

@@ -24,6 +24,7 @@ from ..conftest import bearer
 from ..english import english_words_in
 from ..helpers import submit
 from ..processing.world import work
+from ..webhooks.conftest import SHORT_SCHEDULE, deliveries, subscribe
 from ..webhooks.receiver import Receiver, running_receiver
 
 PAGES = ["/cockpit", "/cockpit/intake", "/cockpit/dashboard"]
@@ -313,31 +314,7 @@ async def test_what_people_typed_is_escaped_on_every_page(
 
 # The webhook screens (admins only). Deliveries are made by the real worker to a real receiver on 127.0.0.1
 # (tests/webhooks/receiver.py); a receiver that keeps failing is given up on within a second.
-QUICK_WEBHOOKS = {
-    "webhook_retry_base": "PT0.01S",
-    "webhook_retry_max_delay": "PT0.1S",
-    "webhook_retry_for": "PT1S",
-    "timezone": "Europe/Berlin",
-}
-
-
-async def subscribe(
-    client: httpx.AsyncClient, admin_key: str, receiver: Receiver, events: list[str], **extra: Any
-) -> dict[str, Any]:
-    response = await client.post(
-        "/v1/webhooks", json={"url": receiver.url, "events": events, **extra}, headers=bearer(admin_key)
-    )
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    receiver.secret = created["secret"]
-    return created
-
-
-async def deliveries_of(client: httpx.AsyncClient, admin_key: str, webhook_id: str) -> list[dict[str, Any]]:
-    response = await client.get(f"/v1/webhooks/{webhook_id}/deliveries", headers=bearer(admin_key))
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
+QUICK_WEBHOOKS = {**SHORT_SCHEDULE, "timezone": "Europe/Berlin"}
 
 
 async def delivered_and_failed(
@@ -389,7 +366,7 @@ async def test_an_admin_sees_the_webhooks_and_each_ones_deliveries_with_their_at
     assert '<span class="chip status-processed">Delivered</span>' in oldest
     assert "<code>request.received</code>" in newest
     # Every attempt: its time in the configured timezone, the receiver's status code and the error.
-    items = await deliveries_of(client, keys["admin"], hook["id"])
+    items = (await deliveries(client, keys["admin"], hook["id"]))["items"]
     assert [item["status"] for item in items] == ["failed", "delivered"]
     refused, taken = items[0]["attempts"], items[1]["attempts"]
     assert len(refused) >= 2
