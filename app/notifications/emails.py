@@ -15,7 +15,7 @@ language (``{"en": ..., "de": ...}``) or one string for every language.
 kind                     keys
 ======================== =====================================================================================
 access_acknowledged      ``request``
-access_no_data           ``request``
+access_no_data           ``request``; optional ``connected_only`` (say only the connected systems were searched)
 access_searched_by_hand  ``request``, ``manual`` (the manual sources searched by hand, ``{"source", "title"}``
                          each, ``title`` an ``LText``): nothing in the connected systems, the rest is sent apart
 deletion_confirmation    ``request``, ``verify_url``, ``expires_at``; optional ``entities`` (as
@@ -108,6 +108,7 @@ _OPTIONAL_DEFAULTS: dict[str, Any] = {
     "manual": None,
     "team_email": None,
     "owner": None,
+    "connected_only": None,
 }
 _ACTIONS = ("deleted", "anonymized", "kept")
 

@@ -182,4 +182,6 @@ async def _record_no_data(session: AsyncSession, ctx: ServiceContext, *, request
     if by_hand:
         await email_customer(session, ctx, request, "access_searched_by_hand", manual=by_hand)
     else:
-        await email_customer(session, ctx, request, "access_no_data")
+        # With systems that are not connected (manual sources) and none searched by hand for this request,
+        # "we searched our systems" would claim more than was done: the email names what was searched.
+        await email_customer(session, ctx, request, "access_no_data", connected_only=bool(ctx.sources.manual))

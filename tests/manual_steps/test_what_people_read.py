@@ -365,3 +365,24 @@ async def test_an_owners_task_email_that_bounces_is_on_the_timeline_and_the_team
     ) in text
     assert "550 5.1.1 Mailbox does not exist" in text
     assert to(smtp_server, OWNER) == []
+
+
+@pytest.mark.parametrize("extra_sources", [ARCHIVE_BY_ID])
+async def test_an_access_whose_manual_step_was_not_opened_claims_only_the_connected_systems(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    # The archive's owner cannot find this person (no customer id), so the archive was not searched: the
+    # customer must not read that "our systems" were.
+    request_id = (await submit(client, keys["app"], type="access", email=NOBODY))["id"]
+    await accept(client, keys["operator"], request_id, "automatic")
+    await work(app)
+
+    assert await status_of(app, request_id) == "processed"
+    [answer] = [m for m in to(smtp_server, NOBODY) if "Your request for a copy" in str(m["Subject"])]
+    text = " ".join(plain(answer).split())
+    assert (
+        "we searched the systems connected to this service for personal data about nobody@example.com and "
+        "found none there, so there is no download for you."
+    ) in text
+    assert "We searched our systems" not in text
+    assert to(smtp_server, TEAM, "Manual step not opened")
