@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,13 +41,15 @@ async def revoke(session: AsyncSession, key: ApiKey, *, at: datetime) -> ApiKey:
     return key
 
 
+# Built once: every API call asks it, and building the statement cost more than running it.
+_ACTIVE_KEY = select(ApiKey.id, ApiKey.name, ApiKey.role).where(
+    ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
+)
+
+
 async def find_active(session: AsyncSession, key_hash: str) -> tuple[uuid.UUID, str, str] | None:
     """``(id, name, role)`` of the unrevoked key with this hash."""
-    result = await session.execute(
-        select(ApiKey.id, ApiKey.name, ApiKey.role).where(
-            ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)
-        )
-    )
+    result = await session.execute(_ACTIVE_KEY, {"key_hash": key_hash})
     row = result.first()
     return None if row is None else (row[0], row[1], row[2])
 

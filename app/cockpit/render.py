@@ -6,7 +6,6 @@ other origin. Every change the operator makes is a ``fetch`` of the public JSON 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import Request
@@ -40,14 +39,6 @@ def language_of(request: Request) -> str:
 
 def gettext(locale: str) -> labels.Gettext:
     return i18n.gettext_for(PACKAGE, locale)
-
-
-def parse_times(item: dict[str, Any]) -> dict[str, Any]:
-    """A JSON-ready view with its ``*_at`` strings back as datetimes, for the date filters."""
-    for key, value in item.items():
-        if key.endswith("_at") and isinstance(value, str):
-            item[key] = datetime.fromisoformat(value)
-    return item
 
 
 def render(

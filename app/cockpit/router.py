@@ -19,7 +19,7 @@ from app.auth.keys import Role
 from app.auth.sessions import OperatorSession, current_operator
 from app.cockpit import labels
 from app.cockpit.filters import PAGE_SIZE, SORTS, STATUSES, TYPES, read_list_view
-from app.cockpit.render import LANGUAGE_COOKIE, gettext, language_of, parse_times, render
+from app.cockpit.render import LANGUAGE_COOKIE, gettext, language_of, render
 from app.core.db import SessionDep
 from app.core.dependencies import ContextDep
 from app.core.errors import AppError, Forbidden, NotFound, ValidationFailed
@@ -88,7 +88,7 @@ async def request_list(request: Request, session: SessionDep, ctx: ContextDep) -
         request,
         "list",
         view=view,
-        items=[parse_times(item) for item in page["items"]],
+        items=page["items"],
         next_cursor=page["next_cursor"],
         statuses=STATUSES,
         types=TYPES,

@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from app.core.context import ServiceContext
 
 
-def _context(request: Request) -> ServiceContext:
+async def _context(request: Request) -> ServiceContext:
+    # async: a plain ``def`` dependency is sent to the thread pool, a hop per request for an attribute read.
     ctx: ServiceContext = request.app.state.ctx
     return ctx
 

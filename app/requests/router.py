@@ -17,7 +17,7 @@ from app.core.db import SessionDep, SessionmakerDep
 from app.core.dependencies import ContextDep
 from app.core.errors import ValidationFailed
 from app.core.ratelimit import SubmitLimit
-from app.core.responses import attachment
+from app.core.responses import FastJSONResponse, attachment
 from app.requests import actions, bulk, export, export_csv, service
 from app.requests import openapi as docs
 from app.requests.repository import ListFilters
@@ -188,7 +188,7 @@ async def list_requests(
     ] = None,
 ) -> JSONResponse:
     page = await service.list_requests(session, ctx, filters=filters, sort=sort, limit=limit, cursor=cursor)
-    return JSONResponse(page)
+    return FastJSONResponse(page)
 
 
 @router.get(

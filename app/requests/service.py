@@ -254,7 +254,9 @@ async def list_requests(
         last = rows[-1]
         key = last.received_at if sort.lstrip("-") == "received_at" else last.due_at
         next_cursor = encode_cursor(Cursor(sort=sort, key=key, id=last.id))
-    return {"items": [json_ready(operator_view(row, now=now)) for row in rows], "next_cursor": next_cursor}
+    # Times and ids stay objects: the router serialises them (pydantic_core, RFC 3339 with Z), the cockpit
+    # formats them.
+    return {"items": [operator_view(row, now=now) for row in rows], "next_cursor": next_cursor}
 
 
 async def get_detail(session: AsyncSession, request_id: uuid.UUID, *, full: bool) -> dict[str, Any]:

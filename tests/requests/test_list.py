@@ -133,3 +133,25 @@ async def test_stats_and_customer_view(client: httpx.AsyncClient, keys: dict[str
     assert sorted(r["type"] for r in customer.json()["requests"]) == ["access", "deletion"]
     missing = await client.get("/v1/customers/cus_404", headers=bearer(keys["operator"]))
     assert missing.status_code == 404
+
+
+async def test_list_items_read_as_the_detail_view(client: httpx.AsyncClient, keys: dict[str, str]) -> None:
+    """The list's items carry the same values, written the same way, as the request's own view: ids as text,
+    times in RFC 3339 with ``Z`` (with and without microseconds), the customer object or null."""
+    clock.freeze(datetime(2026, 5, 4, 9, 30, tzinfo=UTC))
+    whole_second = await submit(client, keys["app"], type="access", email="nobody@example.org")
+    clock.freeze(datetime(2026, 5, 4, 9, 30, 1, 250000, tzinfo=UTC))
+    fraction = await submit(client, keys["app"], type="deletion", email="grace@example.com")
+    page = (await client.get("/v1/privacy-requests", headers=bearer(keys["operator"]))).json()
+    by_id = {item["id"]: item for item in page["items"]}
+    assert by_id[whole_second["id"]]["received_at"] == "2026-05-04T09:30:00Z"
+    assert by_id[fraction["id"]]["received_at"] == "2026-05-04T09:30:01.250000Z"
+    for created in (whole_second, fraction):
+        detail = (
+            await client.get(f"/v1/privacy-requests/{created['id']}", headers=bearer(keys["operator"]))
+        ).json()
+        item = by_id[created["id"]]
+        assert item == {name: detail[name] for name in item}
+    assert by_id[whole_second["id"]]["customer"] is None
+    assert by_id[fraction["id"]]["customer"]["name"] == "Grace Hopper"
+    assert by_id[fraction["id"]]["verified_at"] is None
