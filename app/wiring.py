@@ -35,14 +35,17 @@ from app.webhooks.jobs import on_delivery_dead, run_delivery
 from app.worker.loop import DeadHook, Handler, RetryPolicy, Worker
 from app.worker.sweep import SweepStep, run_sweep
 
-# Every periodic step, in the order a pass runs them; each in its own transaction.
-SWEEP_STEPS: tuple[SweepStep, ...] = (
-    *requests_sweep.STEPS,
-    *downloads_sweep.STEPS,
-    *notifications_sweep.STEPS,
-    *jobs_sweep.STEPS,
-    *ratelimits_sweep.STEPS,
-    *webhooks_sweep.STEPS,
+# The sweep's steps, in the order a pass runs them, each in its own transaction: the deadlines and expiries at
+# every poll interval; retention (counted in days: purges, pruning, redaction) once a housekeeping interval,
+# not a dozen transactions a second in every idle worker.
+SWEEP_STEPS: tuple[SweepStep, ...] = requests_sweep.STEPS
+HOUSEKEEPING_STEPS: tuple[SweepStep, ...] = (
+    *requests_sweep.HOUSEKEEPING,
+    *downloads_sweep.HOUSEKEEPING,
+    *notifications_sweep.HOUSEKEEPING,
+    *jobs_sweep.HOUSEKEEPING,
+    *ratelimits_sweep.HOUSEKEEPING,
+    *webhooks_sweep.HOUSEKEEPING,
 )
 
 
@@ -92,6 +95,9 @@ def build_worker(
     async def periodic() -> None:
         await run_sweep(sessionmaker, ctx, SWEEP_STEPS)
 
+    async def housekeeping() -> None:
+        await run_sweep(sessionmaker, ctx, HOUSEKEEPING_STEPS)
+
     settings = ctx.settings
     # A receiver down for a while (a deploy, a night) still gets every event once it is back; a recipient's
     # webhook notice is retried the same way.
@@ -120,6 +126,7 @@ def build_worker(
             download_jobs.PURGE_PACKAGE: purge_retries,
         },
         periodic=periodic,
+        housekeeping=housekeeping,
     )
     worker.closers.append(transport.aclose)
     worker.closers.append(webhook_client.aclose)

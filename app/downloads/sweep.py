@@ -82,4 +82,4 @@ async def _purge(
     )
 
 
-STEPS = (purge_expired_packages,)
+HOUSEKEEPING = (purge_expired_packages,)

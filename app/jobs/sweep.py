@@ -16,4 +16,4 @@ async def prune_jobs(session: AsyncSession, ctx: ServiceContext, now: datetime) 
     await repository.delete_finished_before(session, now - ctx.settings.job_retention, limit=PRUNE_BATCH)
 
 
-STEPS = (prune_jobs,)
+HOUSEKEEPING = (prune_jobs,)

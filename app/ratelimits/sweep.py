@@ -19,4 +19,4 @@ async def prune_rate_limit_windows(session: AsyncSession, ctx: ServiceContext, n
     await repository.delete_ended(session, started_before=now - WINDOW, limit=PRUNE_BATCH)
 
 
-STEPS = (prune_rate_limit_windows,)
+HOUSEKEEPING = (prune_rate_limit_windows,)

@@ -139,11 +139,7 @@ async def prune_idempotency_keys(session: AsyncSession, ctx: ServiceContext, now
     )
 
 
-STEPS = (
-    expire_unconfirmed,
-    auto_handle,
-    alert_due_soon,
-    alert_overdue,
-    redact_closed_requests,
-    prune_idempotency_keys,
-)
+# Deadlines and expiries: each poll interval.
+STEPS = (expire_unconfirmed, auto_handle, alert_due_soon, alert_overdue)
+# Retention, counted in days: once a housekeeping interval.
+HOUSEKEEPING = (redact_closed_requests, prune_idempotency_keys)

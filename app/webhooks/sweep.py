@@ -19,4 +19,4 @@ async def prune_deliveries(session: AsyncSession, ctx: ServiceContext, now: date
     )
 
 
-STEPS = (prune_deliveries,)
+HOUSEKEEPING = (prune_deliveries,)

@@ -38,6 +38,9 @@ NOTIFY_CHANNEL = "privacy_jobs"
 Handler = Callable[[AsyncSession, Job], Awaitable[None]]
 DeadHook = Callable[[AsyncSession, Job, str], Awaitable[None]]
 Periodic = Callable[[], Awaitable[None]]
+# Retention is counted in days: a pass a minute keeps up, where one per poll interval cost a dozen transactions
+# a second in every idle worker.
+HOUSEKEEPING_INTERVAL = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,9 @@ class Worker:
     batch_size: int = 10
     concurrency: int = 4
     periodic: Periodic | None = None
+    # Run at most once per housekeeping_interval (and never more often than ``periodic``).
+    housekeeping: Periodic | None = None
+    housekeeping_interval: timedelta = HOUSEKEEPING_INTERVAL
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # JOB_MAX_ATTEMPTS: when set, it wins over the count stored on each job row, so changing the setting
     # applies to jobs already queued.
@@ -117,7 +123,7 @@ class Worker:
     async def run(self) -> None:
         """Work until stopped; a failing iteration is logged and the loop goes on."""
         log.info("worker %s started", self.worker_id)
-        last_periodic = float("-inf")
+        last_periodic = last_housekeeping = float("-inf")
         loop = asyncio.get_running_loop()
         while not self._stopping:
             try:
@@ -128,6 +134,13 @@ class Worker:
                 ):
                     last_periodic = loop.time()
                     await self.periodic()
+                if (
+                    self.housekeeping is not None
+                    and loop.time() - last_housekeeping
+                    >= max(self.housekeeping_interval, self.poll_interval).total_seconds()
+                ):
+                    last_housekeeping = loop.time()
+                    await self.housekeeping()
                 worked = await self.run_once()
             except (OSError, OperationalError, InterfaceError) as exc:
                 # The database is unreachable (a restart, a failover): one line per poll, not a traceback.
@@ -172,6 +185,8 @@ class Worker:
         for _ in range(max_rounds):
             if self.periodic is not None:
                 await self.periodic()
+            if self.housekeeping is not None:
+                await self.housekeeping()
             ran = await self.run_once()
             if ran == 0:
                 return total

@@ -23,7 +23,7 @@ from app.core.config import Settings
 from app.core.context import ServiceContext
 from app.downloads import sweep as downloads_sweep
 from app.models import Download, PrivacyRequest, RequestEvent, RequestEventText
-from app.wiring import SWEEP_STEPS
+from app.wiring import HOUSEKEEPING_STEPS
 from app.worker.sweep import run_sweep
 
 from ..conftest import TEAM, bearer
@@ -207,7 +207,7 @@ async def test_a_failing_sweep_step_does_not_hold_back_the_others(
 
     clock.advance(timedelta(days=31))  # the link expired, the job and the email are past JOB_RETENTION
     with caplog.at_level(logging.ERROR, logger="app.worker.sweep"):
-        await run_sweep(app.state.sessionmaker, app.state.ctx, (broken_step, *SWEEP_STEPS))
+        await run_sweep(app.state.sessionmaker, app.state.ctx, (broken_step, *HOUSEKEEPING_STEPS))
 
     [failure] = [r for r in caplog.records if r.name == "app.worker.sweep"]
     assert failure.getMessage() == "sweep step broken_step failed; the other steps still run"
