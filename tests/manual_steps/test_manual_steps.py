@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from app.core import clock
 from app.core.config import Settings
 from app.core.i18n import local_time
-from app.wiring import SWEEP_STEPS
+from app.wiring import HOUSEKEEPING_STEPS
 from app.worker.sweep import run_sweep
 
 from ..conftest import bearer
@@ -336,7 +336,7 @@ async def test_notes_are_cleared_with_the_request_after_records_retention(
     )
     assert fulfilled.status_code == 200, fulfilled.text
     clock.freeze(start + settings.records_retention + timedelta(minutes=1))
-    await run_sweep(app.state.sessionmaker, app.state.ctx, SWEEP_STEPS)
+    await run_sweep(app.state.sessionmaker, app.state.ctx, HOUSEKEEPING_STEPS)
     [kept] = await tasks(client, keys["operator"], request["id"])
     assert (kept["status"], kept["done_by"], kept["note"]) == ("done", "operator-key", "[redacted]")
     assert kept["done_at"] is not None
