@@ -84,6 +84,16 @@ async def unit_of_work(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncI
         await _run_all(session.info.pop(ON_COMMIT, []))
 
 
+@asynccontextmanager
+async def read_only(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for reads only, outside any transaction (autocommit): no BEGIN and COMMIT round trips around
+    a lookup, and each statement sees what was committed when it ran. Never write with it: a write would be
+    committed at once, alone."""
+    async with sessionmaker() as session:
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
+
+
 async def _run_all(actions: list[SideEffect]) -> None:
     for action in actions:
         if inspect.iscoroutinefunction(action):

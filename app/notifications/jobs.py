@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core import clock
 from app.core.context import ServiceContext
-from app.core.db import unit_of_work
+from app.core.db import read_only
 from app.core.observability import EMAILS_SENT
 from app.jobs.errors import PermanentError
 from app.models import Job
@@ -32,7 +32,7 @@ async def run_send_email(
     id and the receiving side can drop the repeat.
     """
     email_id = uuid.UUID(job.payload["email_id"])
-    async with unit_of_work(sessionmaker) as reader:
+    async with read_only(sessionmaker) as reader:
         email = await repository.get(reader, email_id)
     if email is None or email.status != "pending":
         return

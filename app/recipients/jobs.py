@@ -16,7 +16,7 @@ from app.audit import repository as timeline
 from app.audit.repository import SYSTEM
 from app.core import clock
 from app.core.context import ServiceContext
-from app.core.db import unit_of_work
+from app.core.db import read_only, unit_of_work
 from app.jobs.errors import PermanentError
 from app.models import Job, RecipientNotice
 from app.notifications.jobs import on_send_email_dead
@@ -43,7 +43,7 @@ async def run_notice_delivery(
     """POST one pending notice to its recipient's webhook (as SOURCES_FILE names it now), signed with the
     recipient's secret; delivered on a 2xx, else raised for a retry. A finished notice is not sent again."""
     notice_id = uuid.UUID(job.payload["notice_id"])
-    async with unit_of_work(sessionmaker) as reader:
+    async with read_only(sessionmaker) as reader:
         notice = await repository.get(reader, notice_id)
     if notice is None or notice.status != repository.PENDING or notice.body is None:
         return

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.jobs import repository as jobs
 from app.models import RequestEvent
@@ -31,6 +31,17 @@ def install(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     sessionmaker.configure(sync_session_class=EmittingSession)
     if not event.contains(EmittingSession, "before_flush", _before_flush):
         event.listen(EmittingSession, "before_flush", _before_flush)
+        event.listen(EmittingSession, "after_transaction_end", _forget_listening)
+
+
+# session.info key: the subscriptions read by this transaction's first flush that raised an event (a change
+# flushes several times: a submit with its acceptance, three), kept until the transaction ends.
+_LISTENING = "webhooks.listening"
+
+
+def _forget_listening(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the transaction itself, not a flush's inner step
+        session.info.pop(_LISTENING, None)
 
 
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
@@ -41,7 +52,9 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     ]
     if not raised:
         return
-    listening = repository.listening(session)
+    listening = session.info.get(_LISTENING)
+    if listening is None:
+        listening = session.info[_LISTENING] = repository.listening(session)
     if not listening:
         return
     for timeline_event in raised:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core import clock
 from app.core.context import ServiceContext
-from app.core.db import unit_of_work
+from app.core.db import read_only, unit_of_work
 from app.jobs.errors import PermanentError
 from app.models import Job
 from app.webhooks import repository, signing
@@ -49,7 +49,7 @@ async def run_delivery(
     """POST one pending delivery, signed; delivered on a 2xx, else the attempt is recorded and the job retried.
     A delivery no longer pending is not sent; one whose subscription was deleted is cancelled."""
     delivery_id = uuid.UUID(job.payload["delivery_id"])
-    async with unit_of_work(sessionmaker) as reader:
+    async with read_only(sessionmaker) as reader:
         target = await repository.delivery_target(reader, delivery_id)
     if target is None:
         return

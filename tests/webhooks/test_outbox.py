@@ -70,3 +70,25 @@ async def test_without_a_subscription_nothing_is_written(
             select(func.count()).select_from(Job).where(Job.kind == "deliver_webhook")
         )
     assert jobs == 0
+
+
+async def test_one_session_sees_a_subscription_made_after_its_earlier_transaction(
+    client: httpx.AsyncClient, keys: dict[str, str], app: FastAPI, receiver: Receiver
+) -> None:
+    """A transaction reads the subscriptions once for all its flushes; the next one reads them again."""
+    first = await submit(client, keys["app"], type="access", email="ada@example.com")
+    second = await submit(client, keys["app"], type="access", email="grace@example.com")
+    async with app.state.sessionmaker() as session:
+        await actions.accept(
+            session, app.state.ctx, request_id=uuid.UUID(first["id"]), handling="manual", actor="op"
+        )
+        await session.commit()  # no subscription yet: no event
+        assert await _count(app, WebhookEvent) == 0
+        await subscribe(client, keys["admin"], receiver, ["request.accepted"])
+        await actions.accept(
+            session, app.state.ctx, request_id=uuid.UUID(second["id"]), handling="manual", actor="op"
+        )
+        await session.commit()
+    await work(app)
+    assert receiver.types() == ["request.accepted"]
+    assert receiver.messages[0].payload["data"]["id"] == second["id"]
