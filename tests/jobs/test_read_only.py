@@ -39,11 +39,15 @@ async def test_after_a_read_only_session_a_failed_change_leaves_nothing(database
     sessionmaker = create_sessionmaker(engine)
     try:
         assert await _count(sessionmaker) == 0
-        with pytest.raises(ChangeFailed):
+
+        async def write_then_fail() -> None:
             async with unit_of_work(sessionmaker) as session:
                 session.add(_key("half"))
                 await session.flush()  # written in the transaction...
                 raise ChangeFailed("the change fails after it was written")
+
+        with pytest.raises(ChangeFailed):
+            await write_then_fail()
         assert await _count(sessionmaker) == 0  # ...and gone with it
         async with unit_of_work(sessionmaker) as session:  # no lock left behind: a change goes through
             session.add(_key("whole"))
