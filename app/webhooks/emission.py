@@ -34,8 +34,8 @@ def install(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         event.listen(EmittingSession, "after_transaction_end", _forget_listening)
 
 
-# session.info key: the subscriptions read by this transaction's first flush that raised an event (a change
-# flushes several times: a submit with its acceptance, three), kept until the transaction ends.
+# session.info key: the subscriptions read by this transaction's first flush that raised an event, kept for its
+# later flushes (a submit with its automatic acceptance flushes twice) until the transaction ends.
 _LISTENING = "webhooks.listening"
 
 
