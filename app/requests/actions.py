@@ -61,6 +61,17 @@ async def accept(
     return request
 
 
+async def accept_received(
+    session: AsyncSession, ctx: ServiceContext, request: PrivacyRequest, *, handling: str, actor: str
+) -> PrivacyRequest:
+    """``accept`` for a request received in the caller's own transaction (AUTO_ACCEPT_ACCESS at submit): the
+    row in hand is current, so it is not read again, and it had no manual tasks before this accept."""
+    action, values = accept_move(request, handling=handling, now=clock.now())
+    request = await transition(session, request, action, values)
+    await accepted(session, ctx, request, action=action, actor=actor, received_now=True)
+    return request
+
+
 def accept_move(request: PrivacyRequest, *, handling: str, now: datetime) -> tuple[Action, dict[str, Any]]:
     """The lifecycle action accepting ``request`` is (accept, or retry when failed) and what it writes;
     ``InvalidTransition`` when the request cannot be accepted so. Shared by the single and the bulk accept."""
@@ -75,9 +86,17 @@ def accept_move(request: PrivacyRequest, *, handling: str, now: datetime) -> tup
 
 
 async def accepted(
-    session: AsyncSession, ctx: ServiceContext, request: PrivacyRequest, *, action: Action, actor: str
+    session: AsyncSession,
+    ctx: ServiceContext,
+    request: PrivacyRequest,
+    *,
+    action: Action,
+    actor: str,
+    received_now: bool = False,
 ) -> None:
-    """What follows an accepted request (moved already): its timeline entry and, if automatic, its job."""
+    """What follows an accepted request (moved already): its timeline entry and, if automatic, its job.
+    ``received_now``: the request was created in this transaction, so its only manual tasks are those opened
+    here (no query counts them)."""
     handling = request.handling
     timeline.record(
         session,
@@ -88,11 +107,11 @@ async def accepted(
     )
     # A task per manual source (a retry keeps those it has). The package waits for the last one to be done
     # (app.requests.completion); the erasure runs now and the deletion completes after both.
-    await open_tasks(session, ctx, request)
+    opened = await open_tasks(session, ctx, request)
     if handling == "automatic":
         if request.type == "deletion":
             await enqueue(session, ERASURE, {"request_id": str(request.id)}, request_id=request.id)
-        elif await manual.count_open(session, request.id) == 0:
+        elif (len(opened) if received_now else await manual.count_open(session, request.id)) == 0:
             await enqueue(session, ACCESS_PACKAGE, {"request_id": str(request.id)}, request_id=request.id)
 
 

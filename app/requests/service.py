@@ -24,7 +24,7 @@ from app.manual.service import tasks_of
 from app.models import IdempotencyKey, PrivacyRequest
 from app.models.privacy_request import OPEN_SQL
 from app.requests import redaction, repository, requester
-from app.requests.actions import accept, get_or_404
+from app.requests.actions import accept_received, get_or_404
 from app.requests.notify import email_confirmation_link, email_customer
 from app.requests.repository import Cursor, ListFilters
 from app.requests.schemas import SubmitRequest, normalise_email
@@ -203,7 +203,7 @@ async def _create(
     else:
         await email_customer(session, ctx, request, "access_acknowledged")
         if settings.auto_accept_access:
-            request = await accept(session, ctx, request_id=request.id, handling="automatic", actor=SYSTEM)
+            request = await accept_received(session, ctx, request, handling="automatic", actor=SYSTEM)
     return request, True
 
 

@@ -21,7 +21,7 @@ from app.core.i18n import local_time
 from app.wiring import HOUSEKEEPING_STEPS
 from app.worker.sweep import run_sweep
 
-from ..conftest import bearer
+from ..conftest import bearer, client_of, role_keys, running_app
 from ..helpers import accept, detail, submit, text_of
 from ..notifications.smtp_server import SmtpServer
 from ..processing.world import status_of, work
@@ -340,3 +340,26 @@ async def test_notes_are_cleared_with_the_request_after_records_retention(
     [kept] = await tasks(client, keys["operator"], request["id"])
     assert (kept["status"], kept["done_by"], kept["note"]) == ("done", "operator-key", "[redacted]")
     assert kept["done_at"] is not None
+
+
+async def test_an_access_request_accepted_at_submit_also_waits_for_its_manual_step(
+    settings: Settings, smtp_server: SmtpServer
+) -> None:
+    """AUTO_ACCEPT_ACCESS accepts in the submit's own transaction: the manual step opened there holds the
+    package back just as an operator's accept does."""
+    async with (
+        running_app(settings.model_copy(update={"auto_accept_access": True})) as app,
+        client_of(app) as client,
+    ):
+        keys = await role_keys(app)
+        request = await submit(client, keys["app"], type="access", email="ada@example.com")
+        assert request["status"] == "in_progress"
+        await work(app)
+        assert owner_task_email(smtp_server, request["id"])
+        assert to(smtp_server, "ada@example.com", DATA_READY) == []
+        assert await status_of(app, request["id"]) == "in_progress"
+        [task] = await tasks(client, keys["operator"], request["id"])
+        assert (await done(client, keys["operator"], request["id"], task["id"])).status_code == 200
+        await work(app)
+        assert await status_of(app, request["id"]) == "processed"
+        assert len(to(smtp_server, "ada@example.com", DATA_READY)) == 1
