@@ -7,9 +7,13 @@ import email.policy
 import os
 import re
 import tempfile
+from email.charset import QP, Charset
+from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -22,10 +26,20 @@ from app.models import Email
 
 SMTP_TIMEOUT_SECONDS = 30.0
 
-# Header lines up to RFC 5322's hard limit of 998 characters. At the default 78, CPython folds a subject ending
-# in a long unbreakable word (a request id) as "Subject:<CRLF> Privacy request failed: ...", which parsers
-# (Python's own included) read back with a leading space.
-MESSAGE_POLICY = email.policy.default.clone(max_line_length=998)
+# The message is built with the standard library's compat32 API (email.mime): its headers are plain strings,
+# where the default policy parses every header into objects (three times the work per email, measured: about
+# 3.2 ms against 1.0 ms). Header lines up to RFC 5322's hard limit of 998 characters: no folding, so a subject
+# ending in a long unbreakable word (a request id) is never folded as "Subject:<CRLF> ...", which parsers read
+# back with a leading space.
+MESSAGE_POLICY = email.policy.compat32.clone(max_line_length=998)
+# Bodies travel as 8bit UTF-8 (what the customer's mail program shows, byte for byte); a body with a line
+# longer than SMTP allows (998 octets) as quoted-printable.
+_UTF8_8BIT = Charset("utf-8")
+# None: no transfer encoding (7bit or 8bit), as the module documents; typeshed allows only the int constants.
+_UTF8_8BIT.body_encoding = None  # type: ignore[assignment]
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+_MAX_LINE_OCTETS = 998
 
 
 class TransportError(Exception):
@@ -37,11 +51,14 @@ class TransportError(Exception):
         self.smtp_code = smtp_code
 
 
-class OutgoingMessage(EmailMessage):
+class OutgoingMessage(MIMEMultipart):
     """A message with its envelope: ``recipient`` is the one address SMTP delivers to (``RCPT TO``), taken from
     the outbox row, never parsed back out of the headers (a parser may read one odd address as several)."""
 
     recipient: str = ""
+
+    def __init__(self) -> None:
+        super().__init__("alternative", policy=MESSAGE_POLICY)
 
 
 class Transport(Protocol):
@@ -54,7 +71,7 @@ class Transport(Protocol):
         ...
 
 
-def recipient_address(address: str) -> Address:
+def recipient_address(address: str) -> str:
     """The row's address as exactly one mailbox, its domain in ASCII (IDNA); a permanent ``TransportError`` when
     it is not one plain ``local@domain`` (group syntax, a list, an RFC 2047 encoded word, control characters)."""
     local, at, domain = address.strip().rpartition("@")
@@ -63,7 +80,7 @@ def recipient_address(address: str) -> Address:
             raise ValueError("not a single plain address")
         ascii_domain = domain if domain.isascii() else idna.encode(domain, uts46=True).decode("ascii")
         # Address refuses an addr_spec that does not parse whole as one local@domain.
-        mailbox = Address(addr_spec=f"{local}@{ascii_domain}")
+        mailbox = Address(addr_spec=f"{local}@{ascii_domain}").addr_spec
     except (ValueError, idna.IDNAError) as exc:
         raise TransportError(
             f"the recipient address is not a single valid mailbox: {type(exc).__name__}", permanent=True
@@ -71,16 +88,30 @@ def recipient_address(address: str) -> Address:
     return mailbox
 
 
-def sender(mail_from: str, display_name: str | None) -> str | Address:
+def sender(mail_from: str, display_name: str | None) -> str:
     """The ``From:`` header: ``MAIL_FROM``'s address with ``display_name`` (``BRAND_NAME``) shown, so the
-    customer sees who writes; ``MAIL_FROM`` as configured when there is no name to show."""
-    _name, address = parseaddr(mail_from)
-    if not display_name or not address:
+    customer sees who writes; ``MAIL_FROM``'s own name when there is no brand to show. A name outside ASCII is
+    an RFC 2047 encoded word; one with specials (``&``, ``,``) is quoted."""
+    name, address = parseaddr(mail_from)
+    if not address:
         return mail_from
-    try:
-        return Address(display_name=display_name, addr_spec=address)
-    except ValueError:
-        return mail_from
+    return formataddr((display_name or name, address), charset="utf-8")
+
+
+def _header(name: str, value: str) -> str:
+    """A header value as it may travel: never a line break (which would start a header of the caller's
+    choosing); outside ASCII, RFC 2047 encoded words."""
+    if "\r" in value or "\n" in value:
+        raise TransportError(f"the {name} header would hold a line break", permanent=True)
+    return value if value.isascii() else Header(value, "utf-8", header_name=name).encode()
+
+
+def _text_part(body: str, subtype: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype, policy=MESSAGE_POLICY)
+    long_line = any(len(line.encode()) > _MAX_LINE_OCTETS for line in body.splitlines())
+    part.set_payload(body, _UTF8_QP if long_line else _UTF8_8BIT)
+    del part["MIME-Version"]  # once, on the message
+    return part
 
 
 def build_message(email_row: Email, *, mail_from: str, display_name: str | None = None) -> OutgoingMessage:
@@ -88,20 +119,19 @@ def build_message(email_row: Email, *, mail_from: str, display_name: str | None 
     and as its envelope recipient the row's one address (``To:`` holds that address and nothing else). ``From:``
     shows ``display_name`` (the brand) with the ``mail_from`` address."""
     mailbox = recipient_address(email_row.to_address)
-    message = OutgoingMessage(policy=MESSAGE_POLICY)
-    message.recipient = mailbox.addr_spec
-    message["From"] = sender(mail_from, display_name)
+    message = OutgoingMessage()
+    message.recipient = mailbox
+    message["From"] = _header("From", sender(mail_from, display_name))
     message["To"] = mailbox
-    message["Subject"] = email_row.subject
+    message["Subject"] = _header("Subject", email_row.subject)
     # The time the email was written (with its change), not the time of this attempt: retries stay identical.
     message["Date"] = format_datetime(as_utc(email_row.created_at))
-    message["Message-ID"] = email_row.message_id
+    message["Message-ID"] = _header("Message-ID", email_row.message_id)
     # RFC 3834: tells vacation responders and ticket systems not to answer a machine.
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(email_row.text_body, charset="utf-8")
-    message.add_alternative(email_row.html_body, subtype="html", charset="utf-8")
-    # Set after the parts exist: add_alternative moves Content-* headers down into the first part.
-    message["Content-Language"] = email_row.locale
+    message["Content-Language"] = _header("Content-Language", email_row.locale)
+    message.attach(_text_part(email_row.text_body or "", "plain"))
+    message.attach(_text_part(email_row.html_body or "", "html"))
     return message
 
 
@@ -246,7 +276,7 @@ class FileTransport:
     def __init__(self, mail_dir: Path) -> None:
         self.mail_dir = Path(mail_dir)
 
-    def path_for(self, message: EmailMessage) -> Path:
+    def path_for(self, message: Message) -> Path:
         """Where ``message`` lands; named after its Message-ID so a retry overwrites instead of duplicating."""
         message_id = str(message.get("Message-ID", "")).strip().strip("<>")
         if not message_id:
@@ -256,11 +286,11 @@ class FileTransport:
     async def aclose(self) -> None:
         """Nothing to release: files are written whole."""
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         """Write ``message`` atomically (temporary file, then rename); raise ``TransportError`` on I/O failure."""
         path = self.path_for(message)
         try:
-            await asyncio.to_thread(_write_atomically, path, bytes(message))
+            await asyncio.to_thread(_write_atomically, path, message.as_bytes())
         except OSError as exc:
             raise TransportError(f"cannot write {path}: {exc}") from exc
 

@@ -70,12 +70,16 @@ def assert_is_the_email(parsed: EmailMessage, row: Email) -> None:
 
 def test_build_message_is_multipart_alternative_utf8() -> None:
     row = make_email_row()
-    message = build_message(row, mail_from=MAIL_FROM)
-    parts = [part.get_content_type() for part in message.iter_parts()]
+    sent = message_from_bytes(build_message(row, mail_from=MAIL_FROM).as_bytes(), policy=policy.default)
+    assert isinstance(sent, EmailMessage)
+    parts = [part.get_content_type() for part in sent.iter_parts()]
     assert parts == ["text/plain", "text/html"]
-    assert message["Content-Language"] == "de"
-    assert message["Auto-Submitted"] == "auto-generated"
-    assert_is_the_email(message_from_bytes(bytes(message), policy=policy.default), row)
+    assert sent["Content-Language"] == "de"
+    assert sent["Auto-Submitted"] == "auto-generated"
+    assert sent["MIME-Version"] == "1.0"
+    assert [part["MIME-Version"] for part in sent.iter_parts()] == [None, None]
+    assert [part["Content-Transfer-Encoding"] for part in sent.iter_parts()] == ["8bit", "8bit"]
+    assert_is_the_email(sent, row)
 
 
 async def test_smtp_server_receives_the_message(smtp_server: SmtpServer) -> None:
@@ -264,3 +268,39 @@ async def test_the_sender_shows_the_brand(
     assert parseaddr(str(smtp_server.messages[0]["From"])) == shown
     # The envelope sender is the address alone.
     assert smtp_server.received[0].mail_from == "privacy@example.com"
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Privacy request failed: 7f3c2a9e-1b2c-4d5e-8f90-123456789abcdef0123456789abcdef0123456789abcdef0",
+        "Ihre Anfrage 7f3c2a9e-1b2c-4d5e-8f90-123456789abc: die Löschung Ihrer Daten über alle Systeme ist erfolgt",
+    ],
+)
+def test_a_long_subject_reads_back_exactly(subject: str) -> None:
+    row = make_email_row(subject=subject)
+    parsed = message_from_bytes(build_message(row, mail_from=MAIL_FROM).as_bytes(), policy=policy.default)
+    assert parsed["Subject"] == subject
+
+
+@pytest.mark.parametrize("field", ["subject", "locale", "message_id"])
+def test_a_line_break_in_a_header_fails_for_good(field: str) -> None:
+    # A line break would end the header and start one of the writer's choosing (a Bcc to someone else).
+    row = make_email_row()
+    setattr(row, field, getattr(row, field) + "\r\nBcc: x@evil.example")
+    with pytest.raises(TransportError) as caught:
+        build_message(row, mail_from=MAIL_FROM)
+    assert caught.value.permanent is True
+
+
+def test_a_body_line_longer_than_smtp_allows_travels_quoted_printable() -> None:
+    row = make_email_row()
+    row.html_body = "<p>" + "Grüße " * 300 + "</p>\n"
+    sent = message_from_bytes(build_message(row, mail_from=MAIL_FROM).as_bytes(), policy=policy.default)
+    assert isinstance(sent, EmailMessage)
+    raw_lines = build_message(row, mail_from=MAIL_FROM).as_bytes().splitlines()
+    assert max(len(line) for line in raw_lines) <= 998
+    html = sent.get_body(preferencelist=("html",))
+    assert html is not None
+    assert html["Content-Transfer-Encoding"] == "quoted-printable"
+    assert html.get_content() == row.html_body
