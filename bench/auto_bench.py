@@ -21,6 +21,7 @@ Figures, each beside what it is compared with in the same run:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import io
@@ -31,7 +32,7 @@ import statistics
 import time
 import uuid
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -40,6 +41,8 @@ from typing import Any
 import httpx
 import psycopg
 from common import (
+    PYTHON,
+    Process,
     RawHttp,
     Row,
     Workspace,
@@ -52,6 +55,7 @@ from common import (
     run_loadgen,
     section,
     serving,
+    start,
     sync_url,
     truncate,
     vm_hwm_mib,
@@ -427,6 +431,76 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
+# ---------------------------------------------------------------- the worker in a process of its own
+
+
+@dataclass
+class Split:
+    rate: float
+    cpu_ms: float
+    busy_ms: float
+    backlog: tuple[int, int]
+
+
+@contextlib.contextmanager
+def started(args: list[str], *, env: dict[str, str], log: Path) -> Iterator[Process]:
+    """A process for the length of the block, stopped (SIGTERM, then killed) however the block ends."""
+    process = start(args, env=env, log=log, name=Path(args[-1]).name)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def split_processes(*, url: str, env: dict[str, str], api_keys: tuple[str, str], work: Path) -> Split:
+    """The same burst and busy POSTs with `serve --no-worker` and one `python -m app worker` process (woken by
+    PostgreSQL NOTIFY), the deployment the README recommends on PostgreSQL: API and worker each on its own
+    core and event loop."""
+    section("auto: the same with the worker in a process of its own (serve --no-worker + worker)")
+    port = free_port()
+    mailbox = Mailbox(Path(env["MAIL_DIR"]))
+    burst_customers = list(range(400, 400 + BURST))
+    with (
+        serving(env, port=port, log=work / "logs" / "auto-split-serve.log", with_worker=False) as server,
+        started(
+            [PYTHON, "-m", "app", "worker"], env=env, log=work / "logs" / "auto-split-worker.log"
+        ) as worker,
+    ):
+        api = Api(port, *api_keys)
+        asyncio.run(access_one_at_a_time(api, mailbox, list(range(993, 996))))
+        wait_idle(url)
+        before = cpu_seconds(server.pid) + cpu_seconds(worker.pid)
+        total, _posts, _waits = asyncio.run(burst(api, mailbox, burst_customers))
+        cpu_ms = (cpu_seconds(server.pid) + cpu_seconds(worker.pid) - before) / BURST * 1000
+        rate = BURST / total
+        print(
+            f"burst: {BURST} access requests, the last data-ready email after {total:.2f} s: {rate:.1f} "
+            f"completed/s; CPU per request (serve + worker) {cpu_ms:.1f} ms"
+        )
+        wait_idle(url)
+        mailbox.clear()
+        run_loadgen(
+            [
+                f"--port={port}",
+                f"--key={api.app_key}",
+                f"--concurrency={CLIENTS}",
+                "--seconds=3",
+                "--warmup=0",
+            ],
+            timeout=120,
+        )
+        backlog_before = open_jobs(url)
+        busy = statistics.median(asyncio.run(posts_one_at_a_time(api, 50, "split-busy")))
+        backlog_after = open_jobs(url)
+        print(
+            f"POST one at a time while the worker process works through its backlog ({backlog_before} -> "
+            f"{backlog_after} open jobs): median {ms(busy)}"
+        )
+        wait_idle(url)
+        mailbox.clear()
+    return Split(rate=rate, cpu_ms=cpu_ms, busy_ms=busy * 1000, backlog=(backlog_before, backlog_after))
+
+
 # ---------------------------------------------------------------- the run
 
 
@@ -539,6 +613,7 @@ def run(
         f"serve peak RSS {hwm:.0f} MiB ({' + '.join(f'{p:.0f}' for p in peaks)} MiB per process); "
         f"PSS at the end {pss:.0f} MiB"
     )
+    own_process = split_processes(url=url, env=env, api_keys=api_keys, work=work)
 
     floor_one = statistics.median(floor_times)
     ratio = rate / floor_rate
@@ -589,6 +664,22 @@ def run(
             fmt_ratio(busy, statistics.median(idle_posts)),
             f"< {BUSY_POST_GOAL_MS:.0f} ms",
             busy * 1000 < BUSY_POST_GOAL_MS,
+        ),
+        Row(
+            f"auto: completed/s, worker in its own process ({BURST}, serve --no-worker + worker)",
+            f"{own_process.rate:.1f}/s",
+            f"embedded worker {rate:.1f}/s",
+            fmt_ratio(own_process.rate, rate),
+            f">= {RATE_GOAL:.0f}/s",
+            own_process.rate >= RATE_GOAL,
+        ),
+        Row(
+            "auto: POST one at a time while the worker process is busy, median",
+            f"{own_process.busy_ms:.1f} ms",
+            f"embedded worker {ms(busy)}",
+            fmt_ratio(own_process.busy_ms, busy * 1000),
+            f"< {BUSY_POST_GOAL_MS:.0f} ms",
+            own_process.busy_ms < BUSY_POST_GOAL_MS,
         ),
         Row(
             "auto: serve (API + worker) peak RSS",
