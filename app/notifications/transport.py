@@ -40,6 +40,15 @@ _UTF8_8BIT.body_encoding = None  # type: ignore[assignment]
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
 _MAX_LINE_OCTETS = 998
+# Every character that some reader takes for the end of a line (those str.splitlines splits on): none may
+# appear in a header, where it would end the header and start one of the writer's choosing.
+_LINE_BREAK = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+# What goes over SMTP, flattened here rather than by aiosmtplib (which writes a compat32 message with 78-column
+# folding and turns a body line starting with "From " into ">From "): CRLF line ends, no folding under 998
+# characters, nothing mangled (Message.as_bytes never mangles). To a server without 8BITMIME, 7bit: the bodies
+# are re-encoded (base64).
+SMTP_POLICY = MESSAGE_POLICY.clone(linesep="\r\n")
+SMTP_POLICY_7BIT = SMTP_POLICY.clone(cte_type="7bit")
 
 
 class TransportError(Exception):
@@ -56,6 +65,8 @@ class OutgoingMessage(MIMEMultipart):
     the outbox row, never parsed back out of the headers (a parser may read one odd address as several)."""
 
     recipient: str = ""
+    # The envelope sender (``MAIL FROM``): MAIL_FROM's address alone.
+    sender: str = ""
 
     def __init__(self) -> None:
         super().__init__("alternative", policy=MESSAGE_POLICY)
@@ -71,9 +82,10 @@ class Transport(Protocol):
         ...
 
 
-def recipient_address(address: str) -> str:
+def recipient_address(address: str, *, role: str = "recipient") -> str:
     """The row's address as exactly one mailbox, its domain in ASCII (IDNA); a permanent ``TransportError`` when
-    it is not one plain ``local@domain`` (group syntax, a list, an RFC 2047 encoded word, control characters)."""
+    it is not one plain ``local@domain`` (group syntax, a list, an RFC 2047 encoded word, control characters, a
+    local part outside ASCII)."""
     local, at, domain = address.strip().rpartition("@")
     try:
         if not at or "=?" in address:
@@ -83,7 +95,7 @@ def recipient_address(address: str) -> str:
         mailbox = Address(addr_spec=f"{local}@{ascii_domain}").addr_spec
     except (ValueError, idna.IDNAError) as exc:
         raise TransportError(
-            f"the recipient address is not a single valid mailbox: {type(exc).__name__}", permanent=True
+            f"the {role} address is not a single valid mailbox: {type(exc).__name__}", permanent=True
         ) from None
     return mailbox
 
@@ -95,20 +107,21 @@ def sender(mail_from: str, display_name: str | None) -> str:
     name, address = parseaddr(mail_from)
     if not address:
         return mail_from
-    return formataddr((display_name or name, address), charset="utf-8")
+    return formataddr((display_name or name, recipient_address(address, role="sender")), charset="utf-8")
 
 
 def _header(name: str, value: str) -> str:
     """A header value as it may travel: never a line break (which would start a header of the caller's
     choosing); outside ASCII, RFC 2047 encoded words."""
-    if "\r" in value or "\n" in value:
+    if _LINE_BREAK.search(value):
         raise TransportError(f"the {name} header would hold a line break", permanent=True)
     return value if value.isascii() else Header(value, "utf-8", header_name=name).encode()
 
 
 def _text_part(body: str, subtype: str) -> MIMENonMultipart:
     part = MIMENonMultipart("text", subtype, policy=MESSAGE_POLICY)
-    long_line = any(len(line.encode()) > _MAX_LINE_OCTETS for line in body.splitlines())
+    # Lines as SMTP counts them: ended by CR or LF only (str.splitlines also ends them at VT, FF, U+2028...).
+    long_line = any(len(line.encode()) > _MAX_LINE_OCTETS for line in re.split("\r\n|\r|\n", body))
     part.set_payload(body, _UTF8_QP if long_line else _UTF8_8BIT)
     del part["MIME-Version"]  # once, on the message
     return part
@@ -122,6 +135,7 @@ def build_message(email_row: Email, *, mail_from: str, display_name: str | None 
     message = OutgoingMessage()
     message.recipient = mailbox
     message["From"] = _header("From", sender(mail_from, display_name))
+    message.sender = parseaddr(message["From"])[1]
     message["To"] = mailbox
     message["Subject"] = _header("Subject", email_row.subject)
     # The time the email was written (with its change), not the time of this attempt: retries stay identical.
@@ -206,13 +220,13 @@ class SmtpTransport:
         client, reused = await self._checkout()
         try:
             try:
-                await client.send_message(message, recipients=recipients)
+                await _send(client, message, recipients)
             except aiosmtplib.SMTPServerDisconnected:
                 if not reused:
                     raise
                 await _close(client)
                 client, _ = await self._connect()
-                await client.send_message(message, recipients=recipients)
+                await _send(client, message, recipients)
         except BaseException:
             await _close(client)
             raise
@@ -252,6 +266,19 @@ class SmtpTransport:
         if self._password:
             text = text.replace(self._password, "[redacted]")
         return text
+
+
+async def _send(client: aiosmtplib.SMTP, message: OutgoingMessage, recipients: list[str]) -> None:
+    """One message on an open connection, flattened with ``SMTP_POLICY`` (8bit where the server takes it)."""
+    if client.is_ehlo_or_helo_needed:
+        try:
+            await client.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            await client.helo()
+    eight_bit = client.supports_extension("8BITMIME")
+    data = message.as_bytes(policy=SMTP_POLICY if eight_bit else SMTP_POLICY_7BIT)
+    options = ["BODY=8BITMIME"] if eight_bit else []
+    await client.sendmail(message.sender, recipients, data, mail_options=options)
 
 
 async def _quit(client: aiosmtplib.SMTP) -> None:

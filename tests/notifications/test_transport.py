@@ -304,3 +304,57 @@ def test_a_body_line_longer_than_smtp_allows_travels_quoted_printable() -> None:
     assert html is not None
     assert html["Content-Transfer-Encoding"] == "quoted-printable"
     assert html.get_content() == row.html_body
+
+
+async def test_over_smtp_the_message_reads_as_written(smtp_server: SmtpServer) -> None:
+    # A body line starting with "From " (an operator's note: "From our records ...") is not turned into
+    # ">From ", and a subject whose first word is long is not folded into a leading space.
+    row = make_email_row(subject="x" * 120)
+    row.text_body = "Hello,\nFrom our records: nothing more.\n"
+    row.html_body = "<p>Hello,</p>\nFrom our records: nothing more.\n"
+    transport = SmtpTransport(host=smtp_server.host, port=smtp_server.port, security="none", timeout=5)
+    await transport.send(build_message(row, mail_from=MAIL_FROM))
+    await transport.aclose()
+    [received] = smtp_server.messages
+    assert received["Subject"] == row.subject
+    text = received.get_body(preferencelist=("plain",))
+    html = received.get_body(preferencelist=("html",))
+    assert text is not None
+    assert html is not None
+    assert text.get_content().replace("\r\n", "\n") == row.text_body
+    assert html.get_content().replace("\r\n", "\n") == row.html_body
+
+
+@pytest.mark.parametrize("separator", ["\v", "\f", "\x1c", "\x85", "\u2028", "\u2029"])
+def test_any_line_separator_in_a_header_fails_for_good(separator: str) -> None:
+    row = make_email_row(subject=f"Hello{separator}Bcc: x@evil.example")
+    with pytest.raises(TransportError) as caught:
+        build_message(row, mail_from=MAIL_FROM)
+    assert caught.value.permanent is True
+
+
+def test_a_line_counted_as_smtp_counts_it_travels_quoted_printable() -> None:
+    # U+2028 ends a line for str.splitlines, not for SMTP: this body is one line of 1,203 octets.
+    row = make_email_row()
+    row.html_body = "x" * 600 + "\u2028" + "x" * 600 + "\n"
+    message = build_message(row, mail_from=MAIL_FROM)
+    assert max(len(line) for line in message.as_bytes().splitlines()) <= 998
+    sent = message_from_bytes(message.as_bytes(), policy=policy.default)
+    assert isinstance(sent, EmailMessage)
+    html = sent.get_body(preferencelist=("html",))
+    assert html is not None
+    assert html.get_content() == row.html_body
+
+
+async def test_a_sender_domain_outside_ascii_is_sent_as_idna(smtp_server: SmtpServer) -> None:
+    transport = SmtpTransport(host=smtp_server.host, port=smtp_server.port, security="none", timeout=5)
+    await transport.send(build_message(make_email_row(), mail_from="Datenschutz <privacy@exämple.de>"))
+    await transport.aclose()
+    assert smtp_server.received[0].mail_from == "privacy@xn--exmple-cua.de"
+    assert parseaddr(str(smtp_server.messages[0]["From"])) == ("Datenschutz", "privacy@xn--exmple-cua.de")
+
+
+def test_a_sender_local_part_outside_ascii_fails_for_good() -> None:
+    with pytest.raises(TransportError) as caught:
+        build_message(make_email_row(), mail_from="jürgen@example.de")
+    assert caught.value.permanent is True
