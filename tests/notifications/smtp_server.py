@@ -7,7 +7,8 @@ Use the ``smtp_server`` fixture (tests/conftest.py), or ``running_smtp_server()`
         server.messages[0]["Subject"]
 
 ``server.refuse_with = "451 4.3.0 Try again later"`` makes it refuse every message until reset to ``None``;
-``credentials={"user": "secret"}`` turns on AUTH (PLAIN/LOGIN, allowed without TLS for the test).
+``credentials={"user": "secret"}`` turns on AUTH (PLAIN/LOGIN, allowed without TLS for the test);
+``eight_bit=False`` makes a server without 8BITMIME.
 ``serving(server)`` starts any :class:`SmtpServer` (a subclass that records more, as the load test's sink in
 tests/jobs/smtp_sink.py and the benchmarks' in bench/smtp_sink.py do).
 """
@@ -51,6 +52,8 @@ class SmtpServer:
     refuse_for: dict[str, str] = field(default_factory=dict)
     credentials: dict[str, str] | None = None
     logins: list[str] = field(default_factory=list)
+    # False: a server that does not offer 8BITMIME (aiosmtpd offers it unless it decodes the data itself).
+    eight_bit: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -111,10 +114,10 @@ Server = TypeVar("Server", bound=SmtpServer)
 @contextmanager
 def serving(server: Server) -> Iterator[Server]:
     """Serve ``server`` on its host and port until the block ends."""
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"decode_data": not server.eight_bit}
     if server.credentials is not None:
         # Plain-text AUTH is fine on loopback in a test; production SMTP uses STARTTLS or TLS.
-        options = {"authenticator": server.authenticate, "auth_require_tls": False}
+        options |= {"authenticator": server.authenticate, "auth_require_tls": False}
     # server_hostname: the name in the greeting, given so that starting never waits on a DNS lookup.
     controller = Controller(
         server, hostname=server.host, port=server.port, server_hostname="localhost", **options

@@ -18,7 +18,7 @@ from app.notifications.transport import (
     transport_from_settings,
 )
 
-from .smtp_server import SmtpServer, free_port, running_smtp_server
+from .smtp_server import SmtpServer, free_port, running_smtp_server, serving
 
 MAIL_FROM = "privacy@example.com"
 
@@ -358,3 +358,16 @@ def test_a_sender_local_part_outside_ascii_fails_for_good() -> None:
     with pytest.raises(TransportError) as caught:
         build_message(make_email_row(), mail_from="jürgen@example.de")
     assert caught.value.permanent is True
+
+
+async def test_a_server_without_8bitmime_gets_7bit_that_reads_the_same() -> None:
+    row = make_email_row()
+    with serving(SmtpServer(host="127.0.0.1", port=free_port(), eight_bit=False)) as server:
+        transport = SmtpTransport(host=server.host, port=server.port, security="none", timeout=5)
+        await transport.send(build_message(row, mail_from=MAIL_FROM))
+        await transport.aclose()
+    [received] = server.received
+    assert received.raw.isascii()
+    parsed = received.parsed()
+    assert [part["Content-Transfer-Encoding"] for part in parsed.iter_parts()] == ["base64", "base64"]
+    assert_is_the_email(parsed, row)
