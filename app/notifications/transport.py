@@ -100,14 +100,15 @@ def recipient_address(address: str, *, role: str = "recipient") -> str:
     return mailbox
 
 
-def sender(mail_from: str, display_name: str | None) -> str:
-    """The ``From:`` header: ``MAIL_FROM``'s address with ``display_name`` (``BRAND_NAME``) shown, so the
-    customer sees who writes; ``MAIL_FROM``'s own name when there is no brand to show. A name outside ASCII is
-    an RFC 2047 encoded word; one with specials (``&``, ``,``) is quoted."""
+def sender(mail_from: str, display_name: str | None) -> tuple[str, str]:
+    """The ``From:`` header and the envelope sender: ``MAIL_FROM``'s address with ``display_name``
+    (``BRAND_NAME``) shown, so the customer sees who writes; ``MAIL_FROM``'s own name when there is no brand to
+    show. A name outside ASCII is an RFC 2047 encoded word; one with specials (``&``, ``,``) is quoted."""
     name, address = parseaddr(mail_from)
     if not address:
-        return mail_from
-    return formataddr((display_name or name, recipient_address(address, role="sender")), charset="utf-8")
+        return mail_from, ""
+    address = recipient_address(address, role="sender")
+    return formataddr((display_name or name, address), charset="utf-8"), address
 
 
 def _header(name: str, value: str) -> str:
@@ -118,7 +119,10 @@ def _header(name: str, value: str) -> str:
     return value if value.isascii() else Header(value, "utf-8", header_name=name).encode()
 
 
-def _text_part(body: str, subtype: str) -> MIMENonMultipart:
+def _text_part(body: str | None, subtype: str) -> MIMENonMultipart:
+    if body is None:
+        # Cleared after sending: an empty email would tell the customer nothing.
+        raise TransportError(f"the email has no {subtype} body", permanent=True)
     part = MIMENonMultipart("text", subtype, policy=MESSAGE_POLICY)
     # Lines as SMTP counts them: ended by CR or LF only (str.splitlines also ends them at VT, FF, U+2028...).
     long_line = any(len(line.encode()) > _MAX_LINE_OCTETS for line in re.split("\r\n|\r|\n", body))
@@ -134,8 +138,8 @@ def build_message(email_row: Email, *, mail_from: str, display_name: str | None 
     mailbox = recipient_address(email_row.to_address)
     message = OutgoingMessage()
     message.recipient = mailbox
-    message["From"] = _header("From", sender(mail_from, display_name))
-    message.sender = parseaddr(message["From"])[1]
+    from_header, message.sender = sender(mail_from, display_name)
+    message["From"] = _header("From", from_header)
     message["To"] = mailbox
     message["Subject"] = _header("Subject", email_row.subject)
     # The time the email was written (with its change), not the time of this attempt: retries stay identical.
@@ -144,8 +148,8 @@ def build_message(email_row: Email, *, mail_from: str, display_name: str | None 
     # RFC 3834: tells vacation responders and ticket systems not to answer a machine.
     message["Auto-Submitted"] = "auto-generated"
     message["Content-Language"] = _header("Content-Language", email_row.locale)
-    message.attach(_text_part(email_row.text_body or "", "plain"))
-    message.attach(_text_part(email_row.html_body or "", "html"))
+    message.attach(_text_part(email_row.text_body, "plain"))
+    message.attach(_text_part(email_row.html_body, "html"))
     return message
 
 
