@@ -55,6 +55,9 @@ def test_bad_durations(text: str) -> None:
         ("RECORDS_RETENTION", "P730D"),
         ("RECORDS_RETENTION", "P18M"),
         ("JOB_RETENTION", "PT0S"),
+        ("WORKER_NICE", "-5"),  # raising the worker above the API is not what the setting is for
+        ("WORKER_NICE", "20"),
+        ("WORKER_NICE", "low"),
     ],
 )
 def test_bad_values_name_the_variable(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+from pathlib import Path
 
 from app.auth.keys import Role, any_key_exists, create_key
 from app.core.config import ConfigError, Settings
@@ -83,8 +85,27 @@ async def ensure_first_admin_key(settings: Settings) -> str | None:
         await engine.dispose()
 
 
+def lower_priority(nice: int) -> None:
+    """Give up CPU priority: every thread of this process (threads started later inherit it) gets at least
+    ``nice``; a process already started nicer keeps its value, and 0 changes nothing.
+
+    On Linux a nice value belongs to a thread, so each one alive now is set, not only the calling one. Where
+    the platform has no nice values (Windows) nothing changes."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    tasks = Path("/proc/self/task")
+    threads = [int(entry.name) for entry in tasks.iterdir()] if tasks.is_dir() else [0]
+    for thread in threads:
+        with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+            if os.getpriority(os.PRIO_PROCESS, thread) < nice:
+                os.setpriority(os.PRIO_PROCESS, thread, nice)
+
+
 async def run_worker(settings: Settings) -> None:
-    """A standalone worker until SIGTERM or SIGINT; it finishes the job in hand first."""
+    """A standalone worker until SIGTERM or SIGINT; it finishes the job in hand first.
+
+    It runs at WORKER_NICE: on a host shared with `serve`, a backlog of jobs takes the CPU the API leaves."""
+    lower_priority(settings.worker_nice)
     check_public_base_url(settings, command="worker")
     check_brand(settings, command="worker")
     check_sources(settings)

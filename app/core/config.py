@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     webhook_retry_max_delay: Duration = timedelta(hours=1)
     # How long `serve` waits at shutdown for the job in hand before cancelling it (its lease hands it on).
     worker_shutdown_grace: Duration = timedelta(seconds=30)
+    # The standalone `worker` lowers its CPU priority to at least this nice value (0 leaves it): on a host it
+    # shares with `serve`, the API's requests get the CPU first and a backlog of jobs does not slow them.
+    worker_nice: int = Field(default=10, ge=0, le=19)
     var_dir: Path = Path("var")
     # What customers read (contract section 8): who the controller is, in every email, page and report.
     brand_name: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -224,3 +225,47 @@ async def test_an_idle_worker_is_woken_by_notify(
         )
         workers.assert_alive()
     assert (await job_statuses(app.state.sessionmaker)) == {"done": 1}
+
+
+def _nice_values(pid: int) -> list[int]:
+    """The nice value of every thread of process ``pid`` (field 19 of /proc/PID/task/TID/stat)."""
+    values = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        # The command name (field 2) may hold spaces: the fields after it start past its closing bracket.
+        fields = stat.read_text().rpartition(")")[2].split()
+        values.append(int(fields[16]))
+    return values
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads thread priorities from Linux /proc")
+@pytest.mark.parametrize(("setting", "expected"), [(None, 10), ("15", 15), ("0", None)])
+async def test_a_standalone_worker_yields_the_cpu_to_the_api(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    keys: dict[str, str],
+    settings: Settings,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
+    setting: str | None,
+    expected: int | None,
+) -> None:
+    """`worker` runs at WORKER_NICE (default 10): every thread, those that read sources and build packages
+    included, so a backlog of jobs takes only the CPU that `serve` on the same host leaves."""
+    request = await submit(client, keys["app"], type="access", email="ada@example.com")
+    await accept(client, keys["operator"], request["id"], "automatic")
+    env = {} if setting is None else {"WORKER_NICE": setting}
+    with worker_processes(settings, tmp_path) as workers:
+        worker = workers.start("nice", **env)
+
+        async def delivered() -> bool:
+            rows = await emails(app.state.sessionmaker)
+            return len(rows) == 2 and {row.status for row in rows} == {"sent"}
+
+        await wait_until(delivered, within=40, what="the package and its email", output=workers.output)
+        workers.assert_alive()
+        values = _nice_values(worker.pid)
+
+    # The package was built on threads besides the event loop's: each of them is counted.
+    assert len(values) > 1, values
+    assert set(values) == {os.getpriority(os.PRIO_PROCESS, 0) if expected is None else expected}
+    assert (await detail(client, keys["operator"], request["id"]))["status"] == "processed"
