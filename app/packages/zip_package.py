@@ -19,12 +19,15 @@ from app.packages.csv_spool import Spool
 from app.packages.data_json import DataJson
 from app.packages.report_html import REPORT_ROWS, Reader, report_html
 from app.packages.streaming import read_ahead
-from app.packages.zip_stream import ZipStream
+from app.packages.zip_stream import CHUNK, ZipStream
 from app.sources.base import Identity
 from app.sources.service import DataSources
 from app.sources.threads import borrow_thread, return_thread
 
 T = TypeVar("T")
+# The package's end (its CSVs, report.html, the zip's directory) is handed out at least this many bytes at a
+# time (the last piece excepted), as its records are: a small package's end in one piece.
+FINISH_CHUNK = CHUNK
 
 
 class ZipPackage:
@@ -107,35 +110,70 @@ async def stream_zip(
     """
     loop = asyncio.get_running_loop()
     # One thread does all the package's blocking work (temp files, compression) in order: the clean-up after a
-    # cancellation waits for the step under way instead of racing it.
+    # cancellation waits for the step under way instead of racing it. Each hop to it wakes the event loop
+    # through a socket, so a small package is built in few: made with its first batch, finished in one.
     thread = borrow_thread()
+    package: ZipPackage | None = None
+    rest: Generator[bytes, None, None] | None = None
+    closed = False
 
     def blocking(call: Callable[[], T]) -> Awaitable[T]:
         return loop.run_in_executor(thread, call)
 
+    def add(source: str, entity: str, records: list[dict[str, Any]]) -> bytes:
+        return made().add(source, entity, records)
+
+    def made() -> ZipPackage:
+        nonlocal package
+        if package is None:
+            package = ZipPackage(
+                None, sources.entity_names(), request=request, customer=customer, reader=reader
+            )
+        return package
+
+    def finishing(describe: list[dict[str, Any]]) -> tuple[bytes, bool]:
+        """The next bytes of the package's end, up to about :data:`FINISH_CHUNK`; True once it is all out
+        (and the package closed)."""
+        nonlocal rest, closed
+        if rest is None:
+            rest = made().finish(describe)
+        out = bytearray()
+        for chunk in rest:
+            out += chunk
+            if len(out) >= FINISH_CHUNK:
+                return bytes(out), False
+        close()
+        return bytes(out), True
+
+    def close() -> None:
+        """An unfinished CSV entry first, then the package (a no-op once done)."""
+        nonlocal closed
+        if closed:
+            return
+        closed = True
+        if rest is not None:
+            rest.close()
+        if package is not None:
+            package.close()
+
     async with AsyncExitStack() as cleanup:
         cleanup.callback(return_thread, thread)
-        package = await blocking(
-            partial(
-                ZipPackage,
-                None,
-                sources.entity_names(),
-                request=request,
-                customer=customer,
-                reader=reader,
-            )
-        )
-        cleanup.push_async_callback(blocking, package.close)
+
+        @cleanup.push_async_callback
+        async def release() -> None:
+            if not closed:  # done already when the package was finished
+                await blocking(close)
 
         if batches is None:
             batches = sources.collect_batches(identity)
         async with aclosing(read_ahead(batches)) as ahead:
             async for source, entity, records in ahead:
-                if chunk := await blocking(partial(package.add, source, entity, records)):
+                if chunk := await blocking(partial(add, source, entity, records)):
                     yield chunk
 
-        rest = package.finish(sources.describe())
-        cleanup.push_async_callback(blocking, rest.close)  # an unfinished CSV entry is closed first
-        while (chunk := await blocking(partial(next, rest, None))) is not None:
+        describe = sources.describe()
+        done = False
+        while not done:
+            chunk, done = await blocking(partial(finishing, describe))
             if chunk:
                 yield chunk

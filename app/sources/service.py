@@ -23,7 +23,7 @@ from app.sources.config import (
 )
 from app.sources.http import HttpDataSource
 from app.sources.retries import in_call_retrying
-from app.sources.sql import SqlDataSource
+from app.sources.sql import BATCH_ROWS, SqlDataSource
 from app.sources.sql_erase import Captured, erase_source, leftovers
 from app.sources.threads import iterate_in_thread
 
@@ -110,7 +110,12 @@ class DataSources:
         """Like :meth:`collect`, in batches (cheaper for large exports)."""
         for source in self.sources:
             if isinstance(source, SqlDataSource):
-                batches = iterate_in_thread(partial(source.collect_batches, identity))
+                # A hop to the source's thread reads up to a batch of rows, across entities.
+                batches = iterate_in_thread(
+                    partial(source.collect_batches, identity),
+                    weight=lambda batch: len(batch[1]),
+                    bound=BATCH_ROWS,
+                )
             else:
                 batches = source.collect(identity)
             async for entity, records in batches:

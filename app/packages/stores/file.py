@@ -19,7 +19,6 @@ class FileStore:
         self.directory = directory
 
     async def put(self, name: str, chunks: AsyncIterable[bytes]) -> StoredObject:
-        await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True)
         path = self.directory / name
         size = await write_file(path, chunks)
         return StoredObject(location=str(path), size=size)
@@ -42,13 +41,15 @@ async def write_file(path: Path, chunks: AsyncIterable[bytes]) -> int:
     out = await asyncio.to_thread(_create, partial)
     size = 0
     try:
+        finished = False
         try:
             async for chunk in chunks:
                 await asyncio.to_thread(out.write, chunk)
                 size += len(chunk)
+            finished = True
         finally:
-            await asyncio.to_thread(out.close)
-        await asyncio.to_thread(os.replace, partial, path)
+            # Closed and put in place in one hop to a thread: each hop costs a wake-up of the event loop.
+            await asyncio.to_thread(_close, out, partial, path if finished else None)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -56,8 +57,16 @@ async def write_file(path: Path, chunks: AsyncIterable[bytes]) -> int:
 
 
 def _create(path: Path) -> BinaryIO:
-    """Blocking: open ``path`` for writing, readable by the owner only."""
+    """Blocking: open ``path`` for writing, readable by the owner only (its directory made if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+
+
+def _close(out: BinaryIO, partial: Path, path: Path | None) -> None:
+    """Blocking: close the file written as ``partial``, then rename it to ``path`` (None: leave it)."""
+    out.close()
+    if path is not None:
+        os.replace(partial, path)
 
 
 async def read_file(path: Path) -> AsyncIterator[bytes]:
