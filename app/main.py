@@ -24,6 +24,7 @@ from app.core.logging import RequestIdMiddleware
 from app.core.observability import MetricsMiddleware
 from app.core.observability import router as operations_router
 from app.core.ratelimit import HitCounter, MemoryCounter, RateLimiter
+from app.core.traffic import Traffic, TrafficMiddleware, yielding_sessionmaker
 from app.customers.router import router as customers_router
 from app.downloads.router import router as downloads_router
 from app.packages import PackageStore
@@ -33,6 +34,7 @@ from app.requests.tasks_router import router as tasks_router
 from app.signin.router import router as signin_router
 from app.sources import DataSources
 from app.verification.router import router as verification_router
+from app.webhooks import emission as webhook_emission
 from app.webhooks.router import router as webhooks_router
 from app.wiring import build_worker
 from app.worker.listen import listen_forever
@@ -47,7 +49,8 @@ class _App(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         # Outermost, around even the server-error handler (which Starlette keeps outside every middleware
         # added with add_middleware): an unexpected error's log line and its 500 answer carry the id too.
-        return RequestIdMiddleware(super().build_middleware_stack())
+        # Outside it, the count of requests being answered, which the embedded worker lets go first.
+        return TrafficMiddleware(RequestIdMiddleware(super().build_middleware_stack()), self.state.traffic)
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:
@@ -66,7 +69,15 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         ctx = ServiceContext(
             settings=settings, secret_key=settings.resolved_secret_key(), sources=sources, packages=packages
         )
-        worker = build_worker(ctx, sessionmaker)
+        # The embedded worker's sessions wait, at each statement, for a moment when no request is being
+        # answered (at most app.core.traffic.MAX_WAIT each time): the API goes first in the process they share.
+        traffic: Traffic = app.state.traffic
+        worker = build_worker(
+            ctx, yielding_sessionmaker(engine, traffic.quiet) if run_worker else sessionmaker
+        )
+        if run_worker:
+            worker.yield_to = traffic.quiet
+            webhook_emission.install(sessionmaker)  # the API's own sessions raise webhook events too
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker
         app.state.ctx = ctx
@@ -123,6 +134,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         docs_url=None,
         redoc_url=None,
     )
+    app.state.traffic = Traffic()
     error_handlers.install(app)
     openapi_schema.install(app)
     api_docs.install(app)
