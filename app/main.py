@@ -69,8 +69,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         ctx = ServiceContext(
             settings=settings, secret_key=settings.resolved_secret_key(), sources=sources, packages=packages
         )
-        # The embedded worker's sessions wait, at each statement, for a moment when no request is being
-        # answered (at most app.core.traffic.MAX_WAIT each time): the API goes first in the process they share.
+        # The embedded worker waits, before each job and each of its transactions, for a moment when no request
+        # is being answered (at most app.core.traffic.MAX_WAIT each time): the API goes first in the process.
         traffic: Traffic = app.state.traffic
         worker = build_worker(
             ctx, yielding_sessionmaker(engine, traffic.quiet) if run_worker else sessionmaker

@@ -3,7 +3,7 @@
 One process, one event loop: while the embedded worker builds packages and sends emails, every step of an API
 request waits behind the worker's steps, and a customer's POST took three to four times as long during a
 backlog. So the API counts the requests it is answering (:class:`TrafficMiddleware`), and the embedded worker
-waits for a quiet moment (:meth:`Traffic.quiet`) before each job and before each of its statements
+waits for a quiet moment (:meth:`Traffic.quiet`) before each job and before each of its transactions
 (:func:`yielding_sessionmaker`). Each wait is bounded (:data:`MAX_WAIT`): under a steady stream of requests the
 worker still moves on, more slowly, and catches up once the stream ends. A request counts until its answer's
 status line goes out: a long download streaming to a slow client does not hold the worker back.
@@ -86,25 +86,35 @@ class TrafficMiddleware:
 def yielding_sessionmaker(
     engine: AsyncEngine, gate: Callable[[], Awaitable[None]]
 ) -> async_sessionmaker[AsyncSession]:
-    """Sessions (as ``app.core.db.create_sessionmaker`` makes them) that await ``gate`` before each statement
-    (``execute``, ``scalar``, ``scalars``), ``get`` and flush: the embedded worker's, with ``gate`` = :meth:`Traffic.quiet`. A commit does not wait:
-    it ends the transaction and releases its locks."""
+    """Sessions (as ``app.core.db.create_sessionmaker`` makes them) that await ``gate`` before each transaction
+    begins: at the first statement (``execute``, ``scalar``, ``scalars``), ``get``, flush or ``connection`` of
+    each. The embedded worker's, with ``gate`` = :meth:`Traffic.quiet`. Never inside a transaction: one that
+    holds locks (SQLite's write lock from its first statement, PostgreSQL's row locks) must not wait on
+    requests that may be waiting for those locks."""
 
     class YieldingSession(AsyncSession):
+        async def _before_transaction(self) -> None:
+            if not self.in_transaction():
+                await gate()
+
+        async def connection(self, *args: Any, **kwargs: Any) -> Any:
+            await self._before_transaction()
+            return await super().connection(*args, **kwargs)
+
         async def execute(self, *args: Any, **kwargs: Any) -> Any:
-            await gate()
+            await self._before_transaction()
             return await super().execute(*args, **kwargs)
 
         async def scalar(self, *args: Any, **kwargs: Any) -> Any:
-            await gate()
+            await self._before_transaction()
             return await super().scalar(*args, **kwargs)
 
         async def get(self, *args: Any, **kwargs: Any) -> Any:
-            await gate()
+            await self._before_transaction()
             return await super().get(*args, **kwargs)
 
         async def flush(self, *args: Any, **kwargs: Any) -> None:
-            await gate()
+            await self._before_transaction()
             await super().flush(*args, **kwargs)
 
     return async_sessionmaker(engine, class_=YieldingSession, expire_on_commit=False, autoflush=False)

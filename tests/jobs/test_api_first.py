@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import func, select
 from starlette.types import Receive, Scope, Send
 
 from app.core.config import Settings
-from app.core.traffic import Traffic, TrafficMiddleware
+from app.core.traffic import Traffic, TrafficMiddleware, yielding_sessionmaker
 from app.main import create_app
+from app.models import Email
 
 from ..conftest import client_of, role_keys
 from ..helpers import submit
@@ -102,3 +104,20 @@ async def test_a_request_counts_until_its_status_line_is_sent() -> None:
         assert (await downloading).content == b"the rest"
     assert seen == [1]
     assert traffic.in_flight == 0
+
+
+async def test_the_worker_waits_before_a_transaction_never_inside_one(app: FastAPI) -> None:
+    """A transaction may hold locks that a request being answered waits for: once begun, it runs to its end."""
+    traffic = Traffic(max_wait=60.0)
+    sessions = yielding_sessionmaker(app.state.engine, traffic.quiet)
+    traffic.enter()  # a request is being answered
+    async with sessions() as session:
+        first = asyncio.create_task(session.scalar(select(func.count()).select_from(Email)))
+        await asyncio.sleep(0.2)
+        assert not first.done(), "the transaction waited to begin"
+        traffic.leave()
+        assert await asyncio.wait_for(first, 5) == 0
+        traffic.enter()  # another request arrives while the transaction is open
+        assert await asyncio.wait_for(session.scalar(select(func.count()).select_from(Email)), 5) == 0
+        await asyncio.wait_for(session.commit(), 5)
+    traffic.leave()
