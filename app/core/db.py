@@ -54,8 +54,10 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def create_sessionmaker(
+    engine: AsyncEngine, *, class_: type[AsyncSession] = AsyncSession
+) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, class_=class_, expire_on_commit=False, autoflush=False)
 
 
 # session.info key: callables that undo side effects outside the database (a stored package) on rollback.

@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.db import create_sessionmaker
+
 # The longest the worker waits for a quiet moment at one step.
 MAX_WAIT = 0.05
 
@@ -86,7 +88,7 @@ class TrafficMiddleware:
 def yielding_sessionmaker(
     engine: AsyncEngine, gate: Callable[[], Awaitable[None]]
 ) -> async_sessionmaker[AsyncSession]:
-    """Sessions (as ``app.core.db.create_sessionmaker`` makes them) that await ``gate`` before each transaction
+    """Sessions (``create_sessionmaker``'s) that await ``gate`` before each transaction
     begins: at the first statement (``execute``, ``scalar``, ``scalars``), ``get``, flush or ``connection`` of
     each. The embedded worker's, with ``gate`` = :meth:`Traffic.quiet`. Never inside a transaction: one that
     holds locks (SQLite's write lock from its first statement, PostgreSQL's row locks) must not wait on
@@ -117,4 +119,4 @@ def yielding_sessionmaker(
             await self._before_transaction()
             await super().flush(*args, **kwargs)
 
-    return async_sessionmaker(engine, class_=YieldingSession, expire_on_commit=False, autoflush=False)
+    return create_sessionmaker(engine, class_=YieldingSession)

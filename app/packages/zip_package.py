@@ -151,10 +151,12 @@ async def stream_zip(
         if closed:
             return
         closed = True
-        if rest is not None:
-            rest.close()
-        if package is not None:
-            package.close()
+        try:
+            if rest is not None:
+                rest.close()
+        finally:
+            if package is not None:
+                package.close()
 
     async with AsyncExitStack() as cleanup:
         cleanup.callback(return_thread, thread)
