@@ -69,14 +69,13 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         ctx = ServiceContext(
             settings=settings, secret_key=settings.resolved_secret_key(), sources=sources, packages=packages
         )
-        # The embedded worker waits, before each job and each of its transactions, for a moment when no request
-        # is being answered (at most app.core.traffic.MAX_WAIT each time): the API goes first in the process.
+        # The embedded worker waits, before each of its transactions, for a moment when no request is being
+        # answered (at most app.core.traffic.MAX_WAIT each time): the API goes first in the process.
         traffic: Traffic = app.state.traffic
         worker = build_worker(
             ctx, yielding_sessionmaker(engine, traffic.quiet) if run_worker else sessionmaker
         )
         if run_worker:
-            worker.yield_to = traffic.quiet
             webhook_emission.install(sessionmaker)  # the API's own sessions raise webhook events too
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker

@@ -54,8 +54,9 @@ def build_worker(
 ) -> Worker:
     """A worker with every job kind and the sweep, configured from the settings.
 
-    Every session of ``sessionmaker`` (the API's too: `serve` and `worker` both build theirs here) also
-    raises webhook events for the timeline events it writes, in the same transaction.
+    Every session of ``sessionmaker`` also raises webhook events for the timeline events it writes, in the same
+    transaction (`worker` builds its sessionmaker and this worker for it; `serve` installs the same hook on the
+    API's own sessions, whether its embedded worker has sessions of its own or shares the API's).
     """
     webhook_emission.install(sessionmaker)
     transport = transport or transport_from_settings(ctx.settings)

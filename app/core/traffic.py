@@ -3,10 +3,11 @@
 One process, one event loop: while the embedded worker builds packages and sends emails, every step of an API
 request waits behind the worker's steps, and a customer's POST took three to four times as long during a
 backlog. So the API counts the requests it is answering (:class:`TrafficMiddleware`), and the embedded worker
-waits for a quiet moment (:meth:`Traffic.quiet`) before each job and before each of its transactions
-(:func:`yielding_sessionmaker`). Each wait is bounded (:data:`MAX_WAIT`): under a steady stream of requests the
-worker still moves on, more slowly, and catches up once the stream ends. A request counts until its answer's
-status line goes out: a long download streaming to a slow client does not hold the worker back.
+waits for a quiet moment (:meth:`Traffic.quiet`) before each of its transactions (:func:`yielding_sessionmaker`).
+Each wait is bounded (:data:`MAX_WAIT`): under a steady stream of requests the worker still moves on, more
+slowly, and catches up once the stream ends. A request counts while the service
+works on it: not while it waits for the client's body, and no longer once its answer's status line goes out (a
+long download streaming to a slow client does not hold the worker back).
 
 A standalone `worker` has no API beside it in its process; on a shared host it yields the CPU through its nice
 value instead (WORKER_NICE).
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Any
+from contextvars import ContextVar, Token
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -55,7 +56,7 @@ class Traffic:
 
 class TrafficMiddleware:
     """Counts each HTTP request in :class:`Traffic` from its arrival until its status line is sent (or it
-    ends without one)."""
+    ends without one), except while it waits for the client's body."""
 
     def __init__(self, app: ASGIApp, traffic: Traffic) -> None:
         self.app = app
@@ -79,44 +80,51 @@ class TrafficMiddleware:
                 done()
             await send(message)
 
+        async def receive_uncounted() -> Message:
+            # Waiting for the client (a body that trickles in, or never does) is not work: a slow or idle
+            # upload must not hold the worker back.
+            nonlocal counted
+            if not counted:
+                return await receive()
+            counted = False
+            self.traffic.leave()
+            try:
+                return await receive()
+            finally:
+                counted = True
+                self.traffic.enter()
+
         try:
-            await self.app(scope, receive, send_and_count)
+            await self.app(scope, receive_uncounted, send_and_count)
         finally:
             done()
+
+
+# The yielding sessions this task has open, outermost first.
+_open: ContextVar[tuple[AsyncSession, ...]] = ContextVar("yielding_sessions", default=())
 
 
 def yielding_sessionmaker(
     engine: AsyncEngine, gate: Callable[[], Awaitable[None]]
 ) -> async_sessionmaker[AsyncSession]:
-    """Sessions (``create_sessionmaker``'s) that await ``gate`` before each transaction
-    begins: at the first statement (``execute``, ``scalar``, ``scalars``), ``get``, flush or ``connection`` of
-    each. The embedded worker's, with ``gate`` = :meth:`Traffic.quiet`. Never inside a transaction: one that
-    holds locks (SQLite's write lock from its first statement, PostgreSQL's row locks) must not wait on
-    requests that may be waiting for those locks."""
+    """Sessions (``create_sessionmaker``'s) that await ``gate`` as they are opened (``async with``): the
+    embedded worker's, with ``gate`` = :meth:`Traffic.quiet`. Each of the worker's sessions is one transaction
+    (``unit_of_work``, ``read_only``), so it waits before each transaction, never inside one: a session opened
+    while another of the same task has begun its transaction does not wait, as that transaction may hold locks
+    (SQLite's write lock, PostgreSQL's row locks) that a request being answered is waiting for."""
 
     class YieldingSession(AsyncSession):
-        async def _before_transaction(self) -> None:
-            if not self.in_transaction():
+        _token: Token[tuple[AsyncSession, ...]]
+
+        async def __aenter__(self) -> YieldingSession:
+            outer = _open.get()
+            if not any(session.in_transaction() for session in outer):
                 await gate()
+            self._token = _open.set((*outer, self))
+            return self
 
-        async def connection(self, *args: Any, **kwargs: Any) -> Any:
-            await self._before_transaction()
-            return await super().connection(*args, **kwargs)
-
-        async def execute(self, *args: Any, **kwargs: Any) -> Any:
-            await self._before_transaction()
-            return await super().execute(*args, **kwargs)
-
-        async def scalar(self, *args: Any, **kwargs: Any) -> Any:
-            await self._before_transaction()
-            return await super().scalar(*args, **kwargs)
-
-        async def get(self, *args: Any, **kwargs: Any) -> Any:
-            await self._before_transaction()
-            return await super().get(*args, **kwargs)
-
-        async def flush(self, *args: Any, **kwargs: Any) -> None:
-            await self._before_transaction()
-            await super().flush(*args, **kwargs)
+        async def __aexit__(self, *exc: object) -> None:
+            _open.reset(self._token)
+            await super().__aexit__(*exc)
 
     return create_sessionmaker(engine, class_=YieldingSession)

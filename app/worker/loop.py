@@ -104,9 +104,6 @@ class Worker:
     worker_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     )
-    # Awaited before each job: the embedded worker lets the API's requests in flight go first
-    # (app.core.traffic); None for a standalone worker.
-    yield_to: Callable[[], Awaitable[None]] | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: bool = False
 
@@ -169,8 +166,6 @@ class Worker:
 
         async def guarded(job: Job) -> None:
             async with semaphore:
-                if self.yield_to is not None:
-                    await self.yield_to()
                 await self.execute(job)
 
         # One heartbeat for the whole batch, from the claim on: a claimed job waiting for its turn behind slow

@@ -30,29 +30,13 @@ async def serving_with_worker(settings: Settings) -> AsyncIterator[FastAPI]:
 
 
 @asynccontextmanager
-async def request_in_flight(app: FastAPI) -> AsyncIterator[None]:
-    """A POST whose body is still on its way for as long as the block runs: the API is answering it."""
-    arrived = asyncio.Event()
-
-    async def body() -> AsyncIterator[bytes]:
-        await arrived.wait()
-        yield b"{}"
-
-    async with client_of(app) as client:
-        answering = asyncio.create_task(
-            client.post("/v1/privacy-requests", content=body(), headers={"Content-Type": "application/json"})
-        )
-
-        async def counted() -> bool:
-            return bool(app.state.traffic.in_flight)
-
-        await wait_until(counted, within=5, what="the request to arrive", interval=0.01)
-        try:
-            yield
-        finally:
-            arrived.set()
-            answer = await answering
-    assert answer.status_code == 401  # no key: it was only ever there to be answered
+async def request_answered(app: FastAPI) -> AsyncIterator[None]:
+    """A request being worked on for as long as the block runs, as TrafficMiddleware counts one."""
+    app.state.traffic.enter()
+    try:
+        yield
+    finally:
+        app.state.traffic.leave()
 
 
 async def sent(app: FastAPI) -> bool:
@@ -63,21 +47,49 @@ async def test_the_embedded_worker_waits_while_the_api_answers_then_sends(settin
     async with serving_with_worker(settings) as app:
         app.state.traffic.max_wait = 60.0  # no bound in this test: the wait ends when the request does
         keys = await role_keys(app)
-        async with request_in_flight(app), client_of(app) as client:
-            await submit(client, keys["app"], type="access", email="ada@example.com")
-            await asyncio.sleep(0.5)  # the worker was woken by the submit; without the wait it sends at once
-            assert [row.status for row in await emails(app.state.sessionmaker)] == ["pending"]
-        await wait_until(lambda: sent(app), within=10, what="the acknowledgement once the API was quiet")
+        async with client_of(app) as client:
+            async with request_answered(app):
+                await submit(client, keys["app"], type="access", email="ada@example.com")
+                await asyncio.sleep(
+                    0.5
+                )  # the worker was woken by the submit; without the wait it sends at once
+                assert [row.status for row in await emails(app.state.sessionmaker)] == ["pending"]
+            await wait_until(lambda: sent(app), within=10, what="the acknowledgement once the API was quiet")
 
 
 async def test_under_a_steady_stream_of_requests_the_worker_still_moves_on(settings: Settings) -> None:
     async with serving_with_worker(settings) as app:
         keys = await role_keys(app)
-        async with request_in_flight(app), client_of(app) as client:
+        async with client_of(app) as client, request_answered(app):
             await submit(client, keys["app"], type="access", email="ada@example.com")
             # The API never goes quiet here: each of the worker's waits ends after MAX_WAIT.
             await wait_until(lambda: sent(app), within=20, what="the acknowledgement under traffic")
             assert app.state.traffic.in_flight == 1
+
+
+async def test_a_request_waiting_for_its_body_does_not_hold_the_worker_back(settings: Settings) -> None:
+    """A client that opens a POST and sends its body slowly (or never) costs the service nothing meanwhile."""
+    async with serving_with_worker(settings) as app:
+        sending = asyncio.Event()
+        arrived = asyncio.Event()
+
+        async def body() -> AsyncIterator[bytes]:
+            sending.set()
+            await arrived.wait()
+            yield b"{}"
+
+        async with client_of(app) as client:
+            answering = asyncio.create_task(
+                client.post(
+                    "/v1/privacy-requests", content=body(), headers={"Content-Type": "application/json"}
+                )
+            )
+            await asyncio.wait_for(sending.wait(), 5)
+            await asyncio.sleep(0.05)
+            assert app.state.traffic.in_flight == 0
+            arrived.set()
+            assert (await answering).status_code == 401  # no key: it was only ever there to be slow
+        assert app.state.traffic.in_flight == 0
 
 
 async def test_a_request_counts_until_its_status_line_is_sent() -> None:
@@ -107,17 +119,25 @@ async def test_a_request_counts_until_its_status_line_is_sent() -> None:
 
 
 async def test_the_worker_waits_before_a_transaction_never_inside_one(app: FastAPI) -> None:
-    """A transaction may hold locks that a request being answered waits for: once begun, it runs to its end."""
+    """A transaction may hold locks that a request being answered waits for: once begun, it runs to its end, and
+    a session the same task opens meanwhile does not wait either."""
     traffic = Traffic(max_wait=60.0)
     sessions = yielding_sessionmaker(app.state.engine, traffic.quiet)
+
+    async def count_in_a_transaction() -> int:
+        async with sessions() as session:
+            first = await session.scalar(select(func.count()).select_from(Email))
+            traffic.enter()  # a request arrives while the transaction is open
+            second = await session.scalar(select(func.count()).select_from(Email))
+            async with sessions():  # opened (not used: one SQLite writer) while the transaction is open
+                pass
+            await session.commit()
+            return int(first or 0) + int(second or 0)
+
     traffic.enter()  # a request is being answered
-    async with sessions() as session:
-        first = asyncio.create_task(session.scalar(select(func.count()).select_from(Email)))
-        await asyncio.sleep(0.2)
-        assert not first.done(), "the transaction waited to begin"
-        traffic.leave()
-        assert await asyncio.wait_for(first, 5) == 0
-        traffic.enter()  # another request arrives while the transaction is open
-        assert await asyncio.wait_for(session.scalar(select(func.count()).select_from(Email)), 5) == 0
-        await asyncio.wait_for(session.commit(), 5)
+    counting = asyncio.create_task(count_in_a_transaction())
+    await asyncio.sleep(0.2)
+    assert not counting.done(), "the transaction waited to begin"
+    traffic.leave()
+    assert await asyncio.wait_for(counting, 5) == 0
     traffic.leave()

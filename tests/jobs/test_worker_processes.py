@@ -267,5 +267,7 @@ async def test_a_standalone_worker_yields_the_cpu_to_the_api(
 
     # The package was built on threads besides the event loop's: each of them is counted.
     assert len(values) > 1, values
-    assert set(values) == {os.getpriority(os.PRIO_PROCESS, 0) if expected is None else expected}
+    # A worker started nicer than the setting (as this suite may be) keeps its own value.
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert set(values) == {own if expected is None else max(expected, own)}
     assert (await detail(client, keys["operator"], request["id"]))["status"] == "processed"

@@ -1,5 +1,6 @@
-"""A blocking generator driven from async code (a SQL source's read): every item, in order, on one thread, never
-more than a bound ahead of the reader, and always closed on that thread, however the reader stops."""
+"""A blocking generator driven from async code (a SQL source's read): every item, in order, on one thread, read
+ahead of the reader by at most a bound (and the item that reaches it), and always closed on that thread, however
+the reader stops."""
 
 from __future__ import annotations
 
@@ -75,7 +76,11 @@ async def test_a_reader_cancelled_mid_read_still_closes_the_generator_after_the_
         return [batch async for batch in iterate_in_thread(rows)]
 
     task = asyncio.create_task(read_all())
-    await asyncio.sleep(0.05)
+    for _ in range(250):  # until the read is under way on its thread
+        if rows.threads:
+            break
+        await asyncio.sleep(0.02)
+    assert rows.threads
     task.cancel()
     await asyncio.sleep(0.05)
     rows.release.set()  # the read under way ends; the close queued behind it then runs
