@@ -5,8 +5,8 @@ request waits behind the worker's steps, and a customer's POST took three to fou
 backlog. So the API counts the requests it is answering (:class:`TrafficMiddleware`), and the embedded worker
 waits for a quiet moment (:meth:`Traffic.quiet`) before each of its transactions (:func:`yielding_sessionmaker`).
 Each wait is bounded (:data:`MAX_WAIT`): under a steady stream of requests the worker still moves on, more
-slowly, and catches up once the stream ends. A request counts while the service
-works on it: not while it waits for the client's body, and no longer once its answer's status line goes out (a
+slowly, and catches up once the stream ends. A request counts while the service works on it: not while it
+waits for the client's body, and no longer once its answer's status line goes out (a
 long download streaming to a slow client does not hold the worker back).
 
 A standalone `worker` has no API beside it in its process; on a shared host it yields the CPU through its nice
@@ -44,6 +44,12 @@ class Traffic:
 
     def leave(self) -> None:
         self.in_flight -= 1
+        if self.in_flight == 0:
+            # Quiet only if it stays so past this step: a request reading a body that has already arrived
+            # leaves and comes back without yielding, and must not release the worker meanwhile.
+            asyncio.get_running_loop().call_soon(self._settle)
+
+    def _settle(self) -> None:
         if self.in_flight == 0:
             self._quiet.set()
 

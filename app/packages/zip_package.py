@@ -25,9 +25,6 @@ from app.sources.service import DataSources
 from app.sources.threads import borrow_thread, return_thread
 
 T = TypeVar("T")
-# The package's end (its CSVs, report.html, the zip's directory) is handed out at least this many bytes at a
-# time (the last piece excepted), as its records are: a small package's end in one piece.
-FINISH_CHUNK = CHUNK
 
 
 class ZipPackage:
@@ -132,15 +129,16 @@ async def stream_zip(
         return package
 
     def finishing(describe: list[dict[str, Any]]) -> tuple[bytes, bool]:
-        """The next bytes of the package's end, up to about :data:`FINISH_CHUNK`; True once it is all out
-        (and the package closed)."""
+        """The next bytes of the package's end (its CSVs, report.html, the zip's directory), at least a
+        :data:`CHUNK` unless it is the last piece, as the records are handed out; True once it is all out (and
+        the package closed)."""
         nonlocal rest, closed
         if rest is None:
             rest = made().finish(describe)
         out = bytearray()
         for chunk in rest:
             out += chunk
-            if len(out) >= FINISH_CHUNK:
+            if len(out) >= CHUNK:
                 return bytes(out), False
         close()
         return bytes(out), True

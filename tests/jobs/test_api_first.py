@@ -141,3 +141,18 @@ async def test_the_worker_waits_before_a_transaction_never_inside_one(app: FastA
     traffic.leave()
     assert await asyncio.wait_for(counting, 5) == 0
     traffic.leave()
+
+
+async def test_a_body_already_arrived_does_not_release_the_waiting_worker() -> None:
+    """Reading a body that is already there leaves the count and comes back without yielding: a worker
+    waiting meanwhile goes on waiting, or every POST would let it in at the start of its own work."""
+    traffic = Traffic(max_wait=60.0)
+    traffic.enter()  # a request is being answered
+    waiting = asyncio.create_task(traffic.quiet())
+    await asyncio.sleep(0.05)
+    traffic.leave()  # it reads its body, already arrived: out and back in one step
+    traffic.enter()
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    traffic.leave()  # answered
+    await asyncio.wait_for(waiting, 5)
