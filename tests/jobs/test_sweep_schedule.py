@@ -21,39 +21,77 @@ def settings_overrides() -> dict[str, Any]:
 
 
 def _counted(
-    run: Callable[[], Awaitable[None]], calls: list[str], name: str
+    run: Callable[[], Awaitable[None]],
+    calls: list[tuple[str, float]],
+    name: str,
+    counted_enough: Callable[[], None],
 ) -> Callable[[], Awaitable[None]]:
     async def counted() -> None:
-        calls.append(name)
+        calls.append((name, asyncio.get_running_loop().time()))
+        counted_enough()
         await run()
 
     return counted
 
 
-async def _run_for(app: FastAPI, seconds: float, *, housekeeping_every: timedelta) -> list[str]:
+async def _run_until(
+    app: FastAPI,
+    enough: Callable[[list[str]], bool],
+    *,
+    housekeeping_every: timedelta,
+) -> tuple[list[tuple[str, float]], float]:
+    """Run the worker until ``enough`` holds for the calls so far (a slow machine takes longer, it does not
+    fail); the calls with the loop time each began, and the seconds the worker ran."""
     worker = app.state.worker
     assert worker.periodic is not None
     assert worker.housekeeping is not None
-    calls: list[str] = []
-    worker.periodic = _counted(worker.periodic, calls, "deadlines")
-    worker.housekeeping = _counted(worker.housekeeping, calls, "housekeeping")
+    calls: list[tuple[str, float]] = []
+    done = asyncio.Event()
+
+    def counted_enough() -> None:
+        if enough([name for name, _ in calls]):
+            done.set()
+
+    worker.periodic = _counted(worker.periodic, calls, "deadlines", counted_enough)
+    worker.housekeeping = _counted(worker.housekeeping, calls, "housekeeping", counted_enough)
     worker.housekeeping_interval = housekeeping_every
+    loop = asyncio.get_running_loop()
+    began = loop.time()
     task = asyncio.create_task(worker.run())
-    await asyncio.sleep(seconds)
-    worker.stop()
-    await asyncio.wait_for(task, timeout=10)
-    return calls
+    try:
+        await asyncio.wait_for(done.wait(), timeout=30)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, timeout=10)
+    return calls, loop.time() - began
 
 
 async def test_deadlines_every_poll_and_retention_once_a_minute(app: FastAPI) -> None:
-    calls = await _run_for(app, 0.6, housekeeping_every=timedelta(minutes=1))
-    assert calls.count("housekeeping") == 1  # at start, then not again within the minute
-    assert calls.count("deadlines") >= 4  # every 0.05 s poll while idle (loose: a busy machine is slower)
+    calls, ran = await _run_until(
+        app, lambda names: names.count("deadlines") >= 5, housekeeping_every=timedelta(minutes=1)
+    )
+    assert ran < 60
+    names = [name for name, _ in calls]
+    # Retention ran at start, then not again within the minute, while the deadline steps ran at every poll.
+    assert names.count("housekeeping") == 1
+    assert names.count("deadlines") >= 5
+    began = [at for name, at in calls if name == "deadlines"]
+    assert all(later - earlier >= 0.04 for earlier, later in zip(began, began[1:], strict=False))
 
 
 async def test_housekeeping_comes_round_again_after_its_interval(app: FastAPI) -> None:
-    calls = await _run_for(app, 0.8, housekeeping_every=timedelta(seconds=0.25))
-    assert 2 <= calls.count("housekeeping") < calls.count("deadlines")
+    calls, _ = await _run_until(
+        app, lambda names: names.count("housekeeping") >= 3, housekeeping_every=timedelta(seconds=0.25)
+    )
+    names = [name for name, _ in calls]
+    assert names.count("housekeeping") >= 3
+    began = [at for name, at in calls if name == "housekeeping"]
+    # Never sooner than its interval (less the moment between the loop's clock read and this one's) ...
+    assert all(later - earlier >= 0.24 for earlier, later in zip(began, began[1:], strict=False))
+    # ... and the deadline steps ran between each two rounds of it.
+    rounds = "".join("H" if name == "housekeeping" else "d" for name in names)
+    assert "HH" not in rounds
+    assert names.count("deadlines") > names.count("housekeeping")
 
 
 def test_every_step_is_scheduled_once() -> None:
