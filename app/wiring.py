@@ -128,6 +128,8 @@ def build_worker(
         },
         periodic=periodic,
         housekeeping=housekeeping,
+        # A job's own emails (the data-ready link, a deletion's completion) go out as it commits.
+        run_at_once=frozenset({SEND_EMAIL_JOB}),
     )
     worker.closers.append(transport.aclose)
     worker.closers.append(webhook_client.aclose)

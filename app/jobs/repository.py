@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -16,6 +17,38 @@ from app.models import Job
 from app.models.job import FINISHED_JOBS_SQL
 
 DEFAULT_MAX_ATTEMPTS = 6
+
+# session.info key: set by a worker on the session of the job it runs. A job of one of its kinds added in that
+# session is born leased to that worker (running, attempt 1), listed under ``BORN_LEASED``, and run by the worker
+# as soon as the transaction has committed: no claim, no wait for the worker's next round. Should the worker die
+# first, the lease runs out and any worker claims it as it would a dead worker's job.
+LEASE_TO = "jobs.lease_to"
+BORN_LEASED = "jobs.born_leased"
+
+
+# session.info keys: what the job that queued a born-leased job hands to its run, held in memory only (the
+# email it rendered, so the run need not read the row back and unseal it): ``HANDED_OVER`` in the queuing
+# session, by the job object; ``HANDED_TO_RUN`` in the session of the born job's run.
+HANDED_OVER = "jobs.handed_over"
+HANDED_TO_RUN = "jobs.handed_to_run"
+
+
+@dataclass(frozen=True)
+class NewJobLease:
+    worker_id: str
+    lease: timedelta
+    kinds: frozenset[str]
+
+
+def born_leased(session: AsyncSession | Session, job: Job) -> bool:
+    """Whether ``job`` was born leased in ``session``: run by this worker as the transaction commits."""
+    return any(born is job for born in session.info.get(BORN_LEASED, []))
+
+
+def hand_over(session: AsyncSession | Session, job: Job, value: Any) -> None:
+    """Give ``value`` to the run of ``job``, born leased in ``session`` (a job claimed later reads what it
+    needs from the database)."""
+    session.info.setdefault(HANDED_OVER, {})[id(job)] = value
 
 
 async def enqueue(
@@ -52,10 +85,18 @@ def add(
         max_attempts=max_attempts,
         created_at=now,
     )
+    lease: NewJobLease | None = session.info.get(LEASE_TO)
+    if lease is not None and kind in lease.kinds and job.run_at <= now:
+        job.status = "running"
+        job.locked_by = lease.worker_id
+        job.locked_until = now + lease.lease
+        job.attempts = 1
+        session.info.setdefault(BORN_LEASED, []).append(job)
+    else:
+        # In this process the session dependency wakes the embedded worker after commit; other processes are
+        # woken by PostgreSQL NOTIFY from a trigger on the jobs table (see the first migration).
+        session.info["jobs_enqueued"] = True
     session.add(job)
-    # In this process the session dependency wakes the embedded worker after commit; other processes are
-    # woken by PostgreSQL NOTIFY from a trigger on the jobs table (see the first migration).
-    session.info["jobs_enqueued"] = True
     return job
 
 

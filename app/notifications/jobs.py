@@ -12,7 +12,7 @@ from app.core.context import ServiceContext
 from app.core.db import read_only
 from app.core.observability import EMAILS_SENT
 from app.jobs.errors import PermanentError
-from app.models import Job
+from app.models import Email, Job
 from app.notifications import outbox, repository
 from app.notifications.sealing import UnreadableBody
 from app.notifications.transport import Transport, TransportError, build_message
@@ -32,15 +32,12 @@ async def run_send_email(
     id and the receiving side can drop the repeat.
     """
     email_id = uuid.UUID(job.payload["email_id"])
-    async with read_only(sessionmaker) as reader:
-        email = await repository.get(reader, email_id)
-    if email is None or email.status != "pending":
-        return
     try:
+        opened = await _pending(session, sessionmaker, email_id, secret_key=ctx.secret_key)
+        if opened is None:
+            return
         message = build_message(
-            outbox.readable(email, secret_key=ctx.secret_key),
-            mail_from=ctx.settings.mail_from,
-            display_name=ctx.settings.brand_name,
+            opened, mail_from=ctx.settings.mail_from, display_name=ctx.settings.brand_name
         )
         await transport.send(message)
     except UnreadableBody as error:
@@ -51,7 +48,26 @@ async def run_send_email(
             raise PermanentError(str(error)) from None
         raise
     await repository.mark_sent(session, email_id, at=clock.now())
-    EMAILS_SENT.labels(email.kind).inc()
+    EMAILS_SENT.labels(opened.kind).inc()
+
+
+async def _pending(
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    email_id: uuid.UUID,
+    *,
+    secret_key: str,
+) -> Email | None:
+    """The email with its bodies open; None once it is no longer pending. An email that the job queuing it
+    hands over (it is sent as that job commits) is used as that job rendered it, not read back."""
+    handed = outbox.handed_over(session, email_id)
+    if handed is not None:
+        return handed
+    async with read_only(sessionmaker) as reader:
+        email = await repository.get(reader, email_id)
+    if email is None or email.status != "pending":
+        return None
+    return outbox.readable(email, secret_key=secret_key)
 
 
 async def on_send_email_dead(session: AsyncSession, job: Job, error: str) -> None:

@@ -105,9 +105,19 @@ async def enqueue_email(
         sent_at=None,
     )
     await repository.add(session, email)
-    await jobs.enqueue(session, SEND_EMAIL_JOB, {"email_id": str(email.id)}, request_id=request_id)
+    job = await jobs.enqueue(session, SEND_EMAIL_JOB, {"email_id": str(email.id)}, request_id=request_id)
+    if jobs.born_leased(session, job):
+        # Sent by this worker as the transaction commits (a job's own email): the bodies as rendered.
+        jobs.hand_over(session, job, _opened(email, text=rendered.text, html=rendered.html))
     await session.flush()
     return email
+
+
+def handed_over(session: AsyncSession, email_id: uuid.UUID) -> Email | None:
+    """The email ``email_id`` with its bodies open, as the job that queued it handed it to this run; None
+    when it was not (claimed like any job: read it from the database)."""
+    handed = session.info.get(jobs.HANDED_TO_RUN)
+    return handed if isinstance(handed, Email) and handed.id == email_id else None
 
 
 def readable(email: Email, *, secret_key: str) -> Email:
@@ -115,6 +125,15 @@ def readable(email: Email, *, secret_key: str) -> Email:
     row stays sealed. Raises ``UnreadableBody`` when they do not open under ``secret_key``."""
     if email.text_body is None or email.html_body is None:
         raise UnreadableBody(f"email {email.id} has no body left to send")
+    return _opened(
+        email,
+        text=unseal(email.text_body, secret_key=secret_key),
+        html=unseal(email.html_body, secret_key=secret_key),
+    )
+
+
+def _opened(email: Email, *, text: str, html: str) -> Email:
+    """A detached copy of ``email`` with the bodies ``text`` and ``html``."""
     return Email(
         id=email.id,
         message_id=email.message_id,
@@ -122,8 +141,8 @@ def readable(email: Email, *, secret_key: str) -> Email:
         to_address=email.to_address,
         locale=email.locale,
         subject=email.subject,
-        text_body=unseal(email.text_body, secret_key=secret_key),
-        html_body=unseal(email.html_body, secret_key=secret_key),
+        text_body=text,
+        html_body=html,
         request_id=email.request_id,
         status=email.status,
         created_at=email.created_at,

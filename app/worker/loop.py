@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -101,6 +102,9 @@ class Worker:
     max_attempts: int | None = None
     # Kinds retried otherwise than by ``retry_base`` and ``max_attempts`` (webhook deliveries: for days).
     retry_policies: dict[str, RetryPolicy] = field(default_factory=dict)
+    # Kinds that a job of this worker runs itself right after its own transaction commits, when it queues them
+    # (the email a finished package or erasure sends): born leased to this worker, never claimed.
+    run_at_once: frozenset[str] = frozenset()
     worker_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     )
@@ -193,8 +197,9 @@ class Worker:
             total += ran
         return total
 
-    async def execute(self, job: Job) -> None:
-        """Run one claimed job in its own unit of work; on failure, retry with backoff or give up.
+    async def execute(self, job: Job, *, handed_over: Any = None) -> None:
+        """Run one claimed job in its own unit of work; on failure, retry with backoff or give up. Then run the
+        jobs it queued born leased to this worker (``run_at_once``), each with what it handed over to that run.
 
         The caller keeps the lease alive (see ``run_once``).
         """
@@ -202,17 +207,30 @@ class Worker:
         # attempt per call, as the job's own retries below are the job's one retry budget.
         with job_scope(str(job.id), job.kind):
             handler = self.handlers.get(job.kind)
+            born: list[Job] = []
+            handed: dict[int, Any] = {}
             try:
                 if handler is None:
                     raise PermanentError(f"no handler for job kind {job.kind!r}")
                 async with unit_of_work(self.sessionmaker) as session:
+                    if handed_over is not None:
+                        session.info[repository.HANDED_TO_RUN] = handed_over
+                    if self.run_at_once:
+                        session.info[repository.LEASE_TO] = repository.NewJobLease(
+                            self.worker_id, self.lease, self.run_at_once
+                        )
                     await handler(session, job)
                     if not await repository.mark_done(session, job.id, worker_id=self.worker_id):
                         raise _LeaseLost
+                # Committed: the jobs it queued for this worker exist, leased to it.
+                born = session.info.pop(repository.BORN_LEASED, [])
+                handed = session.info.pop(repository.HANDED_OVER, {})
             except _LeaseLost:
                 log.warning("job %s: lease lost to another worker; its work was rolled back", job.id)
             except Exception as exc:
                 await self._failed(job, exc)
+        for queued_by_it in born:
+            await self.execute(queued_by_it, handed_over=handed.get(id(queued_by_it)))
 
     def retry_policy(self, kind: str) -> RetryPolicy:
         """The policy of ``kind``: its own if it has one, else JOB_RETRY_BASE and JOB_MAX_ATTEMPTS."""
