@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import ManualTask, PrivacyRequest
@@ -60,14 +60,17 @@ def add(
     return task
 
 
+# Built once: every automatic access request asks it as its package is recorded.
+_DONE_SOURCES = (
+    select(ManualTask.source)
+    .where(ManualTask.request_id == bindparam("request_id"), ManualTask.status == DONE)
+    .order_by(ManualTask.source)
+)
+
+
 async def done_sources(session: AsyncSession, request_id: uuid.UUID) -> list[str]:
     """The sources whose task of the request was marked done, by name."""
-    query = (
-        select(ManualTask.source)
-        .where(ManualTask.request_id == request_id, ManualTask.status == DONE)
-        .order_by(ManualTask.source)
-    )
-    return list((await session.scalars(query)).all())
+    return list((await session.scalars(_DONE_SOURCES, {"request_id": request_id})).all())
 
 
 async def count_open(session: AsyncSession, request_id: uuid.UUID) -> int:

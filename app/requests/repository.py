@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, delete, func, not_, or_, select, text, tuple_, update
+from sqlalchemy import Select, Table, and_, bindparam, delete, func, not_, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,13 +70,31 @@ async def transition(
     """Apply ``values`` only if the request is still in ``expected_status`` and return it as it now is (one
     round trip, ``UPDATE ... RETURNING``); None when a racer changed it first: of two racers exactly one wins."""
     result = await session.scalars(
+        _transition(frozenset(values)),
+        {
+            "_request_id": request_id,
+            "_expected_status": expected_status,
+            **{f"_set_{column}": value for column, value in values.items()},
+        },
+    )
+    return result.first()
+
+
+@functools.cache
+def _transition(columns: frozenset[str]) -> Any:
+    """The statement of :func:`transition` setting ``columns``, built once per set of columns (a handful: each
+    action sets its own): every request moves through it a few times, and building it cost more than running
+    it."""
+    return (
         update(PrivacyRequest)
-        .where(PrivacyRequest.id == request_id, PrivacyRequest.status == expected_status)
-        .values(**values)
+        .where(
+            PrivacyRequest.id == bindparam("_request_id"),
+            PrivacyRequest.status == bindparam("_expected_status"),
+        )
+        .values({column: bindparam(f"_set_{column}") for column in sorted(columns)})
         .returning(PrivacyRequest)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
-    return result.first()
 
 
 def overdue_condition(now: datetime) -> Any:

@@ -85,12 +85,15 @@ async def mark_subscription_deleted(
 # Emission: called from inside a flush (a synchronous Session), in the transaction of the change.
 
 
+# Built once: every transaction that writes a timeline event asks it.
+_LISTENING = select(WebhookSubscription.id, WebhookSubscription.events).where(
+    WebhookSubscription.deleted_at.is_(None)
+)
+
+
 def listening(session: Session) -> list[tuple[uuid.UUID, list[str]]]:
     """Every active subscription with the event types it receives (a short table, filtered by the caller)."""
-    query = select(WebhookSubscription.id, WebhookSubscription.events).where(
-        WebhookSubscription.deleted_at.is_(None)
-    )
-    return [(row.id, list(row.events)) for row in session.execute(query)]
+    return [(row.id, list(row.events)) for row in session.execute(_LISTENING)]
 
 
 def request_for(session: Session, request_id: uuid.UUID) -> PrivacyRequest | None:
