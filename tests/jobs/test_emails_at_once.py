@@ -23,8 +23,7 @@ from app.requests import repository as requests
 from app.requests.notify import email_customer
 from app.worker.loop import Worker
 
-from ..conftest import bearer
-from ..helpers import submit, text_of
+from ..helpers import accept, submit, text_of
 from ..notifications.smtp_server import SmtpServer, smtp_settings
 
 READY = "Your data is ready to download"
@@ -50,12 +49,7 @@ async def _send_jobs(app: FastAPI) -> dict[str, Job]:
 
 async def _accepted_access(client: httpx.AsyncClient, keys: dict[str, str], address: str) -> str:
     request = await submit(client, keys["app"], type="access", email=address)
-    accepted = await client.post(
-        f"/v1/privacy-requests/{request['id']}/accept",
-        json={"handling": "automatic"},
-        headers=bearer(keys["operator"]),
-    )
-    assert accepted.status_code == 200, accepted.text
+    await accept(client, keys["operator"], request["id"], "automatic")
     return str(request["id"])
 
 
@@ -125,10 +119,10 @@ async def test_an_email_born_leased_to_a_worker_that_died_is_sent_by_another_onc
     assert (born.status, born.locked_by, born.attempts) == ("running", "dead-worker", 1)
 
     assert await worker.run_until_idle() == 0  # leased: not another worker's to send
-    assert len(_subjects(smtp_server, "ada@example.com")) == 2
+    assert sorted(_subjects(smtp_server, "ada@example.com")) == sorted([RECEIVED, READY])
     clock.advance(worker.lease + timedelta(seconds=1))
     assert await worker.run_until_idle() == 1
-    assert len(_subjects(smtp_server, "ada@example.com")) == 3
+    assert sorted(_subjects(smtp_server, "ada@example.com")) == sorted([RECEIVED, READY, RECEIVED])
     async with app.state.sessionmaker() as session:
         job = await session.get(Job, born.id)
     assert job is not None
