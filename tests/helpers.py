@@ -43,7 +43,9 @@ async def detail(client: httpx.AsyncClient, key: str, request_id: str) -> dict[s
 
 def mailbox(mail_dir: Path) -> list[EmailMessage]:
     """Every email the file transport wrote, oldest first."""
-    files = sorted(mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) if mail_dir.exists() else []
+    # A name starting with a dot is a message being written (the mailbox renames it into place when complete).
+    written = [p for p in mail_dir.glob("*.eml") if not p.name.startswith(".")] if mail_dir.exists() else []
+    files = sorted(written, key=lambda p: p.stat().st_mtime_ns)
     messages = []
     for path in files:
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)

@@ -65,6 +65,9 @@ ON_ROLLBACK = "on_rollback"
 # session.info key: callables that finish work outside the database (removing a revoked package) once the
 # transaction has committed, so nothing is removed for a change that rolled back.
 ON_COMMIT = "on_commit"
+# session.info key: set when a job for the next claim was added in the session; whoever commits it wakes the
+# workers of its process (PostgreSQL NOTIFY wakes the others).
+JOBS_ENQUEUED = "jobs_enqueued"
 # Either kind may be a plain callable (run on a worker thread: it may block) or an async one (awaited).
 SideEffect = Callable[[], Awaitable[None]] | Callable[[], None]
 
@@ -109,7 +112,7 @@ async def _session_dependency(request: Request) -> AsyncIterator[AsyncSession]:
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with unit_of_work(sessionmaker) as session:
         yield session
-    if session.info.get("jobs_enqueued"):
+    if session.info.get(JOBS_ENQUEUED):
         request.app.state.wake_workers()
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core import clock
 from app.core.correlation import job_scope
-from app.core.db import unit_of_work
+from app.core.db import JOBS_ENQUEUED, unit_of_work
 from app.jobs import repository
 from app.jobs.errors import PermanentError
 from app.models import Job
@@ -130,6 +130,9 @@ class Worker:
         last_periodic = last_housekeeping = float("-inf")
         loop = asyncio.get_running_loop()
         while not self._stopping:
+            # Cleared before the claim: a wake from now on is for a commit the claim below may not see, so it
+            # brings the loop round again instead of letting it wait.
+            self._wake.clear()
             try:
                 # The sweep runs at most once per poll interval, however busy the worker is.
                 if (
@@ -153,10 +156,13 @@ class Worker:
             except Exception:
                 log.exception("worker iteration failed; retrying after the poll interval")
                 worked = 0
-            if worked == 0 and not self._stopping:
+            # A full batch may have left due jobs behind: claim again at once. A smaller one took every job that
+            # was due when it was claimed, so the loop waits for a wake (a job queued since: by the API in this
+            # process, by this worker's own jobs, or by any process through NOTIFY) or for the poll interval (a
+            # retry coming due, a dead worker's lease running out), instead of one more empty claim.
+            if worked < self.batch_size and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval.total_seconds())
-                self._wake.clear()
 
     async def run_once(self) -> int:
         """Claim one batch and run it; the number of jobs claimed."""
@@ -222,7 +228,9 @@ class Worker:
                     await handler(session, job)
                     if not await repository.mark_done(session, job.id, worker_id=self.worker_id):
                         raise _LeaseLost
-                # Committed: the jobs it queued for this worker exist, leased to it.
+                # Committed: the jobs it queued for this worker exist, leased to it; any other job it queued is
+                # for the next claim.
+                self._woken_by(session)
                 born = session.info.pop(repository.BORN_LEASED, [])
                 handed = session.info.pop(repository.HANDED_OVER, {})
             except _LeaseLost:
@@ -262,6 +270,13 @@ class Worker:
                 await repository.mark_retry(
                     session, job.id, worker_id=self.worker_id, error=error, run_at=run_at
                 )
+        self._woken_by(session)  # what giving up queued (the email telling the customer) is claimed next
+
+    def _woken_by(self, session: AsyncSession) -> None:
+        """After a commit of this worker's: when it queued a job for the next claim, the loop must come round
+        (on SQLite nothing else would tell it before the poll interval)."""
+        if session.info.get(JOBS_ENQUEUED):
+            self._wake.set()
 
     async def _heartbeat(self) -> None:
         """Extend the leases of this worker's running jobs, so only a dead worker's jobs are taken over."""
