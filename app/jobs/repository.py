@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -31,6 +32,28 @@ BORN_LEASED = "jobs.born_leased"
 # session, by the job object; ``HANDED_TO_RUN`` in the session of the born job's run.
 HANDED_OVER = "jobs.handed_over"
 HANDED_TO_RUN = "jobs.handed_to_run"
+
+
+# session.info key: a handler whose job has nothing left to write but a record that can wait for others of its
+# kind (an email sent: its row marked sent) leaves a ``FinishLater`` here instead of writing it. The worker then
+# records it, and finishes the job, together with the round's others: one transaction for the lot, not one per
+# job. Its handler's session must have written nothing else.
+FINISH_LATER = "jobs.finish_later"
+
+
+@dataclass(frozen=True)
+class FinishLater:
+    """What finishing a job records later: ``record(session, items)`` is called once per round with the
+    ``item`` of every job of the round that left the same ``record``."""
+
+    record: Callable[[AsyncSession, list[Any]], Awaitable[None]]
+    item: Any
+
+
+def finish_later(
+    session: AsyncSession, record: Callable[[AsyncSession, list[Any]], Awaitable[None]], item: Any
+) -> None:
+    session.info[FINISH_LATER] = FinishLater(record, item)
 
 
 @dataclass(frozen=True)
@@ -166,6 +189,27 @@ async def mark_done(session: AsyncSession, job_id: int, *, worker_id: str) -> bo
         _MARK_DONE, {"job_id": job_id, "worker_id": worker_id, "finished_at": clock.now()}
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+_MARK_ALL_DONE = (
+    update(_JOBS)
+    .where(
+        _JOBS.c.id.in_(bindparam("job_ids", expanding=True)),
+        _JOBS.c.status == "running",
+        _JOBS.c.locked_by == bindparam("worker_id"),
+    )
+    .values(status="done", finished_at=bindparam("finished_at"), locked_until=None)
+    .returning(_JOBS.c.id)
+)
+
+
+async def mark_all_done(session: AsyncSession, job_ids: list[int], *, worker_id: str) -> set[int]:
+    """Finish the jobs of ``job_ids`` this worker still holds, in one statement; the ids it finished (the others'
+    leases were lost to another worker)."""
+    result = await session.execute(
+        _MARK_ALL_DONE, {"job_ids": job_ids, "worker_id": worker_id, "finished_at": clock.now()}
+    )
+    return set(result.scalars().all())
 
 
 async def mark_retry(

@@ -1,5 +1,5 @@
-"""Deliver one outbox email. Read and marked in short transactions, sent in between; its sealed bodies are
-opened only in memory, and cleared from the row once it is sent."""
+"""Deliver one outbox email. Read outside any transaction, sent, then marked sent (its bodies cleared) together
+with the other emails the worker's round sent, in one transaction; its sealed bodies are opened only in memory."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from app.core import clock
 from app.core.context import ServiceContext
 from app.core.db import read_only
 from app.core.observability import EMAILS_SENT
+from app.jobs import repository as jobs
 from app.jobs.errors import PermanentError
 from app.models import Email, Job
 from app.notifications import outbox, repository
@@ -47,7 +48,8 @@ async def run_send_email(
             # The server refused this message for good (5xx): retrying cannot help.
             raise PermanentError(str(error)) from None
         raise
-    await repository.mark_sent(session, email_id, at=clock.now())
+    # Marked sent (its bodies cleared) with the round's other sent emails, in one transaction.
+    jobs.finish_later(session, repository.mark_all_sent, (email_id, clock.now()))
     EMAILS_SENT.labels(opened.kind).inc()
 
 

@@ -39,6 +39,8 @@ NOTIFY_CHANNEL = "privacy_jobs"
 Handler = Callable[[AsyncSession, Job], Awaitable[None]]
 DeadHook = Callable[[AsyncSession, Job, str], Awaitable[None]]
 Periodic = Callable[[], Awaitable[None]]
+# How long a job that left its finishing record for later (an email sent) waits for others to record with it.
+FINISH_WITHIN = timedelta(milliseconds=5)
 # Retention is counted in days: a pass a minute keeps up, where one per poll interval cost a dozen transactions
 # a second in every idle worker.
 HOUSEKEEPING_INTERVAL = timedelta(minutes=1)
@@ -105,11 +107,16 @@ class Worker:
     # Kinds that a job of this worker runs itself right after its own transaction commits, when it queues them
     # (the email a finished package or erasure sends): born leased to this worker, never claimed.
     run_at_once: frozenset[str] = frozenset()
+    # How long a job that left its finishing record for later waits for others to record with it.
+    finish_within: timedelta = FINISH_WITHIN
     worker_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     )
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: bool = False
+    # Jobs that left their finishing record for later (``repository.FINISH_LATER``), and the task recording them.
+    _finishing: list[tuple[Job, repository.FinishLater]] = field(default_factory=list)
+    _finisher: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """Ask the loop to look for work now (safe to call from any coroutine in this loop)."""
@@ -183,6 +190,8 @@ class Worker:
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
             await asyncio.gather(*(guarded(job) for job in jobs))
+            if self._finisher is not None:
+                await self._finisher  # the round's last records, while its leases are still held
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -226,7 +235,10 @@ class Worker:
                             self.worker_id, self.lease, self.run_at_once
                         )
                     await handler(session, job)
-                    if not await repository.mark_done(session, job.id, worker_id=self.worker_id):
+                    later = session.info.pop(repository.FINISH_LATER, None)
+                    if later is not None:
+                        self._finish_soon(job, later)
+                    elif not await repository.mark_done(session, job.id, worker_id=self.worker_id):
                         raise _LeaseLost
                 # Committed: the jobs it queued for this worker exist, leased to it; any other job it queued is
                 # for the next claim.
@@ -239,6 +251,43 @@ class Worker:
                 await self._failed(job, exc)
         for queued_by_it in born:
             await self.execute(queued_by_it, handed_over=handed.get(id(queued_by_it)))
+
+    def _finish_soon(self, job: Job, later: repository.FinishLater) -> None:
+        """Record ``later`` and finish ``job`` within ``finish_within``, together with whatever other jobs leave
+        their record meanwhile (a burst's emails: one transaction for the lot, not one each). Not at the end of
+        the round: a slow job beside it (a large export) must not keep a sent email marked pending."""
+        self._finishing.append((job, later))
+        if self._finisher is None or self._finisher.done():
+            self._finisher = asyncio.create_task(self._finish_while_any())
+
+    async def _finish_while_any(self) -> None:
+        # No await between the last check and returning: a job leaving its record after it sees the task done.
+        while self._finishing:
+            await asyncio.sleep(self.finish_within.total_seconds())
+            await self._finish_batch()
+
+    async def _finish_batch(self) -> None:
+        """Record what the jobs left for later and finish those jobs, all in one transaction (their leases are
+        still held: the round waits for this). Their work is done (an email is sent): should this transaction
+        fail, they stay leased until the lease runs out and are then run again, as a dead worker's would be
+        (an email again with the same Message-ID, which lets the receiving side drop the repeat)."""
+        finishing, self._finishing = self._finishing, []
+        by_record: dict[Any, list[Any]] = {}
+        for _job, later in finishing:
+            by_record.setdefault(later.record, []).append(later.item)
+        try:
+            async with unit_of_work(self.sessionmaker) as session:
+                for record, items in by_record.items():
+                    await record(session, items)
+                ids = [job.id for job, _ in finishing]
+                finished = await repository.mark_all_done(session, ids, worker_id=self.worker_id)
+        except Exception:
+            log.exception(
+                "could not record %s finished jobs; they run again once their leases end", len(finishing)
+            )
+            return
+        for job_id in sorted(set(ids) - finished):
+            log.warning("job %s: lease lost to another worker before its finish was recorded", job_id)
 
     def retry_policy(self, kind: str) -> RetryPolicy:
         """The policy of ``kind``: its own if it has one, else JOB_RETRY_BASE and JOB_MAX_ATTEMPTS."""

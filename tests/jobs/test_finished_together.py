@@ -1,0 +1,99 @@
+"""Emails sent by one worker within a few milliseconds of each other are marked sent (their bodies cleared) and
+their jobs finished in one transaction; an email sent beside a slow job is marked at once, not when the round
+ends."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event, select
+
+from app.models import Job
+from app.notifications.outbox import SEND_EMAIL_JOB
+from app.worker.loop import Worker
+
+from ..factories import write_crm
+from ..helpers import accept, mailbox, submit
+from ..sources.http_source import HttpSourceServer
+from .support import emails, http_source_yaml, wait_until
+
+RECEIVED = "We have received your request for a copy of your data"
+
+
+@pytest.fixture
+def sources_file(tmp_path: Path, remote: HttpSourceServer) -> Path:
+    return write_crm(tmp_path / "crm", extra_sources=http_source_yaml(remote.url, timeout="PT20S"))
+
+
+async def _send_jobs(app: FastAPI) -> list[Job]:
+    async with app.state.sessionmaker() as session:
+        return list((await session.scalars(select(Job).where(Job.kind == SEND_EMAIL_JOB))).all())
+
+
+async def test_a_rounds_emails_are_marked_sent_together(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], settings: Any
+) -> None:
+    for i in range(5):
+        await submit(client, keys["app"], type="access", email=f"shopper{i}@example.com")
+    writes: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().startswith(("UPDATE emails", "UPDATE jobs")):
+            writes.append(statement.split(" SET ")[0].strip())
+
+    worker: Worker = app.state.worker
+    # A window wide enough for the five sends on any machine (5 ms in production, where a burst's emails go
+    # out within it).
+    worker.finish_within = timedelta(seconds=5)
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        assert await worker.run_once() == 5
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
+
+    # Every acknowledgement reached its customer, and its row says so, with nothing left of its bodies.
+    assert sorted(str(m["To"]) for m in mailbox(settings.mail_dir)) == [
+        f"shopper{i}@example.com" for i in range(5)
+    ]
+    rows = await emails(app.state.sessionmaker)
+    assert [(e.status, e.text_body, e.html_body) for e in rows] == [("sent", None, None)] * 5
+    assert all(e.sent_at is not None for e in rows)
+    assert [(job.status, job.attempts, job.locked_until) for job in await _send_jobs(app)] == [
+        ("done", 1, None)
+    ] * 5
+    # Recorded together: one statement marks the five emails sent, one finishes the five jobs (the claim is
+    # the round's other UPDATE of jobs).
+    assert writes.count("UPDATE emails") == 1
+    assert writes.count("UPDATE jobs") == 1
+
+
+async def test_an_email_sent_beside_a_slow_job_is_marked_sent_before_the_round_ends(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], remote: HttpSourceServer
+) -> None:
+    # Ada's acknowledgement and her package job are claimed in one round; the loyalty system hangs for 3 s.
+    request = await submit(client, keys["app"], type="access", email="ada@example.com")
+    await accept(client, keys["operator"], str(request["id"]), "automatic")
+    remote.delay = 3.0
+    worker: Worker = app.state.worker
+    round_ = asyncio.create_task(worker.run_once())
+    try:
+
+        async def acknowledged_while_the_package_waits() -> bool:
+            sent = [e for e in await emails(app.state.sessionmaker) if e.status == "sent"]
+            return len(sent) == 1 and len(remote.calls) > 0 and not round_.done()
+
+        await wait_until(
+            acknowledged_while_the_package_waits, within=2.5, what="the acknowledgement marked sent"
+        )
+        (ack,) = await _send_jobs(app)
+        assert (ack.status, ack.attempts) == ("done", 1)
+    finally:
+        await asyncio.wait_for(round_, timeout=30)
+    statuses = sorted((e.kind, e.status) for e in await emails(app.state.sessionmaker))
+    assert statuses == [("access_acknowledged", "sent"), ("data_ready", "sent")]
