@@ -117,6 +117,9 @@ class Worker:
     # Jobs that left their finishing record for later (``repository.FINISH_LATER``), and the task recording them.
     _finishing: list[tuple[Job, repository.FinishLater]] = field(default_factory=list)
     _finisher: asyncio.Task[None] | None = None
+    _round_over: asyncio.Event = field(default_factory=asyncio.Event)
+    # Jobs of this worker inside their handler's transaction right now.
+    _working: int = 0
 
     def wake(self) -> None:
         """Ask the loop to look for work now (safe to call from any coroutine in this loop)."""
@@ -190,8 +193,12 @@ class Worker:
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
             await asyncio.gather(*(guarded(job) for job in jobs))
-            if self._finisher is not None:
-                await self._finisher  # the round's last records, while its leases are still held
+            if self._finisher is not None and not self._finisher.done():
+                # No job of the round is left to record with: the last records go now, while the round's leases
+                # are still held, and the next claim does not wait for the window.
+                self._round_over.set()
+                await self._finisher
+            self._round_over.clear()
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -224,6 +231,7 @@ class Worker:
             handler = self.handlers.get(job.kind)
             born: list[Job] = []
             handed: dict[int, Any] = {}
+            self._working += 1
             try:
                 if handler is None:
                     raise PermanentError(f"no handler for job kind {job.kind!r}")
@@ -236,10 +244,15 @@ class Worker:
                         )
                     await handler(session, job)
                     later = session.info.pop(repository.FINISH_LATER, None)
-                    if later is not None:
-                        self._finish_soon(job, later)
-                    elif not await repository.mark_done(session, job.id, worker_id=self.worker_id):
-                        raise _LeaseLost
+                    if later is not None and self._working > 1:
+                        self._finish_soon(job, later)  # other jobs are at work: recorded with theirs
+                    else:
+                        # Alone: recorded in its own transaction at once, as a record waiting for nobody would
+                        # only cost a transaction more (and a moment a customer acting on the email may notice).
+                        if later is not None:
+                            await later.record(session, [later.item])
+                        if not await repository.mark_done(session, job.id, worker_id=self.worker_id):
+                            raise _LeaseLost
                 # Committed: the jobs it queued for this worker exist, leased to it; any other job it queued is
                 # for the next claim.
                 self._woken_by(session)
@@ -249,13 +262,16 @@ class Worker:
                 log.warning("job %s: lease lost to another worker; its work was rolled back", job.id)
             except Exception as exc:
                 await self._failed(job, exc)
+            finally:
+                self._working -= 1
         for queued_by_it in born:
             await self.execute(queued_by_it, handed_over=handed.get(id(queued_by_it)))
 
     def _finish_soon(self, job: Job, later: repository.FinishLater) -> None:
-        """Record ``later`` and finish ``job`` within ``finish_within``, together with whatever other jobs leave
-        their record meanwhile (a burst's emails: one transaction for the lot, not one each). Not at the end of
-        the round: a slow job beside it (a large export) must not keep a sent email marked pending."""
+        """Record ``later`` and finish ``job`` within ``finish_within`` (or as the round ends, if sooner), together
+        with whatever other jobs leave their record meanwhile (a burst's emails: one transaction for the lot, not
+        one each). Not only at the end of the round: a slow job beside it (a large export) must not keep a sent
+        email marked pending."""
         self._finishing.append((job, later))
         if self._finisher is None or self._finisher.done():
             self._finisher = asyncio.create_task(self._finish_while_any())
@@ -263,7 +279,8 @@ class Worker:
     async def _finish_while_any(self) -> None:
         # No await between the last check and returning: a job leaving its record after it sees the task done.
         while self._finishing:
-            await asyncio.sleep(self.finish_within.total_seconds())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._round_over.wait(), self.finish_within.total_seconds())
             await self._finish_batch()
 
     async def _finish_batch(self) -> None:
