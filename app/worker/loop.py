@@ -285,26 +285,39 @@ class Worker:
 
     async def _finish_batch(self) -> None:
         """Record what the jobs left for later and finish those jobs, all in one transaction (their leases are
-        still held: the round waits for this). Their work is done (an email is sent): should this transaction
-        fail, they stay leased until the lease runs out and are then run again, as a dead worker's would be
-        (an email again with the same Message-ID, which lets the receiving side drop the repeat)."""
+        still held: the round waits for this). Should that transaction fail, each is recorded in its own, and a
+        job whose own fails is retried (or given up on) as any failed job: as before the batching."""
         finishing, self._finishing = self._finishing, []
         by_record: dict[Any, list[Any]] = {}
         for _job, later in finishing:
             by_record.setdefault(later.record, []).append(later.item)
+        ids = [job.id for job, _ in finishing]
         try:
             async with unit_of_work(self.sessionmaker) as session:
                 for record, items in by_record.items():
                     await record(session, items)
-                ids = [job.id for job, _ in finishing]
                 finished = await repository.mark_all_done(session, ids, worker_id=self.worker_id)
         except Exception:
-            log.exception(
-                "could not record %s finished jobs; they run again once their leases end", len(finishing)
+            log.warning(
+                "could not record %s finished jobs together; one by one", len(finishing), exc_info=True
             )
+            for job, later in finishing:
+                await self._finish_alone(job, later)
             return
         for job_id in sorted(set(ids) - finished):
             log.warning("job %s: lease lost to another worker before its finish was recorded", job_id)
+
+    async def _finish_alone(self, job: Job, later: repository.FinishLater) -> None:
+        with job_scope(str(job.id), job.kind):
+            try:
+                async with unit_of_work(self.sessionmaker) as session:
+                    await later.record(session, [later.item])
+                    if not await repository.mark_done(session, job.id, worker_id=self.worker_id):
+                        raise _LeaseLost
+            except _LeaseLost:
+                log.warning("job %s: lease lost to another worker before its finish was recorded", job.id)
+            except Exception as exc:
+                await self._failed(job, exc)
 
     def retry_policy(self, kind: str) -> RetryPolicy:
         """The policy of ``kind``: its own if it has one, else JOB_RETRY_BASE and JOB_MAX_ATTEMPTS."""

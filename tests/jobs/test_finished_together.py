@@ -14,6 +14,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, select
 
+from app.core.db import unit_of_work
+from app.jobs import repository as jobs
 from app.models import Job
 from app.notifications.outbox import SEND_EMAIL_JOB
 from app.worker.loop import Worker
@@ -99,3 +101,63 @@ async def test_an_email_sent_beside_a_slow_job_is_marked_sent_before_the_round_e
         await asyncio.wait_for(round_, timeout=30)
     statuses = sorted((e.kind, e.status) for e in await emails(app.state.sessionmaker))
     assert statuses == [("access_acknowledged", "sent"), ("data_ready", "sent")]
+
+
+async def _three_jobs_of(app: FastAPI, kind: str) -> list[int]:
+    async with unit_of_work(app.state.sessionmaker) as session:
+        queued = [await jobs.enqueue(session, kind, {"n": n}) for n in range(3)]
+    return [job.id for job in queued]
+
+
+async def _jobs_by_id(app: FastAPI, ids: list[int]) -> list[Job]:
+    async with app.state.sessionmaker() as session:
+        return list((await session.scalars(select(Job).where(Job.id.in_(ids)).order_by(Job.id))).all())
+
+
+async def test_a_batch_that_cannot_be_recorded_is_recorded_job_by_job(app: FastAPI) -> None:
+    """A record that fails for the batch (here: refused whenever it holds more than one item) is made again for
+    each job in its own transaction; every job ends done, once."""
+    recorded: list[list[int]] = []
+
+    async def record(_session: Any, items: list[int]) -> None:
+        recorded.append(list(items))
+        if len(items) > 1:
+            raise RuntimeError("refused together")
+
+    async def handler(session: Any, job: Job) -> None:
+        await asyncio.sleep(0.05)  # the three are at work at once
+        jobs.finish_later(session, record, job.payload["n"])
+
+    worker: Worker = app.state.worker
+    worker.handlers["finish_test"] = handler
+    worker.finish_within = timedelta(seconds=5)
+    ids = await _three_jobs_of(app, "finish_test")
+    assert await worker.run_once() == 3
+
+    assert [(job.status, job.attempts) for job in await _jobs_by_id(app, ids)] == [("done", 1)] * 3
+    together = [batch for batch in recorded if len(batch) > 1]
+    assert len(together) == 1
+    assert sorted(together[0]) in ([0, 1], [0, 1, 2], [0, 2], [1, 2])
+    # The batch's transaction rolled back, so each of its items was then recorded on its own, once.
+    alone = [batch[0] for batch in recorded if len(batch) == 1]
+    assert len(alone) == len(set(alone))
+    assert set(alone) >= set(together[0])
+
+
+async def test_a_job_whose_record_fails_alone_is_retried_like_any_failed_job(app: FastAPI) -> None:
+    async def record(_session: Any, _items: list[int]) -> None:
+        raise RuntimeError("the record cannot be written")
+
+    async def handler(session: Any, job: Job) -> None:
+        await asyncio.sleep(0.05)
+        jobs.finish_later(session, record, job.payload["n"])
+
+    worker: Worker = app.state.worker
+    worker.handlers["finish_test"] = handler
+    worker.retry_base = timedelta(minutes=10)  # not again within the test
+    ids = await _three_jobs_of(app, "finish_test")
+    assert await worker.run_once() == 3
+
+    for job in await _jobs_by_id(app, ids):
+        assert (job.status, job.attempts, job.locked_by) == ("queued", 1, None)
+        assert job.last_error == "RuntimeError: the record cannot be written"
