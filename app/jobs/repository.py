@@ -35,16 +35,17 @@ HANDED_TO_RUN = "jobs.handed_to_run"
 
 
 # session.info key: a handler whose job has nothing left to write but a record that can wait for others of its
-# kind (an email sent: its row marked sent) leaves a ``FinishLater`` here instead of writing it. The worker then
-# records it, and finishes the job, together with the round's others: one transaction for the lot, not one per
-# job. Its handler's session must have written nothing else.
+# kind (an email sent: its row marked sent) leaves a ``FinishLater`` here instead of writing it. While other jobs
+# of the worker are at work, the worker records it, and finishes the job, with those left within a few
+# milliseconds: one transaction for the lot, not one per job; otherwise at once, in the job's own transaction.
+# Its handler's session must have written nothing else.
 FINISH_LATER = "jobs.finish_later"
 
 
 @dataclass(frozen=True)
 class FinishLater:
-    """What finishing a job records later: ``record(session, items)`` is called once per round with the
-    ``item`` of every job of the round that left the same ``record``."""
+    """What finishing a job records later: ``record(session, items)`` is called once per batch with the
+    ``item`` of every job of the batch that left the same ``record``."""
 
     record: Callable[[AsyncSession, list[Any]], Awaitable[None]]
     item: Any
@@ -117,7 +118,7 @@ def add(
         session.info.setdefault(BORN_LEASED, []).append(job)
     else:
         # In this process the session dependency wakes the embedded worker after commit; other processes are
-        # woken by PostgreSQL NOTIFY from a trigger on the jobs table (see the first migration).
+        # woken by PostgreSQL NOTIFY from a trigger on the jobs table (migrations 0001 and 0010: queued jobs only).
         session.info[JOBS_ENQUEUED] = True
     session.add(job)
     return job

@@ -1,5 +1,6 @@
-"""Deliver one outbox email. Read outside any transaction, sent, then marked sent (its bodies cleared) together
-with the other emails the worker's round sent, in one transaction; its sealed bodies are opened only in memory."""
+"""Deliver one outbox email. Read outside any transaction, sent, then marked sent (its bodies cleared): with the
+other emails the worker sends meanwhile, in one transaction, or at once when it sends nothing else; its sealed
+bodies are opened only in memory."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ async def run_send_email(
             # The server refused this message for good (5xx): retrying cannot help.
             raise PermanentError(str(error)) from None
         raise
-    # Marked sent (its bodies cleared) with the round's other sent emails, in one transaction.
+    # Marked sent (its bodies cleared) by the worker: with the others it sends meanwhile, or at once.
     jobs.finish_later(session, repository.mark_all_sent, (email_id, clock.now()))
     EMAILS_SENT.labels(opened.kind).inc()
 

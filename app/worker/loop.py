@@ -107,7 +107,6 @@ class Worker:
     # Kinds that a job of this worker runs itself right after its own transaction commits, when it queues them
     # (the email a finished package or erasure sends): born leased to this worker, never claimed.
     run_at_once: frozenset[str] = frozenset()
-    # How long a job that left its finishing record for later waits for others to record with it.
     finish_within: timedelta = FINISH_WITHIN
     worker_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -249,10 +248,7 @@ class Worker:
                     else:
                         # Alone: recorded in its own transaction at once, as a record waiting for nobody would
                         # only cost a transaction more (and a moment a customer acting on the email may notice).
-                        if later is not None:
-                            await later.record(session, [later.item])
-                        if not await repository.mark_done(session, job.id, worker_id=self.worker_id):
-                            raise _LeaseLost
+                        await self._record_and_finish(session, job, later)
                 # Committed: the jobs it queued for this worker exist, leased to it; any other job it queued is
                 # for the next claim.
                 self._woken_by(session)
@@ -307,13 +303,21 @@ class Worker:
         for job_id in sorted(set(ids) - finished):
             log.warning("job %s: lease lost to another worker before its finish was recorded", job_id)
 
+    async def _record_and_finish(
+        self, session: AsyncSession, job: Job, later: repository.FinishLater | None
+    ) -> None:
+        """In ``session``: what ``job`` left for later, if anything, and the job done; ``_LeaseLost`` when another
+        worker holds it now."""
+        if later is not None:
+            await later.record(session, [later.item])
+        if not await repository.mark_done(session, job.id, worker_id=self.worker_id):
+            raise _LeaseLost
+
     async def _finish_alone(self, job: Job, later: repository.FinishLater) -> None:
         with job_scope(str(job.id), job.kind):
             try:
                 async with unit_of_work(self.sessionmaker) as session:
-                    await later.record(session, [later.item])
-                    if not await repository.mark_done(session, job.id, worker_id=self.worker_id):
-                        raise _LeaseLost
+                    await self._record_and_finish(session, job, later)
             except _LeaseLost:
                 log.warning("job %s: lease lost to another worker before its finish was recorded", job.id)
             except Exception as exc:

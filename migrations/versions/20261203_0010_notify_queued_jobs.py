@@ -20,24 +20,19 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _postgresql() -> bool:
-    return op.get_bind().dialect.name == "postgresql"
+def _trigger(when: str) -> None:
+    """The jobs table's NOTIFY trigger, replaced by one firing ``when`` (PostgreSQL only)."""
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute("DROP TRIGGER IF EXISTS jobs_notify ON jobs")
+    op.execute(
+        f"CREATE TRIGGER jobs_notify AFTER INSERT ON jobs {when} EXECUTE FUNCTION privacy_jobs_notify()"
+    )
 
 
 def upgrade() -> None:
-    if not _postgresql():
-        return
-    op.execute("DROP TRIGGER IF EXISTS jobs_notify ON jobs")
-    op.execute(
-        "CREATE TRIGGER jobs_notify AFTER INSERT ON jobs FOR EACH ROW WHEN (NEW.status = 'queued') "
-        "EXECUTE FUNCTION privacy_jobs_notify()"
-    )
+    _trigger("FOR EACH ROW WHEN (NEW.status = 'queued')")
 
 
 def downgrade() -> None:
-    if not _postgresql():
-        return
-    op.execute("DROP TRIGGER IF EXISTS jobs_notify ON jobs")
-    op.execute(
-        "CREATE TRIGGER jobs_notify AFTER INSERT ON jobs FOR EACH STATEMENT EXECUTE FUNCTION privacy_jobs_notify()"
-    )
+    _trigger("FOR EACH STATEMENT")

@@ -25,8 +25,6 @@ from ..helpers import accept, mailbox, submit
 from ..sources.http_source import HttpSourceServer
 from .support import emails, http_source_yaml, wait_until
 
-RECEIVED = "We have received your request for a copy of your data"
-
 
 @pytest.fixture
 def sources_file(tmp_path: Path, remote: HttpSourceServer) -> Path:
