@@ -50,7 +50,8 @@ async def test_a_failed_request_and_its_retry_reach_the_receiver(
     # The sources' reasons stay in the service: the body carries the status only. (Not a bare "503":
     # a timestamp's microseconds can hold those digits.)
     assert set(failed.payload["data"]) == {"id", "type", "status", "regulation", "received_at", "due_at"}
-    assert "loyalty" not in failed.body and "HTTP 503" not in failed.body
+    assert "loyalty" not in failed.body
+    assert "HTTP 503" not in failed.body
 
     remote.fail_next = 0
     await accept(client, keys["operator"], request["id"], "automatic")
