@@ -11,13 +11,15 @@ Entities are matched on the request's identity or on another entity's column; th
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator
-from typing import Any
+from collections.abc import Callable, Generator
+from contextlib import ExitStack, closing
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    RowMapping,
     Select,
     create_engine,
     func,
@@ -25,7 +27,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.sql.expression import ColumnClause, TableClause, column, table
 from sqlalchemy.types import TypeEngine
 
@@ -42,6 +44,8 @@ from app.sources.sql_types import (
     matches_nothing,
 )
 from app.sources.values import json_records
+
+T = TypeVar("T")
 
 BATCH_ROWS = 1000
 # Per statement (also for erasure reads): Connection.execution_options() would change the connection for
@@ -69,8 +73,14 @@ class SqlDataSource:
         self.config = config
         self.order = order
         self.entities = {entity.name: entity for entity in config.entities}
-        # pool_pre_ping: a source database restarted between two requests must not fail the next one.
+        # Erasures (a transaction) and reads too large for one query (a server-side cursor needs one):
+        # pool_pre_ping, so a source database restarted between two requests does not fail the next one.
         self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        # Look-ups and the reads of a few rows: in autocommit, each query alone on the wire, with no
+        # pre-ping, BEGIN and ROLLBACK around it (a look-up at submit was four round trips, each a hop
+        # between the driver's thread and the event loop). A connection the database dropped fails its
+        # query and invalidates the pool; the read is tried once more on a fresh connection (``_reading``).
+        self.reads: Engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
         self._columns = {entity.name: self._columns_of(entity) for entity in config.entities}
         self.tables = {
             entity.name: self._table(entity.table, self._columns[entity.name]) for entity in config.entities
@@ -227,35 +237,50 @@ class SqlDataSource:
         """Blocking: each entity's rows (parents first) in batches.
 
         Most customers have a few rows: each entity is first read whole with a plain query limited to one batch
-        and a row (one round trip). Only when that limit is hit is the entity read again, from the start, through
-        a server-side cursor in batches, so a customer with 200,000 rows is never held in memory. Rows are only
-        ever handed out from one complete query, never stitched from two.
+        and a row (one round trip, in autocommit). Only when that limit is hit is the entity read again, from
+        the start, through a server-side cursor in batches (in a transaction, on a connection of its own), so a
+        customer with 200,000 rows is never held in memory. Rows are only ever handed out from one complete
+        query, never stitched from two. A connection the database dropped is replaced once, before any row
+        was handed out.
         """
-        try:
-            with self.engine.connect() as conn:
-                self.prepare(conn)
-                for name in self.order:
-                    condition = self.condition(name, identity)
-                    if condition is None:
-                        continue
-                    query: Select[Any] = (
-                        select(literal_column("*")).select_from(self.tables[name]).where(condition)
-                    )
-                    probe = conn.execute(query.limit(BATCH_ROWS + 1))
-                    keys = list(probe.keys())
-                    rows = probe.fetchall()
-                    if len(rows) <= BATCH_ROWS:
-                        if rows:
-                            yield name, json_records(keys, rows)
-                        continue
-                    del rows
-                    result = conn.execute(query, execution_options=STREAM)
-                    keys = list(result.keys())
-                    # Rows as tuples, converted column by column: far cheaper than a mapping per row.
-                    for part in result.partitions():
-                        yield name, json_records(keys, part)
-        except SQLAlchemyError as exc:
-            raise self.error(exc) from None
+        for attempt in (1, 2):
+            handed_out = False
+            try:
+                with closing(self._collect(identity)) as batches:
+                    for batch in batches:
+                        handed_out = True
+                        yield batch
+                return
+            except DBAPIError as exc:
+                if attempt == 2 or handed_out or not exc.connection_invalidated:
+                    raise self.error(exc) from None
+            except SQLAlchemyError as exc:
+                raise self.error(exc) from None
+
+    def _collect(self, identity: Identity) -> Generator[tuple[str, list[dict[str, Any]]], None, None]:
+        with self.reads.connect() as conn, ExitStack() as streams:
+            self.prepare(conn)
+            for name in self.order:
+                condition = self.condition(name, identity)
+                if condition is None:
+                    continue
+                query: Select[Any] = (
+                    select(literal_column("*")).select_from(self.tables[name]).where(condition)
+                )
+                probe = conn.execute(query.limit(BATCH_ROWS + 1))
+                keys = list(probe.keys())
+                rows = probe.fetchall()
+                if len(rows) <= BATCH_ROWS:
+                    if rows:
+                        yield name, json_records(keys, rows)
+                    continue
+                del rows
+                result = streams.enter_context(self.engine.connect()).execute(query, execution_options=STREAM)
+                keys = list(result.keys())
+                # Rows as tuples, converted column by column: far cheaper than a mapping per row.
+                for part in result.partitions():
+                    yield name, json_records(keys, part)
+                streams.close()
 
     def find_customer(self, *, customer_id: str | None, email: str | None) -> Customer | None:
         """Blocking: the directory record by id, else by email (case-insensitive), or None."""
@@ -264,20 +289,7 @@ class SqlDataSource:
         if customer_id is None and email is None:
             return None
         try:
-            with self.engine.connect() as conn:
-                self.prepare(conn, directory_only=True)
-                rows = self.directory_table
-                assert rows is not None
-                if customer_id is not None:
-                    value = key_value(rows.c[directory.id], customer_id)
-                    if matches_nothing(value):
-                        return None  # an id the directory's key column cannot hold: nobody has it
-                    where = rows.c[directory.id] == value
-                else:
-                    assert email is not None
-                    where = func.lower(rows.c[directory.email]) == email.strip().lower()
-                query = select(*(rows.c[c] for c in self._directory_columns)).where(where).limit(1)
-                row = conn.execute(query).mappings().first()
+            row = self._read_once(lambda conn: self._find(conn, customer_id=customer_id, email=email))
         except SQLAlchemyError as exc:
             raise self.error(exc) from None
         if row is None:
@@ -285,6 +297,35 @@ class SqlDataSource:
         name = " ".join(str(row[c]) for c in directory.name if row[c]) or None
         found_email = row[directory.email]
         return Customer(id=str(row[directory.id]), email=str(found_email) if found_email else None, name=name)
+
+    def _read_once(self, read: Callable[[Connection], T]) -> T:
+        """``read`` on a connection of ``reads``; one the database dropped (a restart, an idle timeout) fails
+        its query, which invalidates it and every older one, and is replaced once: the query is the check."""
+        with self.reads.connect() as conn:
+            try:
+                return read(conn)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+        with self.reads.connect() as conn:
+            return read(conn)
+
+    def _find(self, conn: Connection, *, customer_id: str | None, email: str | None) -> RowMapping | None:
+        directory = self.config.directory
+        assert directory is not None
+        self.prepare(conn, directory_only=True)
+        rows = self.directory_table
+        assert rows is not None
+        if customer_id is not None:
+            value = key_value(rows.c[directory.id], customer_id)
+            if matches_nothing(value):
+                return None  # an id the directory's key column cannot hold: nobody has it
+            where = rows.c[directory.id] == value
+        else:
+            assert email is not None
+            where = func.lower(rows.c[directory.email]) == email.strip().lower()
+        query = select(*(rows.c[c] for c in self._directory_columns)).where(where).limit(1)
+        return conn.execute(query).mappings().first()
 
     def check_readable(self, identity: Identity) -> None:
         """Blocking: count each entity's rows, so a broken table or column fails the dry run, not the erasure."""
@@ -306,3 +347,4 @@ class SqlDataSource:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.reads.dispose()

@@ -9,7 +9,7 @@ import os
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +222,50 @@ async def test_customers_are_found_collected_and_erased_whatever_their_key_type(
 def typed_database(request: pytest.FixtureRequest) -> Iterator[Database]:
     """A database whose columns have fixed types (SQLite's take any value: nothing there can mismatch)."""
     yield from _postgresql() if request.param == "postgresql" else _mariadb()
+
+
+def drop_connections(database: Database, tag: str) -> int:
+    """What a restart of the source's server does to the source: every connection it holds is cut."""
+    if database.dialect == "postgresql":
+        query = f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{tag}'"
+        return len(database.rows(query))
+    name = make_url(database.url).database
+    ids = database.rows(
+        f"SELECT id FROM information_schema.processlist WHERE db = '{name}' AND id <> CONNECTION_ID()"
+    )
+    for (connection_id,) in ids:
+        database.run(f"KILL {connection_id}")
+    return len(ids)
+
+
+async def test_a_source_whose_connections_were_cut_answers_the_next_look_up_and_read(
+    tmp_path: Path, typed_database: Database
+) -> None:
+    build(typed_database, "text")
+    tag = f"src_{uuid.uuid4().hex[:8]}"
+    database = typed_database
+    if database.dialect == "postgresql":
+        database = replace(
+            database,
+            url=make_url(database.url)
+            .update_query_dict({"application_name": tag})
+            .render_as_string(hide_password=False),
+        )
+    sources = DataSources.from_file(write_sources(tmp_path, sources_yaml(database)), secret_key=SECRET)
+    ada = Customer(id=ADA["text"], email="Ada@Example.com", name="Ada")
+    identity = Identity.of(customer_id=ada.id, email=ada.email)
+    try:
+        assert await sources.find_customer(email="ada@example.com") == ada
+        before = await collected(sources, identity)
+        assert sorted(r["id"] for r in before["orders"]) == [10, 11]
+
+        assert drop_connections(typed_database, tag) >= 1
+        assert await sources.find_customer(email="ada@example.com") == ada
+        assert drop_connections(typed_database, tag) >= 1
+        # The read has no retry around it (a job's would cost an attempt): the cut connection is replaced.
+        assert await collected(sources, identity) == before
+    finally:
+        await sources.aclose()
 
 
 def where(database: Database, table: str, column: str) -> str:
