@@ -289,7 +289,7 @@ class SqlDataSource:
         if customer_id is None and email is None:
             return None
         try:
-            row = self._read_once(lambda conn: self._find(conn, customer_id=customer_id, email=email))
+            row = self.read_once(lambda conn: self._find(conn, customer_id=customer_id, email=email))
         except SQLAlchemyError as exc:
             raise self.error(exc) from None
         if row is None:
@@ -298,7 +298,7 @@ class SqlDataSource:
         found_email = row[directory.email]
         return Customer(id=str(row[directory.id]), email=str(found_email) if found_email else None, name=name)
 
-    def _read_once(self, read: Callable[[Connection], T]) -> T:
+    def read_once(self, read: Callable[[Connection], T]) -> T:
         """``read`` on a connection of ``reads``; one the database dropped (a restart, an idle timeout) fails
         its query, which invalidates it and every older one, and is replaced once: the query is the check."""
         with self.reads.connect() as conn:
@@ -329,13 +329,16 @@ class SqlDataSource:
 
     def check_readable(self, identity: Identity) -> None:
         """Blocking: count each entity's rows, so a broken table or column fails the dry run, not the erasure."""
+
+        def count(conn: Connection) -> None:
+            self.prepare(conn)
+            for name in self.order:
+                condition = self.condition(name, identity)
+                if condition is not None:
+                    conn.execute(select(func.count()).select_from(self.tables[name]).where(condition))
+
         try:
-            with self.engine.connect() as conn:
-                self.prepare(conn)
-                for name in self.order:
-                    condition = self.condition(name, identity)
-                    if condition is not None:
-                        conn.execute(select(func.count()).select_from(self.tables[name]).where(condition))
+            self.read_once(count)
         except SQLAlchemyError as exc:
             raise self.error(exc) from None
 

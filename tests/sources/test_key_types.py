@@ -264,6 +264,11 @@ async def test_a_source_whose_connections_were_cut_answers_the_next_look_up_and_
         assert drop_connections(typed_database, tag) >= 1
         # The read has no retry around it (a job's would cost an attempt): the cut connection is replaced.
         assert await collected(sources, identity) == before
+        assert drop_connections(typed_database, tag) >= 1
+        report = await sources.erase(identity)
+        assert report["verified"] is True
+        orders = report["sources"]["shop"]["orders"]
+        assert (orders["action"], orders["count"]) == ("anonymized", 2)
     finally:
         await sources.aclose()
 
