@@ -13,12 +13,15 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.core import clock
 from app.models import RequestEvent, RequestEventText
 
 CUSTOMER = "customer"
 SYSTEM = "system"
+# session.info key: {event: the status its change left the request in}, for events recorded with ``status_after``.
+STATUS_AFTER = "audit.status_after"
 
 
 @dataclass(frozen=True)
@@ -39,17 +42,28 @@ def record(
     actor: str,
     detail: str | None = None,
     text: str | None = None,
+    status_after: str | None = None,
 ) -> RequestEvent:
     """Add one event to the caller's unit of work.
 
     ``detail`` is fixed wording that names no one (it is kept for good); ``text`` is free text that may
     (it is cleared after RECORDS_RETENTION). The timeline shows them as ``"<detail>: <text>"``.
+    ``status_after``: the status this change left the request in, when the same unit of work moves it on
+    before its rows are flushed (a submit accepted at once): what the event's webhook reports.
     """
     event = RequestEvent(request_id=request_id, at=clock.now(), action=action, actor=actor, detail=detail)
     session.add(event)
+    if status_after is not None:
+        session.info.setdefault(STATUS_AFTER, {})[event] = status_after
     if text is not None:
         session.add(RequestEventText(event=event, request_id=request_id, text=text))
     return event
+
+
+def status_after(session: AsyncSession | Session, event: RequestEvent) -> str | None:
+    """The status ``event``'s change left the request in, if it was recorded with one (taken: asked once)."""
+    recorded: dict[RequestEvent, str] | None = session.info.get(STATUS_AFTER)
+    return None if recorded is None else recorded.pop(event, None)
 
 
 def _joined(detail: str | None, text: str | None) -> str | None:

@@ -82,7 +82,8 @@ async def enqueue_email(
     secret_key: str,
     settings: Settings,
 ) -> Email:
-    """Render ``kind`` and add it, with its ``send_email`` job, to the caller's transaction (flushed, not committed).
+    """Render ``kind`` and add it, with its ``send_email`` job, to the caller's unit of work (flushed with its other
+    rows: a submit's request event, email and jobs go out as one INSERT per table).
 
     Rendering happens now, not at send time, so the email says what was true when the change was made. The
     brand (signature, footer) and ``TIMEZONE`` (every date) come from ``settings``. The bodies are stored
@@ -109,7 +110,6 @@ async def enqueue_email(
     if jobs.born_leased(session, job):
         # Sent by this worker as the transaction commits (a job's own email): the bodies as rendered.
         jobs.hand_over(session, job, _opened(email, text=rendered.text, html=rendered.html))
-    await session.flush()
     return email
 
 

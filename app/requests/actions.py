@@ -61,17 +61,6 @@ async def accept(
     return request
 
 
-async def accept_received(
-    session: AsyncSession, ctx: ServiceContext, request: PrivacyRequest, *, handling: str, actor: str
-) -> PrivacyRequest:
-    """``accept`` for a request received in the caller's own transaction (AUTO_ACCEPT_ACCESS at submit): the
-    row in hand is current, so it is not read again, and it had no manual tasks before this accept."""
-    action, values = accept_move(request, handling=handling, now=clock.now())
-    request = await transition(session, request, action, values)
-    await accepted(session, ctx, request, action=action, actor=actor, received_now=True)
-    return request
-
-
 def accept_move(request: PrivacyRequest, *, handling: str, now: datetime) -> tuple[Action, dict[str, Any]]:
     """The lifecycle action accepting ``request`` is (accept, or retry when failed) and what it writes;
     ``InvalidTransition`` when the request cannot be accepted so. Shared by the single and the bulk accept."""

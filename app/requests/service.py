@@ -17,14 +17,14 @@ from app.auth.keys import Principal, Role
 from app.core import clock, cursors, tokens
 from app.core.context import ServiceContext
 from app.core.errors import Conflict
-from app.core.lifecycle import Status, initial_status
+from app.core.lifecycle import Action, Status, initial_status, next_status
 from app.deadlines.due_dates import due_at_for
 from app.manual import repository as manual
 from app.manual.service import tasks_of
 from app.models import IdempotencyKey, PrivacyRequest
 from app.models.privacy_request import OPEN_SQL
 from app.requests import redaction, repository, requester
-from app.requests.actions import accept_received, get_or_404
+from app.requests.actions import accept_move, accepted, get_or_404
 from app.requests.notify import email_confirmation_link, email_customer
 from app.requests.repository import Cursor, ListFilters
 from app.requests.schemas import SubmitRequest, normalise_email
@@ -155,6 +155,14 @@ async def _create(
             body.regulation, now, request_deadline=settings.request_deadline, zone=settings.zone
         ),
     )
+    # Accepted at once (AUTO_ACCEPT_ACCESS): the row is written accepted, so no UPDATE follows its INSERT, and
+    # its timeline says it was received, then accepted (each event's webhook with the status it left).
+    accept = request.type == "access" and settings.auto_accept_access
+    if accept:
+        _, moved = accept_move(request, handling="automatic", now=now)
+        target = next_status(type=request.type, status=request.status, action=Action.ACCEPT, handling=None)
+        for column, value in {"status": target.value, **moved}.items():
+            setattr(request, column, value)
     token = None
     if request.type == "deletion":
         token, request.verification_token_hash = tokens.new_token(ctx.secret_key)
@@ -191,6 +199,7 @@ async def _create(
         action="received",
         actor=principal.name,
         detail=f"{body.type} request{via}",
+        status_after=initial_status(body.type).value if accept else None,
     )
     if body.note is not None:
         timeline.record(session, request_id=request.id, action="note", actor=principal.name, text=body.note)
@@ -202,8 +211,8 @@ async def _create(
         )
     else:
         await email_customer(session, ctx, request, "access_acknowledged")
-        if settings.auto_accept_access:
-            request = await accept_received(session, ctx, request, handling="automatic", actor=SYSTEM)
+        if accept:
+            await accepted(session, ctx, request, action=Action.ACCEPT, actor=SYSTEM, received_now=True)
     return request, True
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 
+from app.audit import repository as timeline
 from app.jobs import repository as jobs
 from app.models import RequestEvent
 from app.webhooks import repository
@@ -61,6 +62,8 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
         request = repository.request_for(session, timeline_event.request_id)
         if request is None:  # the change's own insert failed before: the flush will fail too
             continue
+        # The request as this event's change left it: moved on in the same flush, it says where it stood.
+        status = timeline.status_after(session, timeline_event) or request.status
         for event_type in BY_ACTION[timeline_event.action]:
             subscription_ids = [sid for sid, events in listening if event_type in events]
             if not subscription_ids:
@@ -70,7 +73,7 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
                 type=event_type,
                 request_id=request.id,
                 at=timeline_event.at,
-                body=body(event_type, request, at=timeline_event.at),
+                body=body(event_type, request, at=timeline_event.at, status=status),
                 subscription_ids=subscription_ids,
             )
             for delivery in deliveries:

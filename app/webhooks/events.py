@@ -41,13 +41,14 @@ def _rfc3339(at: datetime) -> str:
     return clock.as_utc(at).isoformat().replace("+00:00", "Z")
 
 
-def body(event_type: str, request: PrivacyRequest, *, at: datetime) -> str:
-    """The Standard Webhooks body: the request as it is after the change, without anything naming the person
-    (no email, name or customer id): a receiver reads those with an operator key if it needs them."""
+def body(event_type: str, request: PrivacyRequest, *, at: datetime, status: str | None = None) -> str:
+    """The Standard Webhooks body: the request as it is after the change (``status``: where the change left
+    it, when the request moved on in the same transaction), without anything naming the person (no email,
+    name or customer id): a receiver reads those with an operator key if it needs them."""
     data: dict[str, Any] = {
         "id": str(request.id),
         "type": request.type,
-        "status": request.status,
+        "status": status or request.status,
         "regulation": request.regulation,
         "received_at": _rfc3339(request.received_at),
         "due_at": _rfc3339(request.due_at),
