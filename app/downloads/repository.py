@@ -41,8 +41,8 @@ async def revoke_for_person(
 
 
 async def add(session: AsyncSession, download: Download) -> Download:
+    """Add ``download`` to the caller's unit of work (written with its other rows)."""
     session.add(download)
-    await session.flush()
     return download
 
 

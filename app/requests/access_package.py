@@ -15,7 +15,7 @@ from app.audit.repository import SYSTEM
 from app.core import clock
 from app.core.context import ServiceContext
 from app.core.db import ON_ROLLBACK, read_only
-from app.core.lifecycle import Action, Status
+from app.core.lifecycle import Action, Status, next_status
 from app.downloads import service as downloads
 from app.models import Job, PrivacyRequest
 from app.packages import Reader, SavedPackage, stream_zip
@@ -105,16 +105,27 @@ async def run_access_package(
 async def _record(
     session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID, path: str, size: int
 ) -> bool:
-    """Store the download and email its link; False when the request was dismissed meanwhile."""
-    request = await repository.get(session, request_id)
-    if request is None or request.status not in (Status.IN_PROGRESS, Status.PROCESSED):
-        return False
+    """Store the download and email its link; False when the request was dismissed meanwhile.
+
+    The request moves to processed in the statement that checks it is still in progress (no read before
+    it); only one that is not (processed already: a new link for a package asked again) is read."""
     now = clock.now()
+    processed = next_status(type="access", status=Status.IN_PROGRESS, action=Action.COMPLETE)
+    request = await repository.transition(
+        session,
+        request_id,
+        expected_status=Status.IN_PROGRESS,
+        values={"status": processed.value, "processed_at": now},
+    )
+    processed_now = request is not None
+    if request is None:
+        request = await repository.get(session, request_id)
+        if request is None or request.status != Status.PROCESSED:
+            return False
     token, expires_at = await downloads.record(
         session, ctx, request_id=request.id, path=path, size=size, now=now
     )
-    if request.status == Status.IN_PROGRESS:
-        request = await transition(session, request, Action.COMPLETE, {"processed_at": now})
+    if processed_now:
         timeline.record(
             session,
             request_id=request.id,
