@@ -451,6 +451,7 @@ class Split:
     cpu_ms: float
     busy_ms: float
     backlog: tuple[int, int]
+    alone_ms: float
 
 
 @contextlib.contextmanager
@@ -466,50 +467,66 @@ def started(args: list[str], *, env: dict[str, str], log: Path) -> Iterator[Proc
 def split_processes(*, url: str, env: dict[str, str], api_keys: tuple[str, str], work: Path) -> Split:
     """The same burst and busy POSTs with `serve --no-worker` and one `python -m app worker` process (woken by
     PostgreSQL NOTIFY), the deployment the README recommends on PostgreSQL: API and worker each on its own
-    core and event loop."""
+    core and event loop. First, before the worker starts, POSTs with no worker running anywhere: what one
+    costs alone, the floor under the busy-POST goal."""
     section("auto: the same with the worker in a process of its own (serve --no-worker + worker)")
     port = free_port()
     mailbox = Mailbox(Path(env["MAIL_DIR"]))
-    burst_customers = list(range(400, 400 + BURST))
-    with (
-        serving(env, port=port, log=work / "logs" / "auto-split-serve.log", with_worker=False) as server,
-        started(
-            [PYTHON, "-m", "app", "worker"], env=env, log=work / "logs" / "auto-split-worker.log"
-        ) as worker,
-    ):
+    with serving(env, port=port, log=work / "logs" / "auto-split-serve.log", with_worker=False) as server:
         api = Api(port, *api_keys)
-        asyncio.run(access_one_at_a_time(api, mailbox, list(range(993, 996))))
-        wait_idle(url)
-        before = cpu_seconds(server.pid) + cpu_seconds(worker.pid)
-        total, _posts, _waits = asyncio.run(burst(api, mailbox, burst_customers))
-        cpu_ms = (cpu_seconds(server.pid) + cpu_seconds(worker.pid) - before) / BURST * 1000
-        rate = BURST / total
-        print(
-            f"burst: {BURST} access requests, the last data-ready email after {total:.2f} s: {rate:.1f} "
-            f"completed/s; CPU per request (serve + worker) {cpu_ms:.1f} ms"
-        )
-        wait_idle(url)
-        mailbox.clear()
-        run_loadgen(
-            [
-                f"--port={port}",
-                f"--key={api.app_key}",
-                f"--concurrency={CLIENTS}",
-                "--seconds=3",
-                "--warmup=0",
-            ],
-            timeout=120,
-        )
-        backlog_before = open_jobs(url)
-        busy = statistics.median(asyncio.run(posts_one_at_a_time(api, 50, "split-busy")))
-        backlog_after = open_jobs(url)
-        print(
-            f"POST one at a time while the worker process works through its backlog ({backlog_before} -> "
-            f"{backlog_after} open jobs): median {ms(busy)}"
-        )
-        wait_idle(url)
-        mailbox.clear()
-    return Split(rate=rate, cpu_ms=cpu_ms, busy_ms=busy * 1000, backlog=(backlog_before, backlog_after))
+        asyncio.run(posts_one_at_a_time(api, 20, "split-warm"))
+        alone = statistics.median(asyncio.run(posts_one_at_a_time(api, 100, "split-alone")))
+        print(f"POST one at a time with no worker running: median {ms(alone)}")
+        with started(
+            [PYTHON, "-m", "app", "worker"], env=env, log=work / "logs" / "auto-split-worker.log"
+        ) as worker:
+            wait_idle(url)
+            mailbox.clear()
+            return _split_runs(url=url, api=api, mailbox=mailbox, processes=(server, worker), alone=alone)
+
+
+def _split_runs(
+    *, url: str, api: Api, mailbox: Mailbox, processes: tuple[Process, Process], alone: float
+) -> Split:
+    server, worker = processes
+    asyncio.run(access_one_at_a_time(api, mailbox, list(range(993, 996))))
+    wait_idle(url)
+    before = cpu_seconds(server.pid) + cpu_seconds(worker.pid)
+    total, _posts, _waits = asyncio.run(burst(api, mailbox, list(range(400, 400 + BURST))))
+    cpu_ms = (cpu_seconds(server.pid) + cpu_seconds(worker.pid) - before) / BURST * 1000
+    rate = BURST / total
+    print(
+        f"burst: {BURST} access requests, the last data-ready email after {total:.2f} s: {rate:.1f} "
+        f"completed/s; CPU per request (serve + worker) {cpu_ms:.1f} ms"
+    )
+    wait_idle(url)
+    mailbox.clear()
+    run_loadgen(
+        [
+            f"--port={api.port}",
+            f"--key={api.app_key}",
+            f"--concurrency={CLIENTS}",
+            "--seconds=3",
+            "--warmup=0",
+        ],
+        timeout=120,
+    )
+    backlog_before = open_jobs(url)
+    busy = statistics.median(asyncio.run(posts_one_at_a_time(api, 50, "split-busy")))
+    backlog_after = open_jobs(url)
+    print(
+        f"POST one at a time while the worker process works through its backlog ({backlog_before} -> "
+        f"{backlog_after} open jobs): median {ms(busy)}"
+    )
+    wait_idle(url)
+    mailbox.clear()
+    return Split(
+        rate=rate,
+        cpu_ms=cpu_ms,
+        busy_ms=busy * 1000,
+        backlog=(backlog_before, backlog_after),
+        alone_ms=alone * 1000,
+    )
 
 
 # ---------------------------------------------------------------- the run
@@ -704,6 +721,13 @@ def run(
             fmt_ratio(own_process.busy_ms, busy * 1000),
             f"< {BUSY_POST_GOAL_MS:.0f} ms",
             own_process.busy_ms < BUSY_POST_GOAL_MS,
+        ),
+        Row(
+            "auto: POST one at a time with no worker running, median (what a POST costs alone)",
+            f"{own_process.alone_ms:.1f} ms",
+            f"busy, worker apart {own_process.busy_ms:.1f} ms",
+            fmt_ratio(own_process.alone_ms, own_process.busy_ms),
+            "-",
         ),
         Row(
             "auto: serve (API + worker) peak RSS",
