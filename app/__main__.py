@@ -119,7 +119,13 @@ def _customer_token(settings: Settings, customer_id: str) -> int:
 def _serve(settings: Settings, *, with_worker: bool) -> int:
     import uvicorn
 
-    from app.cli.startup import check_brand, check_public_base_url, check_sources, ensure_first_admin_key
+    from app.cli.startup import (
+        check_brand,
+        check_public_base_url,
+        check_sources,
+        ensure_first_admin_key,
+        settle_heap,
+    )
     from app.main import create_app
 
     check_public_base_url(settings, command="serve")
@@ -132,6 +138,7 @@ def _serve(settings: Settings, *, with_worker: bool) -> int:
             flush=True,
         )
     app = create_app(settings, run_worker=with_worker)
+    settle_heap()
     # log_config=None: uvicorn's own loggers go through the handler set up above, so its access log lines carry
     # the request id too (and keep their secret links masked). proxy_headers=False: the app itself takes the
     # client from X-Forwarded-For of the proxies FORWARDED_ALLOW_IPS trusts (create_app), once.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -19,6 +20,26 @@ from app.wiring import build_worker
 from app.worker.listen import listen_forever
 
 log = logging.getLogger("app.sources")
+
+# The youngest generation's collection threshold once the heap is settled (Python's default: 700 allocations).
+# A request allocates a few thousand container objects (ORM state, statements, a rendered email), so the default
+# ran about one young collection per request; at this size one per few requests, each as short.
+YOUNG_COLLECTION_THRESHOLD = 10_000
+
+
+def settle_heap() -> None:
+    """Call once the process has imported and built what it serves with, before it starts serving.
+
+    Everything alive now (modules, mappers, schemas, templates: most of the heap) moves to the collector's
+    permanent generation: it is never scanned again, where a full collection used to walk all of it (some 180,000
+    objects in `serve` once started: a pause of about 90 ms on the project's machine, every time the older
+    generations had grown by a quarter), and each collection of the middle generation a share of that. Young collections run less often (``YOUNG_COLLECTION_THRESHOLD``). Garbage is
+    still collected as before; only what start-up built stays for the life of the process, as it would anyway.
+    Not for tests, which build an app per test: each frozen heap would stay."""
+    gc.collect()
+    gc.freeze()
+    _young, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, old)
 
 
 def check_sources(settings: Settings) -> None:
@@ -117,6 +138,7 @@ async def run_worker(settings: Settings) -> None:
         settings=settings, secret_key=settings.resolved_secret_key(), sources=sources, packages=packages
     )
     worker = build_worker(ctx, sessionmaker)
+    settle_heap()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, worker.stop)

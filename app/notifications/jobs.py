@@ -1,6 +1,6 @@
-"""Deliver one outbox email. Read outside any transaction, sent, then marked sent (its bodies cleared): with the
-other emails the worker sends meanwhile, in one transaction, or at once when it sends nothing else; its sealed
-bodies are opened only in memory."""
+"""Deliver one outbox email. Read outside any transaction, sent, then marked sent (its bodies cleared), also
+outside any transaction: with the other emails the worker sends meanwhile, in one statement, or at once when it
+sends nothing else; its sealed bodies are opened only in memory."""
 
 from __future__ import annotations
 

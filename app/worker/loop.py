@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core import clock
 from app.core.correlation import job_scope
-from app.core.db import JOBS_ENQUEUED, unit_of_work
+from app.core.db import JOBS_ENQUEUED, statements_alone, unit_of_work
 from app.jobs import repository
 from app.jobs.errors import PermanentError
 from app.models import Job
@@ -175,7 +175,8 @@ class Worker:
 
     async def run_once(self) -> int:
         """Claim one batch and run it; the number of jobs claimed."""
-        async with unit_of_work(self.sessionmaker) as session:
+        # One statement, whole by itself: no transaction around it (two round trips fewer per claim).
+        async with statements_alone(self.sessionmaker) as session:
             jobs = await repository.claim(
                 session, worker_id=self.worker_id, lease=self.lease, limit=self.batch_size
             )
@@ -243,12 +244,15 @@ class Worker:
                         )
                     await handler(session, job)
                     later = session.info.pop(repository.FINISH_LATER, None)
-                    if later is not None and self._working > 1:
+                    if later is None:
+                        await self._record_and_finish(session, job, None)  # with the handler's writes
+                    elif self._working > 1:
                         self._finish_soon(job, later)  # other jobs are at work: recorded with theirs
-                    else:
-                        # Alone: recorded in its own transaction at once, as a record waiting for nobody would
-                        # only cost a transaction more (and a moment a customer acting on the email may notice).
-                        await self._record_and_finish(session, job, later)
+                        later = None
+                if later is not None:
+                    # Alone: recorded at once, as a record waiting for nobody would only cost a round trip more
+                    # (and a moment a customer acting on the email may notice).
+                    await self._finish_alone(job, later)
                 # Committed: the jobs it queued for this worker exist, leased to it; any other job it queued is
                 # for the next claim.
                 self._woken_by(session)
@@ -265,8 +269,8 @@ class Worker:
 
     def _finish_soon(self, job: Job, later: repository.FinishLater) -> None:
         """Record ``later`` and finish ``job`` within ``finish_within`` (or as the round ends, if sooner), together
-        with whatever other jobs leave their record meanwhile (a burst's emails: one transaction for the lot, not
-        one each). Not only at the end of the round: a slow job beside it (a large export) must not keep a sent
+        with whatever other jobs leave their record meanwhile (a burst's emails: two statements for the lot, not
+        two each). Not only at the end of the round: a slow job beside it (a large export) must not keep a sent
         email marked pending."""
         self._finishing.append((job, later))
         if self._finisher is None or self._finisher.done():
@@ -280,16 +284,18 @@ class Worker:
             await self._finish_batch()
 
     async def _finish_batch(self) -> None:
-        """Record what the jobs left for later and finish those jobs, all in one transaction (their leases are
-        still held: the round waits for this). Should that transaction fail, each is recorded in its own, and a
-        job whose own fails is retried (or given up on) as any failed job: as before the batching."""
+        """Record what the jobs left for later and finish those jobs: one statement for the records of a kind and
+        one for the jobs (their leases are still held: the round waits for this). Should that fail, each is
+        recorded alone, and a job whose record fails is retried (or given up on) as any failed job: as before
+        the batching."""
         finishing, self._finishing = self._finishing, []
         by_record: dict[Any, list[Any]] = {}
         for _job, later in finishing:
             by_record.setdefault(later.record, []).append(later.item)
         ids = [job.id for job, _ in finishing]
         try:
-            async with unit_of_work(self.sessionmaker) as session:
+            # Each statement stands alone (``FinishLater``): the records, then the jobs done.
+            async with statements_alone(self.sessionmaker) as session:
                 for record, items in by_record.items():
                     await record(session, items)
                 finished = await repository.mark_all_done(session, ids, worker_id=self.worker_id)
@@ -316,7 +322,7 @@ class Worker:
     async def _finish_alone(self, job: Job, later: repository.FinishLater) -> None:
         with job_scope(str(job.id), job.kind):
             try:
-                async with unit_of_work(self.sessionmaker) as session:
+                async with statements_alone(self.sessionmaker) as session:
                     await self._record_and_finish(session, job, later)
             except _LeaseLost:
                 log.warning("job %s: lease lost to another worker before its finish was recorded", job.id)
