@@ -1,6 +1,7 @@
 """Emails a worker sends while its other jobs are at work are marked sent (their bodies cleared), and their jobs
-finished, together: one transaction for those sent within a few milliseconds of each other; an email sent beside
-a slow job is marked within those milliseconds, not when the round ends; one sent alone is marked at once."""
+finished, together: two statements (outside any transaction) for those sent within a few milliseconds of each
+other; an email sent beside a slow job is marked within those milliseconds, not when the round ends; one sent alone
+is marked at once."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
+from app.core import clock
 from app.core.db import unit_of_work
 from app.jobs import repository as jobs
 from app.models import Job
@@ -69,8 +71,7 @@ async def test_a_rounds_emails_are_marked_sent_together(
         ("done", 1, None)
     ] * 5
     # Recorded together: those sent while others were still at work in one statement marking them sent and one
-    # finishing their jobs; the last, if alone by then, in its own transaction at once (a record waiting for no
-    # one). Without the batching, five of each. (The claim is the round's other UPDATE of jobs.)
+    # finishing their jobs; the last, if alone by then, on its own at once (a record waiting for no one). Without the batching, five of each. (The claim is the round's other UPDATE of jobs.)
     assert writes.count("UPDATE emails") in (1, 2)
     assert writes.count("UPDATE jobs") == writes.count("UPDATE emails")
 
@@ -101,6 +102,37 @@ async def test_an_email_sent_beside_a_slow_job_is_marked_sent_before_the_round_e
     assert statuses == [("access_acknowledged", "sent"), ("data_ready", "sent")]
 
 
+async def test_a_job_left_running_after_its_email_was_marked_sent_does_not_send_it_again(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], settings: Any
+) -> None:
+    """An email is marked sent, then its job done, each statement committed alone: a worker that died between
+    the two leaves an email marked sent and its job running under a lease nobody renews. Once the lease ends,
+    another worker claims the job, finds the email sent and finishes the job: the customer gets it once."""
+    await submit(client, keys["app"], type="access", email="ada@example.com")
+    worker: Worker = app.state.worker
+    assert await worker.run_once() == 1
+    (job,) = await _send_jobs(app)
+    assert (job.status, job.attempts) == ("done", 1)
+    # The state that worker's death would have left: the email sent, its job running, the lease run out.
+    async with unit_of_work(app.state.sessionmaker) as session:
+        await session.execute(
+            update(Job)
+            .where(Job.id == job.id)
+            .values(
+                status="running", locked_by="a-worker-that-died", locked_until=clock.now(), finished_at=None
+            )
+        )
+
+    assert await worker.run_once() == 1
+
+    (job,) = await _send_jobs(app)
+    assert (job.status, job.attempts, job.locked_until) == ("done", 2, None)
+    assert [str(m["To"]) for m in mailbox(settings.mail_dir)] == ["ada@example.com"]
+    assert [(e.kind, e.status) for e in await emails(app.state.sessionmaker)] == [
+        ("access_acknowledged", "sent")
+    ]
+
+
 async def _three_jobs_of(app: FastAPI, kind: str) -> list[int]:
     async with unit_of_work(app.state.sessionmaker) as session:
         queued = [await jobs.enqueue(session, kind, {"n": n}) for n in range(3)]
@@ -114,7 +146,7 @@ async def _jobs_by_id(app: FastAPI, ids: list[int]) -> list[Job]:
 
 async def test_a_batch_that_cannot_be_recorded_is_recorded_job_by_job(app: FastAPI) -> None:
     """A record that fails for the batch (here: refused whenever it holds more than one item) is made again for
-    each job in its own transaction; every job ends done, once."""
+    each job on its own; every job ends done, once."""
     recorded: list[list[int]] = []
 
     async def record(_session: Any, items: list[int]) -> None:
@@ -136,7 +168,7 @@ async def test_a_batch_that_cannot_be_recorded_is_recorded_job_by_job(app: FastA
     together = [batch for batch in recorded if len(batch) > 1]
     assert len(together) == 1
     assert sorted(together[0]) in ([0, 1], [0, 1, 2], [0, 2], [1, 2])
-    # The batch's transaction rolled back, so each of its items was then recorded on its own, once.
+    # The batch's record failed, so each of its items was then recorded on its own, once.
     alone = [batch[0] for batch in recorded if len(batch) == 1]
     assert len(alone) == len(set(alone))
     assert set(alone) >= set(together[0])
