@@ -38,9 +38,10 @@ HANDED_TO_RUN = "jobs.handed_to_run"
 # kind (an email sent: its row marked sent) leaves a ``FinishLater`` here instead of writing it. While other jobs
 # of the worker are at work, the worker records it, and finishes the job, with those left within a few
 # milliseconds: one round trip for the lot, not one per job; otherwise at once. Its handler's session must have
-# written nothing else. The record runs outside any transaction (``app.core.db.statements_alone``), before the
-# job is marked done: each of its statements must hold true alone (an email was sent), as a worker that dies
-# between the two leaves the job to be claimed again, and its run must then find nothing left to do.
+# written nothing else. The record runs outside any transaction on PostgreSQL (``app.core.db.statements_alone``;
+# on SQLite the block is one transaction), before the job is marked done: each of its statements must hold true
+# alone (an email was sent), as a worker that dies between the two leaves the job to be claimed again, and its run
+# must then find nothing left to do.
 FINISH_LATER = "jobs.finish_later"
 
 

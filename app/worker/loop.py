@@ -175,8 +175,10 @@ class Worker:
 
     async def run_once(self) -> int:
         """Claim one batch and run it; the number of jobs claimed."""
-        # One statement, whole by itself: no transaction around it (two round trips fewer per claim).
-        async with statements_alone(self.sessionmaker) as session:
+        # In a transaction, though it is one statement: should its answer be lost with the connection, the claim
+        # rolls back, where committed alone it would leave the jobs leased to this worker, which would not know
+        # of them (its heartbeat might then renew their leases for as long as its rounds are long).
+        async with unit_of_work(self.sessionmaker) as session:
             jobs = await repository.claim(
                 session, worker_id=self.worker_id, lease=self.lease, limit=self.batch_size
             )
