@@ -31,11 +31,12 @@ def settle_heap() -> None:
     """Call once the process has imported and built what it serves with, before it starts serving.
 
     Everything alive now (modules, mappers, schemas, templates: most of the heap) moves to the collector's
-    permanent generation: it is never scanned again, where a full collection used to walk all of it (some 180,000
-    objects in `serve` once started: a pause of about 90 ms on the project's machine, every time the older
-    generations had grown by a quarter), and each collection of the middle generation a share of that. Young collections run less often (``YOUNG_COLLECTION_THRESHOLD``). Garbage is
-    still collected as before; only what start-up built stays for the life of the process, as it would anyway.
-    Not for tests, which build an app per test: each frozen heap would stay."""
+    permanent generation and is never scanned again. A full collection used to walk all of it (some 180,000
+    objects in `serve` once started: a pause of about 90 ms on the project's machine, each time the older
+    generations had grown by a quarter), and each collection of the middle generation a share of it. Young
+    collections run less often (``YOUNG_COLLECTION_THRESHOLD``). Garbage is still collected as before; only
+    what start-up built stays for the life of the process, as it would anyway. Not for tests, which build an
+    app per test: each frozen heap would stay."""
     gc.collect()
     gc.freeze()
     _young, middle, old = gc.get_threshold()

@@ -101,12 +101,11 @@ async def read_only(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIter
 
 @asynccontextmanager
 async def statements_alone(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session whose statements each commit as they run (autocommit): no BEGIN and COMMIT round trips. Only
-    for statements that are whole on their own, where one that ran before a failure may stay: records that hold
-    true by themselves (an email was sent; its job is done). On SQLite,
-    which takes its one write lock at BEGIN, the block is one transaction committed at its end."""
-    async with sessionmaker() as session:
-        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    """``read_only``'s session, for writes that are whole on their own (an email was sent; its job is done):
+    each statement commits as it runs, with no BEGIN and COMMIT round trips, and one that ran before a failure
+    stays. On SQLite, which takes its one write lock at BEGIN, the block is one transaction committed at its
+    end."""
+    async with read_only(sessionmaker) as session:
         yield session
         await session.commit()
 

@@ -246,15 +246,17 @@ class Worker:
                         )
                     await handler(session, job)
                     later = session.info.pop(repository.FINISH_LATER, None)
+                    alone = None
                     if later is None:
                         await self._record_and_finish(session, job, None)  # with the handler's writes
                     elif self._working > 1:
                         self._finish_soon(job, later)  # other jobs are at work: recorded with theirs
-                        later = None
-                if later is not None:
-                    # Alone: recorded at once, as a record waiting for nobody would only cost a round trip more
-                    # (and a moment a customer acting on the email may notice).
-                    await self._finish_alone(job, later)
+                    else:
+                        alone = later
+                if alone is not None:
+                    # Recorded at once, as a record waiting for nobody would only cost a round trip more (and a
+                    # moment a customer acting on the email may notice).
+                    await self._finish_alone(job, alone)
                 # Committed: the jobs it queued for this worker exist, leased to it; any other job it queued is
                 # for the next claim.
                 self._woken_by(session)

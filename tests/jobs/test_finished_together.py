@@ -71,7 +71,8 @@ async def test_a_rounds_emails_are_marked_sent_together(
         ("done", 1, None)
     ] * 5
     # Recorded together: those sent while others were still at work in one statement marking them sent and one
-    # finishing their jobs; the last, if alone by then, on its own at once (a record waiting for no one). Without the batching, five of each. (The claim is the round's other UPDATE of jobs.)
+    # finishing their jobs; the last, if alone by then, on its own at once (a record waiting for no one).
+    # Without the batching, five of each. (The claim is the round's other UPDATE of jobs.)
     assert writes.count("UPDATE emails") in (1, 2)
     assert writes.count("UPDATE jobs") == writes.count("UPDATE emails")
 
