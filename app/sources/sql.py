@@ -10,6 +10,7 @@ Entities are matched on the request's identity or on another entity's column; th
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Generator
 from contextlib import ExitStack, closing
@@ -33,6 +34,7 @@ from sqlalchemy.types import TypeEngine
 
 from app.sources.base import Customer, Identity, SourceError
 from app.sources.config import IDENTITIES, SqlEntity, SqlSource
+from app.sources.sql_case import EmailColumn, email_column
 from app.sources.sql_types import (
     Kind,
     bind_type,
@@ -46,6 +48,7 @@ from app.sources.sql_types import (
 from app.sources.values import json_records
 
 T = TypeVar("T")
+log = logging.getLogger("app.sources")
 
 BATCH_ROWS = 1000
 # Per statement (also for erasure reads): Connection.execution_options() would change the connection for
@@ -53,8 +56,12 @@ BATCH_ROWS = 1000
 STREAM = {"stream_results": True, "yield_per": BATCH_ROWS}
 
 
-def identity_clause(col: ColumnClause[Any], target: str, identity: Identity) -> ColumnElement[bool] | None:
-    """``col`` equals the identity's ``customer_id`` or ``email`` (``target``), or None when it lacks that key."""
+def identity_clause(
+    col: ColumnClause[Any], target: str, identity: Identity, *, folds: bool = False
+) -> ColumnElement[bool] | None:
+    """``col`` equals the identity's ``customer_id`` or ``email`` (``target``), or None when it lacks that key.
+    ``folds``: the column compares without case by itself (:mod:`app.sources.sql_case`), so its plain index
+    serves the address."""
     if target == "customer_id":
         if identity.customer_id is None:
             return None
@@ -62,7 +69,9 @@ def identity_clause(col: ColumnClause[Any], target: str, identity: Identity) -> 
         value = key_value(col, identity.customer_id)
         return None if matches_nothing(value) else col == value
     # Addresses are stored in whatever case the customer typed them.
-    return None if identity.email is None else func.lower(col) == identity.email
+    if identity.email is None:
+        return None
+    return col == identity.email if folds else func.lower(col) == identity.email
 
 
 class SqlDataSource:
@@ -90,8 +99,16 @@ class SqlDataSource:
             directory = config.directory
             self._directory_columns = list(dict.fromkeys([directory.id, directory.email, *directory.name]))
             self.directory_table = self._table(directory.table, self._directory_columns)
+        # Columns compared with an address, read with the types: how each is matched (lower() until read).
+        self.email_columns: dict[tuple[str, str], EmailColumn] = {}
+        self._advised: set[str] = set()
         self._typed = False
         self._typing = threading.Lock()
+
+    def folds(self, table_name: str, column_name: str) -> bool:
+        """Whether ``table_name.column_name`` compares without case by itself (``column = address``)."""
+        found = self.email_columns.get((table_name, column_name))
+        return found is not None and found.match == "folds"
 
     def _columns_of(self, entity: SqlEntity) -> list[str]:
         # Only the columns the queries name; rows are read with SELECT * so every column reaches the package.
@@ -127,6 +144,10 @@ class SqlDataSource:
                 self._typed = True
                 return
             directory_problems, entity_problems = self._type_columns(conn)
+            for found in self.email_columns.values():
+                if found.advice is not None and found.advice not in self._advised:
+                    self._advised.add(found.advice)
+                    log.warning("%s", found.advice)
             problems = directory_problems if directory_only else directory_problems + entity_problems
             if problems:
                 raise SourceError(self.name, "; ".join(problems), retryable=False)
@@ -190,12 +211,26 @@ class SqlDataSource:
         dialect = conn.dialect.name
 
         def typed(table_name: str, columns: list[str]) -> TableClause:
-            types = {c: bind_type(kind(table_name, c), dialect) for c in columns}
+            types = {c: bind_type(kind(table_name, c), dialect, type_of(table_name, c)) for c in columns}
             return self._table(table_name, columns, types)
 
         self.tables = {e.name: typed(e.table, self._columns[e.name]) for e in self.config.entities}
         if directory is not None:
             self.directory_table = typed(directory.table, self._directory_columns)
+        compared = [(directory.table, directory.email)] if directory is not None else []
+        compared += [(e.table, c) for e in self.config.entities for c, t in e.match.items() if t == "email"]
+        self.email_columns = {
+            (table_name, column_name): email_column(
+                conn,
+                source=self.name,
+                table=table_name,
+                column=column_name,
+                schema=schema,
+                type_=type_of(table_name, column_name),
+            )
+            for table_name, column_name in dict.fromkeys(compared)
+            if type_of(table_name, column_name) is not None  # a missing one fails with the database's words
+        }
         return directory_problems, problems
 
     def check_schema(self) -> str | None:
@@ -219,7 +254,8 @@ class SqlDataSource:
         for column_name, target in entity.match.items():
             col = rows.c[column_name]
             if target in ("customer_id", "email"):
-                if (clause := identity_clause(col, target, identity)) is not None:
+                folds = self.folds(entity.table, column_name)
+                if (clause := identity_clause(col, target, identity, folds=folds)) is not None:
                     clauses.append(clause)
             else:
                 parent, _, parent_column = target.partition(".")
@@ -323,7 +359,13 @@ class SqlDataSource:
             where = rows.c[directory.id] == value
         else:
             assert email is not None
-            where = func.lower(rows.c[directory.email]) == email.strip().lower()
+            address = email.strip().lower()
+            found = rows.c[directory.email]
+            where = (
+                found == address
+                if self.folds(directory.table, directory.email)
+                else func.lower(found) == address
+            )
         query = select(*(rows.c[c] for c in self._directory_columns)).where(where).limit(1)
         return conn.execute(query).mappings().first()
 

@@ -18,6 +18,7 @@ import uuid
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Integer, String, Uuid, inspect
+from sqlalchemy.dialects.postgresql import CITEXT
 from sqlalchemy.exc import NoSuchTableError
 from sqlalchemy.sql.expression import ColumnClause
 from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
@@ -50,8 +51,11 @@ def kind_of(type_: TypeEngine[Any]) -> Kind:
     return "other"
 
 
-def bind_type(kind: Kind, dialect: str) -> TypeEngine[Any]:
-    """The type a value compared with a column of ``kind`` is bound as."""
+def bind_type(kind: Kind, dialect: str, found: TypeEngine[Any] | None = None) -> TypeEngine[Any]:
+    """The type a value compared with a column of ``kind`` (reflected as ``found``) is bound as."""
+    if isinstance(found, CITEXT):
+        # Bound as varchar, PostgreSQL would compare the column as text: with case, and past its index.
+        return CITEXT()
     if kind == "integer":
         return Integer()
     if kind == "uuid":
