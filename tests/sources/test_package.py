@@ -25,6 +25,7 @@ from app.packages.crypto import Sealing, unseal
 from app.packages.csv_spool import Spool
 from app.packages.report_html import REPORT_ROWS, Reader, report_html
 from app.packages.stores.file import FileStore
+from app.packages.zip_stream import CHUNK
 from app.sources import DataSources, Identity, SourceError
 
 from ..english import english_words_in
@@ -203,6 +204,48 @@ sources:
     assert "&lt;b&gt;note 0&lt;/b&gt;" in report
     assert "<b>" not in report
     assert "someone else" not in report
+
+
+async def test_a_report_longer_than_a_block_of_the_zip_is_whole(tmp_path: Path) -> None:
+    db = tmp_path / "long.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE customers (id TEXT, email TEXT)")
+        conn.execute("CREATE TABLE notes (id INTEGER, customer_id TEXT, note TEXT)")
+        conn.execute("INSERT INTO customers VALUES ('c1', 'c1@example.com')")
+        conn.executemany(
+            "INSERT INTO notes VALUES (?, ?, ?)",
+            [(i, "c1", f"start-{i} " + "x" * 600 + f" end-{i}") for i in range(REPORT_ROWS)],
+        )
+    path = write_sources(
+        tmp_path,
+        f"""\
+sources:
+  - name: app
+    type: sql
+    url: sqlite:///{db}
+    directory: {{table: customers, id: id, email: email}}
+    entities:
+      - {{name: notes, table: notes, match: {{customer_id: customer_id}}, erase: delete}}
+""",
+    )
+    sources = DataSources.from_file(path, secret_key=SECRET)
+    try:
+        package = await joined(
+            stream_zip(sources, Identity.of(customer_id="c1"), request=REQUEST, customer=CUSTOMER)
+        )
+    finally:
+        await sources.aclose()
+
+    archive = zipfile.ZipFile(io.BytesIO(package))
+    assert archive.testzip() is None
+    report = archive.read("report.html").decode()
+    assert len(report) > 2 * CHUNK  # written in several blocks
+    assert report.startswith("<!DOCTYPE html>")
+    assert report.rstrip().endswith("</html>")
+    assert report.count("<tr><td>") == REPORT_ROWS
+    for i in range(REPORT_ROWS):
+        assert f"start-{i} " in report
+        assert f" end-{i}<" in report
 
 
 async def test_records_with_differing_keys_fill_every_column(
