@@ -28,12 +28,13 @@ import auto_bench
 import e2e_bench
 import export_run
 import list_bench
+import lookup_bench
 import submit_bench
 import worker_bench
 from common import REPO, Row, Workspace, database_url, ensure_database, reset_schema, section
 
 RESULTS = REPO / "bench" / "results"
-BENCHMARKS = ("submit", "list", "export", "worker", "e2e", "auto")
+BENCHMARKS = ("submit", "list", "export", "worker", "e2e", "auto", "lookup")
 
 
 def machine() -> str:
@@ -111,6 +112,7 @@ def main() -> int:
             "worker": worker_bench.run,
             "e2e": e2e_bench.run,
             "auto": auto_bench.run,
+            "lookup": lookup_bench.run,
         }
         for name in chosen:
             began = time.monotonic()
