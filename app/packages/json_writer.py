@@ -41,7 +41,9 @@ class JsonWriter:
 
     def items(self, values: Iterable[Any]) -> str:
         """Items of the innermost array, after any already written."""
-        encoded = SEPARATORS[0].join(map(self._encode, values))
+        # The items as one list, without its brackets: one pass of the encoder for a batch (a call per item set
+        # the encoder up again for each, a third of the time a large package took); the same text.
+        encoded = self._encode(values if isinstance(values, list) else list(values))[1:-1]
         return self._separator() + encoded if encoded else ""
 
     def close(self) -> str:

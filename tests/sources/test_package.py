@@ -23,6 +23,7 @@ from app.core.config import Settings
 from app.packages import PackageError, stream_json, stream_zip
 from app.packages.crypto import Sealing, unseal
 from app.packages.csv_spool import Spool
+from app.packages.json_writer import JsonWriter
 from app.packages.report_html import REPORT_ROWS, Reader, report_html
 from app.packages.stores.file import FileStore
 from app.packages.zip_stream import CHUNK
@@ -567,3 +568,29 @@ def test_the_reader_of_a_request_has_the_configured_brand_and_zone() -> None:
     settings = Settings(_env_file=None, brand_name="Nordwind Shop", timezone="Europe/Berlin")
     reader = Reader.of(settings, "de")
     assert (reader.locale, reader.timezone, reader.brand.name) == ("de", "Europe/Berlin", "Nordwind Shop")
+
+
+def test_data_json_written_in_batches_is_the_text_json_dumps_gives_for_the_whole() -> None:
+    when = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
+    first = [{"id": 1, "note": 'Grüße, "quoted"', "at": when}, {"id": 2, "nested": {"a": [1, 2]}}]
+    second = ({"id": n, "amount": n / 4} for n in range(3, 6))  # any iterable of items
+    writer = JsonWriter()
+    pieces = [
+        writer.open_object(),
+        writer.member("customer", None),
+        writer.open_array("orders"),
+        writer.items(first),
+        writer.items([]),  # an empty batch adds nothing, not a stray comma
+        writer.items(second),
+        writer.close(),
+        writer.open_array("tickets"),
+        writer.items([]),
+        writer.close(),
+        writer.close(),
+    ]
+    whole = {
+        "customer": None,
+        "orders": [*first, *({"id": n, "amount": n / 4} for n in range(3, 6))],
+        "tickets": [],
+    }
+    assert "".join(pieces) == json.dumps(whole, ensure_ascii=False, default=str)
