@@ -16,7 +16,7 @@ from app.downloads import sweep as downloads_sweep
 from app.jobs import sweep as jobs_sweep
 from app.models import Job
 from app.notifications import sweep as notifications_sweep
-from app.notifications.jobs import run_send_email
+from app.notifications.jobs import prefetch_emails, run_send_email
 from app.notifications.outbox import SEND_EMAIL_JOB
 from app.notifications.transport import Transport, transport_from_settings
 from app.ratelimits import sweep as ratelimits_sweep
@@ -130,6 +130,7 @@ def build_worker(
         housekeeping=housekeeping,
         # A job's own emails (the data-ready link, a deletion's completion) go out as it commits.
         run_at_once=frozenset({SEND_EMAIL_JOB}),
+        prefetch={SEND_EMAIL_JOB: prefetch_emails},
     )
     worker.closers.append(transport.aclose)
     worker.closers.append(webhook_client.aclose)

@@ -32,6 +32,8 @@ BORN_LEASED = "jobs.born_leased"
 # session, by the job object; ``HANDED_TO_RUN`` in the session of the born job's run.
 HANDED_OVER = "jobs.handed_over"
 HANDED_TO_RUN = "jobs.handed_to_run"
+# session.info key: what the worker read for a claimed job with the others of its round (its kind's prefetch).
+PREFETCHED = "jobs.prefetched"
 
 
 # session.info key: a handler whose job has nothing left to write but a record that can wait for others of its

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, text, update
+from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import delete_oldest
@@ -21,6 +21,11 @@ async def add(session: AsyncSession, email: Email) -> Email:
 
 async def get(session: AsyncSession, email_id: uuid.UUID) -> Email | None:
     return await session.get(Email, email_id)
+
+
+async def get_many(session: AsyncSession, email_ids: list[uuid.UUID]) -> list[Email]:
+    """The emails of ``email_ids`` that exist, in one statement."""
+    return list((await session.scalars(select(Email).where(Email.id.in_(email_ids)))).all())
 
 
 _EMAILS = cast(Table, Email.__table__)

@@ -38,6 +38,8 @@ NOTIFY_CHANNEL = "privacy_jobs"
 
 Handler = Callable[[AsyncSession, Job], Awaitable[None]]
 DeadHook = Callable[[AsyncSession, Job, str], Awaitable[None]]
+# What the claimed jobs of one kind will read, read for all of them at once: {job id: value for its run}.
+Prefetch = Callable[[AsyncSession, list[Job]], Awaitable[dict[Any, Any]]]
 Periodic = Callable[[], Awaitable[None]]
 # How long a job that left its finishing record for later (an email sent) waits for others to record with it.
 FINISH_WITHIN = timedelta(milliseconds=5)
@@ -107,6 +109,9 @@ class Worker:
     # Kinds that a job of this worker runs itself right after its own transaction commits, when it queues them
     # (the email a finished package or erasure sends): born leased to this worker, never claimed.
     run_at_once: frozenset[str] = frozenset()
+    # Per kind: one read, after the claim, of what each claimed job of that kind reads first (an email job's
+    # row), handed to each run (``repository.PREFETCHED``): one statement a round, not a session a job.
+    prefetch: dict[str, Prefetch] = field(default_factory=dict)
     finish_within: timedelta = FINISH_WITHIN
     worker_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -184,11 +189,12 @@ class Worker:
             )
         if not jobs:
             return 0
+        prefetched = await self._prefetch(jobs)
         semaphore = asyncio.Semaphore(self.concurrency)
 
         async def guarded(job: Job) -> None:
             async with semaphore:
-                await self.execute(job)
+                await self.execute(job, prefetched=prefetched.get(job.id))
 
         # One heartbeat for the whole batch, from the claim on: a claimed job waiting for its turn behind slow
         # ones must keep its lease too, or another worker would take it and both would run it.
@@ -207,6 +213,24 @@ class Worker:
                 await heartbeat
         return len(jobs)
 
+    async def _prefetch(self, jobs: list[Job]) -> dict[Any, Any]:
+        """What the claimed jobs read first, read for each kind that has a ``prefetch`` in one statement outside
+        any transaction; {} for a kind whose read fails (its jobs then read for themselves, as without it)."""
+        prefetched: dict[Any, Any] = {}
+        by_kind: dict[str, list[Job]] = {}
+        for job in jobs:
+            if job.kind in self.prefetch:
+                by_kind.setdefault(job.kind, []).append(job)
+        if not by_kind:
+            return prefetched
+        for kind, of_kind in by_kind.items():
+            try:
+                async with statements_alone(self.sessionmaker) as session:
+                    prefetched.update(await self.prefetch[kind](session, of_kind))
+            except Exception:
+                log.warning("could not read ahead for %s %s jobs", len(of_kind), kind, exc_info=True)
+        return prefetched
+
     async def run_until_idle(self, *, max_rounds: int = 1000) -> int:
         """Run batches until none is due (tests and the CLI); the number of jobs run."""
         total = 0
@@ -221,9 +245,10 @@ class Worker:
             total += ran
         return total
 
-    async def execute(self, job: Job, *, handed_over: Any = None) -> None:
+    async def execute(self, job: Job, *, handed_over: Any = None, prefetched: Any = None) -> None:
         """Run one claimed job in its own unit of work; on failure, retry with backoff or give up. Then run the
         jobs it queued born leased to this worker (``run_at_once``), each with what it handed over to that run.
+        ``prefetched``: what this kind's ``prefetch`` read for the job, given to its run.
 
         The caller keeps the lease alive (see ``run_once``).
         """
@@ -240,6 +265,8 @@ class Worker:
                 async with unit_of_work(self.sessionmaker) as session:
                     if handed_over is not None:
                         session.info[repository.HANDED_TO_RUN] = handed_over
+                    if prefetched is not None:
+                        session.info[repository.PREFETCHED] = prefetched
                     if self.run_at_once:
                         session.info[repository.LEASE_TO] = repository.NewJobLease(
                             self.worker_id, self.lease, self.run_at_once

@@ -18,7 +18,7 @@ from sqlalchemy import event, select, update
 from app.core import clock
 from app.core.db import unit_of_work
 from app.jobs import repository as jobs
-from app.models import Job
+from app.models import Email, Job
 from app.notifications.outbox import SEND_EMAIL_JOB
 from app.worker.loop import Worker
 
@@ -75,6 +75,45 @@ async def test_a_rounds_emails_are_marked_sent_together(
     # Without the batching, five of each. (The claim is the round's other UPDATE of jobs.)
     assert writes.count("UPDATE emails") in (1, 2)
     assert writes.count("UPDATE jobs") == writes.count("UPDATE emails")
+
+
+async def test_the_emails_of_a_round_are_read_in_one_statement_and_each_sent_once(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], settings: Any
+) -> None:
+    for i in range(5):
+        await submit(client, keys["app"], type="access", email=f"reader{i}@example.com")
+    # One of them was given up on meanwhile (as by a dead worker's last act): read with the others, not sent.
+    async with unit_of_work(app.state.sessionmaker) as session:
+        await session.execute(
+            update(Email).where(Email.to_address == "reader3@example.com").values(status="failed")
+        )
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM emails" in statement:
+            reads.append(statement)
+
+    worker: Worker = app.state.worker
+    worker.concurrency = 5
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        assert await worker.run_once() == 5
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
+
+    # One read of the round's five emails, not one each.
+    assert len(reads) == 1, reads
+    assert sorted(str(m["To"]) for m in mailbox(settings.mail_dir)) == [
+        f"reader{i}@example.com" for i in (0, 1, 2, 4)
+    ]
+    assert {(e.to_address, e.status) for e in await emails(app.state.sessionmaker)} == {
+        ("reader0@example.com", "sent"),
+        ("reader1@example.com", "sent"),
+        ("reader2@example.com", "sent"),
+        ("reader3@example.com", "failed"),
+        ("reader4@example.com", "sent"),
+    }
+    assert [(job.status, job.attempts) for job in await _send_jobs(app)] == [("done", 1)] * 5
 
 
 async def test_an_email_sent_beside_a_slow_job_is_marked_sent_before_the_round_ends(
