@@ -27,6 +27,7 @@ from app.requests.access_package import run_access_package
 from app.requests.actions import ACCESS_PACKAGE, ERASURE
 from app.requests.erasure import run_erasure
 from app.requests.failure import on_email_dead, on_job_dead
+from app.requests.repository import prefetch_requests
 from app.signin import links as sign_in_links
 from app.webhooks import emission as webhook_emission
 from app.webhooks import sweep as webhooks_sweep
@@ -130,7 +131,11 @@ def build_worker(
         housekeeping=housekeeping,
         # A job's own emails (the data-ready link, a deletion's completion) go out as it commits.
         run_at_once=frozenset({SEND_EMAIL_JOB}),
-        prefetch={SEND_EMAIL_JOB: prefetch_emails},
+        prefetch={
+            SEND_EMAIL_JOB: prefetch_emails,
+            ACCESS_PACKAGE: prefetch_requests,
+            ERASURE: prefetch_requests,
+        },
     )
     worker.closers.append(transport.aclose)
     worker.closers.append(webhook_client.aclose)

@@ -14,7 +14,7 @@ from app.audit import repository as timeline
 from app.audit.repository import SYSTEM
 from app.core import clock
 from app.core.context import ServiceContext
-from app.core.db import ON_ROLLBACK, read_only
+from app.core.db import ON_ROLLBACK
 from app.core.lifecycle import Action, Status, next_status
 from app.downloads import service as downloads
 from app.models import Job, PrivacyRequest
@@ -60,8 +60,7 @@ async def run_access_package(
     A source error that retrying cannot help fails the job at once; the others are retried by the worker.
     """
     request_id = uuid.UUID(job.payload["request_id"])
-    async with read_only(sessionmaker) as reader:
-        snapshot = await repository.get(reader, request_id)
+    snapshot = await repository.snapshot(session, sessionmaker, request_id)
     if snapshot is None or snapshot.status not in (Status.IN_PROGRESS, Status.PROCESSED):
         return  # dismissed meanwhile: nothing to deliver
     identity = identity_of(snapshot)

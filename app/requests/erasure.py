@@ -11,7 +11,7 @@ from app.audit import repository as timeline
 from app.audit.repository import SYSTEM
 from app.core import clock
 from app.core.context import ServiceContext
-from app.core.db import read_only, unit_of_work
+from app.core.db import unit_of_work
 from app.core.lifecycle import Status
 from app.downloads.service import revoke_for_erasure
 from app.jobs import repository as jobs
@@ -35,8 +35,7 @@ async def run_erasure(
     except those retrying cannot help (a 4xx, a broken answer): they fail the job, and so the request, at once.
     """
     request_id = uuid.UUID(job.payload["request_id"])
-    async with read_only(sessionmaker) as reader:
-        snapshot = await repository.get(reader, request_id)
+    snapshot = await repository.snapshot(session, sessionmaker, request_id)
     if snapshot is None or snapshot.status != Status.IN_PROGRESS:
         return
     identity = identity_of(snapshot)

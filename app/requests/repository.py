@@ -12,12 +12,13 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, and_, bindparam, delete, func, not_, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core import clock
-from app.core.db import delete_oldest
+from app.core.db import delete_oldest, read_only
 from app.core.lifecycle import Status
-from app.models import CLOSED_AT, OPEN_STATUSES, Base, DeadlineAlert, IdempotencyKey, PrivacyRequest
+from app.jobs.repository import PREFETCHED
+from app.models import CLOSED_AT, OPEN_STATUSES, Base, DeadlineAlert, IdempotencyKey, Job, PrivacyRequest
 from app.models.privacy_request import unredacted_sql
 
 
@@ -48,6 +49,29 @@ class Cursor:
 
 async def get(session: AsyncSession, request_id: uuid.UUID) -> PrivacyRequest | None:
     return await session.get(PrivacyRequest, request_id, populate_existing=True)
+
+
+async def snapshot(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession], request_id: uuid.UUID
+) -> PrivacyRequest | None:
+    """The request a job works on, as the worker read it with the other jobs of its round (``prefetch_requests``),
+    else read now outside any transaction."""
+    prefetched = session.info.get(PREFETCHED)
+    if isinstance(prefetched, PrivacyRequest) and prefetched.id == request_id:
+        return prefetched
+    async with read_only(sessionmaker) as reader:
+        return await get(reader, request_id)
+
+
+async def prefetch_requests(session: AsyncSession, claimed: list[Job]) -> dict[Any, PrivacyRequest]:
+    """The requests of claimed jobs (``request_id`` in their payload), in one statement: {job id: request}. Read
+    after the claim: each job still checks the request's status, and its writes check it again."""
+    wanted: dict[uuid.UUID, list[Any]] = {}
+    for job in claimed:
+        wanted.setdefault(uuid.UUID(job.payload["request_id"]), []).append(job.id)
+    return {
+        job_id: request for request in await get_many(session, list(wanted)) for job_id in wanted[request.id]
+    }
 
 
 async def find_open(session: AsyncSession, *, subject: str, type: str) -> PrivacyRequest | None:

@@ -22,8 +22,9 @@ from app.models import Email, Job
 from app.notifications.outbox import SEND_EMAIL_JOB
 from app.worker.loop import Worker
 
+from ..conftest import bearer
 from ..factories import write_crm
-from ..helpers import accept, mailbox, submit
+from ..helpers import accept, mailbox, submit, text_of
 from ..sources.http_source import HttpSourceServer
 from .support import emails, http_source_yaml, wait_until
 
@@ -114,6 +115,40 @@ async def test_the_emails_of_a_round_are_read_in_one_statement_and_each_sent_onc
         ("reader4@example.com", "sent"),
     }
     assert [(job.status, job.attempts) for job in await _send_jobs(app)] == [("done", 1)] * 5
+
+
+async def test_the_requests_of_a_rounds_packages_are_read_in_one_statement(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], settings: Any
+) -> None:
+    customers = ["cus_1", "cus_2", "cus_3"]
+    ids = [
+        (await submit(client, keys["operator"], type="access", customer_id=customer))["id"]
+        for customer in customers
+    ]
+    worker: Worker = app.state.worker
+    await worker.run_until_idle()  # the acknowledgements
+    for request_id in ids:
+        await accept(client, keys["operator"], request_id, "automatic")
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM privacy_requests" in statement:
+            reads.append(statement)
+
+    worker.concurrency = 3
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        assert await worker.run_once() == 3
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
+
+    # The three requests read once for the round, not once per package.
+    assert len(reads) == 1, reads
+    for request_id in ids:
+        response = await client.get(f"/v1/privacy-requests/{request_id}", headers=bearer(keys["operator"]))
+        assert response.json()["status"] == "processed"
+    links = [m for m in mailbox(settings.mail_dir) if "/v1/downloads/" in text_of(m)]
+    assert sorted(str(m["To"]) for m in links) == ["ada@example.com", "alan@example.com", "grace@example.com"]
 
 
 async def test_an_email_sent_beside_a_slow_job_is_marked_sent_before_the_round_ends(
