@@ -1,4 +1,5 @@
-"""Deliver one outbox email. Read outside any transaction, sent, then marked sent (its bodies cleared), also
+"""Deliver one outbox email. Read with the other emails of the worker's round in one statement after the claim
+(``prefetch_emails``; else alone), outside any transaction, sent, then marked sent (its bodies cleared), also
 outside any transaction: with the other emails the worker sends meanwhile, in one statement, or at once when it
 sends nothing else; its sealed bodies are opened only in memory."""
 
