@@ -34,7 +34,7 @@ from sqlalchemy.types import TypeEngine
 
 from app.sources.base import Customer, Identity, SourceError
 from app.sources.config import IDENTITIES, SqlEntity, SqlSource
-from app.sources.sql_case import EmailColumn, email_column
+from app.sources.sql_case import EmailColumn, Matcher, email_column, lowered, matcher
 from app.sources.sql_types import (
     Kind,
     bind_type,
@@ -57,11 +57,10 @@ STREAM = {"stream_results": True, "yield_per": BATCH_ROWS}
 
 
 def identity_clause(
-    col: ColumnClause[Any], target: str, identity: Identity, *, folds: bool = False
+    col: ColumnClause[Any], target: str, identity: Identity, *, match: Matcher = lowered
 ) -> ColumnElement[bool] | None:
     """``col`` equals the identity's ``customer_id`` or ``email`` (``target``), or None when it lacks that key.
-    ``folds``: the column compares without case by itself (:mod:`app.sources.sql_case`), so its plain index
-    serves the address."""
+    ``match``: how the column is compared with the address (:mod:`app.sources.sql_case`)."""
     if target == "customer_id":
         if identity.customer_id is None:
             return None
@@ -69,9 +68,7 @@ def identity_clause(
         value = key_value(col, identity.customer_id)
         return None if matches_nothing(value) else col == value
     # Addresses are stored in whatever case the customer typed them.
-    if identity.email is None:
-        return None
-    return col == identity.email if folds else func.lower(col) == identity.email
+    return None if identity.email is None else match(col, identity.email)
 
 
 class SqlDataSource:
@@ -105,10 +102,9 @@ class SqlDataSource:
         self._typed = False
         self._typing = threading.Lock()
 
-    def folds(self, table_name: str, column_name: str) -> bool:
-        """Whether ``table_name.column_name`` compares without case by itself (``column = address``)."""
-        found = self.email_columns.get((table_name, column_name))
-        return found is not None and found.match == "folds"
+    def address_match(self, table_name: str, column_name: str) -> Matcher:
+        """How ``table_name.column_name`` is compared with an address (``lower()`` until the column is read)."""
+        return matcher(self.email_columns.get((table_name, column_name)), self.engine.dialect.name)
 
     def _columns_of(self, entity: SqlEntity) -> list[str]:
         # Only the columns the queries name; rows are read with SELECT * so every column reaches the package.
@@ -209,16 +205,25 @@ class SqlDataSource:
                         f"{where(entity.table, column_name)} is {found_type}: {how} writes text into it"
                     )
         dialect = conn.dialect.name
+        # The columns compared with an address (only these bind as citext on a citext column: an id compared
+        # as citext would match ids differing in case, where it was compared as text before).
+        compared = [(directory.table, directory.email)] if directory is not None else []
+        compared += [(e.table, c) for e in self.config.entities for c, t in e.match.items() if t == "email"]
 
         def typed(table_name: str, columns: list[str]) -> TableClause:
-            types = {c: bind_type(kind(table_name, c), dialect, type_of(table_name, c)) for c in columns}
+            types = {
+                c: bind_type(
+                    kind(table_name, c),
+                    dialect,
+                    type_of(table_name, c) if (table_name, c) in compared else None,
+                )
+                for c in columns
+            }
             return self._table(table_name, columns, types)
 
         self.tables = {e.name: typed(e.table, self._columns[e.name]) for e in self.config.entities}
         if directory is not None:
             self.directory_table = typed(directory.table, self._directory_columns)
-        compared = [(directory.table, directory.email)] if directory is not None else []
-        compared += [(e.table, c) for e in self.config.entities for c, t in e.match.items() if t == "email"]
         self.email_columns = {
             (table_name, column_name): email_column(
                 conn,
@@ -254,8 +259,8 @@ class SqlDataSource:
         for column_name, target in entity.match.items():
             col = rows.c[column_name]
             if target in ("customer_id", "email"):
-                folds = self.folds(entity.table, column_name)
-                if (clause := identity_clause(col, target, identity, folds=folds)) is not None:
+                match = self.address_match(entity.table, column_name)
+                if (clause := identity_clause(col, target, identity, match=match)) is not None:
                     clauses.append(clause)
             else:
                 parent, _, parent_column = target.partition(".")
@@ -359,13 +364,8 @@ class SqlDataSource:
             where = rows.c[directory.id] == value
         else:
             assert email is not None
-            address = email.strip().lower()
-            found = rows.c[directory.email]
-            where = (
-                found == address
-                if self.folds(directory.table, directory.email)
-                else func.lower(found) == address
-            )
+            match = self.address_match(directory.table, directory.email)
+            where = match(rows.c[directory.email], email.strip().lower())
         query = select(*(rows.c[c] for c in self._directory_columns)).where(where).limit(1)
         return conn.execute(query).mappings().first()
 

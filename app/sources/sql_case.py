@@ -7,7 +7,11 @@ the database's time per submit; and anyone holding the public app key can ask fo
 once with the column types (:mod:`app.sources.sql_types`), per column compared with an email:
 
 - a column that compares without case by itself (PostgreSQL ``citext``; a MySQL/MariaDB ``_ci`` collation, their
-  default) is compared directly, ``column = address``: the same rows, found through its plain index;
+  default) is compared directly, ``column = address``, found through its plain index. A ``_ci`` collation also
+  takes accented letters for plain ones (``gmàil`` = ``gmail``) and ``ß`` for ``ss``, as ``lower(column)``
+  compared under it always did: someone holding a look-alike domain could have had another person's rows. So on
+  MySQL/MariaDB the rows the index finds must also be the address exactly once lowercased (compared byte for byte,
+  ``utf8mb4_bin``);
 - otherwise ``lower(column) = address`` stays, and when no index serves it (PostgreSQL: none on
   ``lower(column)``; MySQL/MariaDB: a case-sensitive or binary collation) the source says so once, naming the
   source, table and column and what to create.
@@ -18,18 +22,46 @@ SQLite is not read (as for the types): ``lower(column)`` is compared there, serv
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Connection, text
+from sqlalchemy import ColumnElement, Connection, and_, cast, func, text
+from sqlalchemy.dialects.mysql import CHAR
 from sqlalchemy.dialects.postgresql import CITEXT
+from sqlalchemy.sql.expression import ColumnClause
 from sqlalchemy.types import TypeEngine
 
 # folds: the column compares without case itself; indexed: lower(column) has an index; scan: neither.
 CaseMatch = Literal["folds", "indexed", "scan"]
 
 # Casts and quoting that PostgreSQL adds when it prints an index's expression: lower((email)::text).
-_PG_NOISE = re.compile(r"::\s*(?:text|character varying|varchar)\b|[\s\"()]")
+_PG_NOISE = re.compile(r"::\s*(?:text|character varying|varchar)(?:\(\d+\))?|[\s\"()]")
+
+
+# How a column is compared with a lowercased address.
+Matcher = Callable[[ColumnClause[Any], str], ColumnElement[bool]]
+
+
+def lowered(col: ColumnClause[Any], address: str) -> ColumnElement[bool]:
+    """``lower(column) = address``: any column, any database; an index on ``lower(column)`` serves it."""
+    return func.lower(col) == address
+
+
+def _direct(col: ColumnClause[Any], address: str) -> ColumnElement[bool]:
+    return col == address
+
+
+def _collated_then_exact(col: ColumnClause[Any], address: str) -> ColumnElement[bool]:
+    exact = cast(func.lower(col), CHAR(charset="utf8mb4")).collate("utf8mb4_bin")
+    return and_(col == address, exact == address)
+
+
+def matcher(found: EmailColumn | None, dialect: str) -> Matcher:
+    """How to compare a column read as ``found`` (None: not read, as on SQLite) on ``dialect``."""
+    if found is None or found.match != "folds":
+        return lowered
+    return _collated_then_exact if dialect in ("mysql", "mariadb") else _direct
 
 
 @dataclass(frozen=True)

@@ -181,8 +181,8 @@ def _check_conditions(
     for column_name, target in source.entities[name].match.items():
         col = rows.c[column_name]
         if target in ("customer_id", "email"):
-            folds = source.folds(source.entities[name].table, column_name)
-            if (clause := identity_clause(col, target, identity, folds=folds)) is not None:
+            match = source.address_match(source.entities[name].table, column_name)
+            if (clause := identity_clause(col, target, identity, match=match)) is not None:
                 yield clause
         elif "." in target:
             parent, _, parent_column = target.partition(".")

@@ -47,13 +47,14 @@ def kind_of(type_: TypeEngine[Any]) -> Kind:
     if isinstance(type_, String):
         return "text"
     if isinstance(type_, NullType):
-        return "any"  # a type SQLAlchemy does not know (citext, a domain): bound as given, as before
+        return "any"  # a type SQLAlchemy does not know (a domain, an extension's type): bound as given
     return "other"
 
 
-def bind_type(kind: Kind, dialect: str, found: TypeEngine[Any] | None = None) -> TypeEngine[Any]:
-    """The type a value compared with a column of ``kind`` (reflected as ``found``) is bound as."""
-    if isinstance(found, CITEXT):
+def bind_type(kind: Kind, dialect: str, address: TypeEngine[Any] | None = None) -> TypeEngine[Any]:
+    """The type a value compared with a column of ``kind`` is bound as; ``address``: the column's reflected type
+    when an address is compared with it."""
+    if isinstance(address, CITEXT):
         # Bound as varchar, PostgreSQL would compare the column as text: with case, and past its index.
         return CITEXT()
     if kind == "integer":

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core import clock
 from app.core.correlation import job_scope
-from app.core.db import JOBS_ENQUEUED, statements_alone, unit_of_work
+from app.core.db import JOBS_ENQUEUED, read_only, statements_alone, unit_of_work
 from app.jobs import repository
 from app.jobs.errors import PermanentError
 from app.models import Job
@@ -189,17 +189,24 @@ class Worker:
             )
         if not jobs:
             return 0
-        prefetched = await self._prefetch(jobs)
+        loop = asyncio.get_running_loop()
+        claimed_at = loop.time()
         semaphore = asyncio.Semaphore(self.concurrency)
+        prefetched: dict[Any, Any] = {}
 
         async def guarded(job: Job) -> None:
             async with semaphore:
-                await self.execute(job, prefetched=prefetched.get(job.id))
+                # What was read for it right after the claim, while the claim's own lease surely holds (a third of
+                # it: no other worker can have taken the job since, whatever became of the heartbeat); a job that
+                # waited longer behind slow ones reads for itself, now.
+                fresh = loop.time() - claimed_at < self.lease.total_seconds() / 3
+                await self.execute(job, prefetched=prefetched.get(job.id) if fresh else None)
 
         # One heartbeat for the whole batch, from the claim on: a claimed job waiting for its turn behind slow
         # ones must keep its lease too, or another worker would take it and both would run it.
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
+            prefetched = await self._prefetch(jobs)
             await asyncio.gather(*(guarded(job) for job in jobs))
             if self._finisher is not None and not self._finisher.done():
                 # No job of the round is left to record with: the last records go now, while the round's leases
@@ -215,7 +222,8 @@ class Worker:
 
     async def _prefetch(self, jobs: list[Job]) -> dict[Any, Any]:
         """What the claimed jobs read first, read for each kind that has a ``prefetch`` in one statement outside
-        any transaction; {} for a kind whose read fails (its jobs then read for themselves, as without it)."""
+        any transaction (one session for the lot); nothing for a kind whose read fails (its jobs then read for
+        themselves, as without it)."""
         prefetched: dict[Any, Any] = {}
         by_kind: dict[str, list[Job]] = {}
         for job in jobs:
@@ -223,12 +231,15 @@ class Worker:
                 by_kind.setdefault(job.kind, []).append(job)
         if not by_kind:
             return prefetched
-        for kind, of_kind in by_kind.items():
-            try:
-                async with statements_alone(self.sessionmaker) as session:
-                    prefetched.update(await self.prefetch[kind](session, of_kind))
-            except Exception:
-                log.warning("could not read ahead for %s %s jobs", len(of_kind), kind, exc_info=True)
+        try:
+            async with read_only(self.sessionmaker) as session:
+                for kind, of_kind in by_kind.items():
+                    try:
+                        prefetched.update(await self.prefetch[kind](session, of_kind))
+                    except Exception:
+                        log.warning("could not read ahead for %s %s jobs", len(of_kind), kind, exc_info=True)
+        except Exception:  # no connection: each job reads for itself (and meets the database's state itself)
+            log.warning("could not read ahead for the round's %s jobs", len(jobs), exc_info=True)
         return prefetched
 
     async def run_until_idle(self, *, max_rounds: int = 1000) -> int:

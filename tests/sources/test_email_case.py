@@ -170,6 +170,29 @@ async def test_a_citext_address_is_compared_as_it_is_found_whatever_its_case_thr
         await sources.aclose()
 
 
+async def test_a_citext_customer_id_is_still_compared_with_its_case(
+    tmp_path: Path, postgresql: Database
+) -> None:
+    postgresql.run("CREATE EXTENSION IF NOT EXISTS citext")
+    q = postgresql.qualified
+    postgresql.run(
+        f"CREATE TABLE {q('customers')} (id citext PRIMARY KEY, email citext, name VARCHAR(100))",
+        f"CREATE TABLE {q('orders')} (id INTEGER PRIMARY KEY, email citext, note VARCHAR(200))",
+        f"INSERT INTO {q('customers')} VALUES ('cus_ABC', 'Ada@Example.com', 'Ada')",
+    )
+    sources = DataSources.from_file(sources_file(tmp_path, postgresql), secret_key=SECRET)
+    ada = Customer(id="cus_ABC", email="Ada@Example.com", name="Ada")
+    try:
+        assert sources.check_schema() == []
+        # An id is compared as it is, as before (ids come from the app's token, exactly): only addresses are
+        # compared whatever their case.
+        assert await sources.find_customer(customer_id="cus_ABC") == ada
+        assert await sources.find_customer(customer_id="CUS_abc") is None
+        assert await sources.find_customer(email="ada@EXAMPLE.com") == ada
+    finally:
+        await sources.aclose()
+
+
 async def test_mariadb_compares_a_case_insensitive_column_directly_and_warns_of_a_binary_one(
     tmp_path: Path, mariadb: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -181,7 +204,7 @@ async def test_mariadb_compares_a_case_insensitive_column_directly_and_warns_of_
     try:
         found, sent, parameters = await lookup_statement(sources, "ADA@example.com")
         assert found == ADA
-        assert "lower(" not in sent.lower()
+        assert "customers.email = %(" in sent, sent  # the column itself, which its index serves
         engine = create_engine(mariadb.url)
         try:
             with engine.connect() as conn:
@@ -193,6 +216,14 @@ async def test_mariadb_compares_a_case_insensitive_column_directly_and_warns_of_
         data = await collected(sources, Identity.of(customer_id=None, email="ada@example.com"))
         assert [r["id"] for r in data["orders"]] == [10]
         assert await sources.find_customer(email="nobody@example.com") is None
+        # The collation takes à for a and ß for ss; an address is still only itself, whatever its case.
+        assert await sources.find_customer(email="ada@exàmple.com") is None
+        assert await collected(sources, Identity.of(customer_id=None, email="ada@exàmple.com")) == {}
+        mariadb.run("INSERT INTO customers (id, email, name) VALUES (3, 'strasse@x.example', 'Sam')")
+        assert await sources.find_customer(email="straße@x.example") is None
+        assert await sources.find_customer(email="STRASSE@x.example") == Customer(
+            id="3", email="strasse@x.example", name="Sam"
+        )
     finally:
         await sources.aclose()
 
