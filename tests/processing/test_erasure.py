@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import psycopg
 from fastapi import FastAPI
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from app.core import clock
@@ -19,7 +20,7 @@ from app.core.config import Settings
 from ..conftest import TEAM, sync_pg_url
 from ..helpers import HASHED, detail, submit
 from ..sources.http_source import HttpSourceServer
-from .world import accept, confirmed_deletion, emails_to, events, snapshot_rows, work
+from .world import accept, confirmed_deletion, emails_to, events, link_in, snapshot_rows, work
 
 # What customers read about each entity rides along: its title (the entity's name when none is configured),
 # the retention basis and text, and whether rows left behind are pseudonymised (a hash or a link stays).
@@ -293,3 +294,42 @@ async def test_an_erasure_whose_record_failed_reports_what_it_erased_when_retrie
     assert "- customers: 1 record\n" in done
     assert "- points: 2 records\n" in done
     assert "We found no personal data about you to erase." not in done
+
+
+async def test_the_requests_of_a_rounds_erasures_are_read_in_one_statement(
+    client: httpx.AsyncClient,
+    keys: dict[str, str],
+    app: FastAPI,
+    settings: Settings,
+    world: Path,
+    remote: HttpSourceServer,
+) -> None:
+    addresses = ("ada@example.com", "grace@example.com")
+    ids = [(await submit(client, keys["app"], type="deletion", email=address))["id"] for address in addresses]
+    await work(app)  # the confirmation emails
+    for address in addresses:
+        [confirmation] = emails_to(settings.mail_dir, address, "Confirm the deletion")
+        token = link_in(confirmation, "/v1/verify").split("token=", 1)[1]
+        assert (await client.post("/v1/verify", json={"token": token})).status_code == 200
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, _parameters: Any, context: Any, _many: bool) -> None:
+        # The reads of the requests; each erasure also locks its own row in its transaction, a SELECT ... FOR
+        # UPDATE (which SQLite's SQL does not show: the statement built says so): not counted.
+        locking = getattr(getattr(context.compiled, "statement", None), "_for_update_arg", None) is not None
+        if statement.lstrip().startswith("SELECT") and "FROM privacy_requests" in statement and not locking:
+            reads.append(statement)
+
+    worker = app.state.worker
+    worker.concurrency = 2
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        assert await worker.run_once() == 2
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
+
+    assert len(reads) == 1, reads  # the round's two requests in one statement, not one each
+    for request_id in ids:
+        assert (await detail(client, keys["operator"], request_id))["status"] == "processed"
+    for address in addresses:
+        assert len(emails_to(settings.mail_dir, address, "has been carried out")) == 1
