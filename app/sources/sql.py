@@ -49,6 +49,9 @@ from app.sources.values import json_records
 
 T = TypeVar("T")
 log = logging.getLogger("app.sources")
+# What this process has said about a column no index serves: once, though start-up's check and each of the
+# process's own sources read the columns.
+_ADVISED: set[str] = set()
 
 BATCH_ROWS = 1000
 # Per statement (also for erasure reads): Connection.execution_options() would change the connection for
@@ -98,7 +101,6 @@ class SqlDataSource:
             self.directory_table = self._table(directory.table, self._directory_columns)
         # Columns compared with an address, read with the types: how each is matched (lower() until read).
         self.email_columns: dict[tuple[str, str], EmailColumn] = {}
-        self._advised: set[str] = set()
         self._typed = False
         self._typing = threading.Lock()
 
@@ -141,8 +143,8 @@ class SqlDataSource:
                 return
             directory_problems, entity_problems = self._type_columns(conn)
             for found in self.email_columns.values():
-                if found.advice is not None and found.advice not in self._advised:
-                    self._advised.add(found.advice)
+                if found.advice is not None and found.advice not in _ADVISED:
+                    _ADVISED.add(found.advice)
                     log.warning("%s", found.advice)
             problems = directory_problems if directory_only else directory_problems + entity_problems
             if problems:
