@@ -266,3 +266,41 @@ async def test_a_job_whose_record_fails_alone_is_retried_like_any_failed_job(app
     for job in await _jobs_by_id(app, ids):
         assert (job.status, job.attempts, job.locked_by) == ("queued", 1, None)
         assert job.last_error == "RuntimeError: the record cannot be written"
+
+
+async def test_what_the_round_read_ahead_reaches_only_the_jobs_that_start_soon_after_the_claim(
+    app: FastAPI,
+) -> None:
+    """A job that waited behind slow ones for a third of its lease reads for itself (it gets nothing read ahead),
+    so a row read at the claim is never used after another worker could have taken the job; a read ahead that
+    fails leaves every job to read for itself, and they all still run."""
+    seen: dict[int, Any] = {}
+
+    async def read_ahead(_session: Any, claimed: list[Job]) -> dict[Any, Any]:
+        return {job.id: f"read at the claim for {job.payload['n']}" for job in claimed}
+
+    async def handler(session: Any, job: Job) -> None:
+        seen[job.payload["n"]] = session.info.get(jobs.PREFETCHED)
+        await asyncio.sleep(0.5)
+
+    worker: Worker = app.state.worker
+    worker.handlers["probe_test"] = handler
+    worker.prefetch["probe_test"] = read_ahead
+    worker.concurrency = 1  # one after the other: the second starts some 0.5 s after the claim
+    worker.lease = timedelta(seconds=0.9)  # a third of it: 0.3 s
+    ids = await _three_jobs_of(app, "probe_test")
+    assert await worker.run_once() == 3
+
+    assert [(job.status, job.attempts) for job in await _jobs_by_id(app, ids)] == [("done", 1)] * 3
+    assert seen == {0: "read at the claim for 0", 1: None, 2: None}
+
+    async def broken(_session: Any, _claimed: list[Job]) -> dict[Any, Any]:
+        raise RuntimeError("cannot read ahead")
+
+    seen.clear()
+    worker.prefetch["probe_test"] = broken
+    worker.concurrency = 3
+    ids = await _three_jobs_of(app, "probe_test")
+    assert await worker.run_once() == 3
+    assert [(job.status, job.attempts) for job in await _jobs_by_id(app, ids)] == [("done", 1)] * 3
+    assert seen == {0: None, 1: None, 2: None}
