@@ -281,13 +281,13 @@ async def test_what_the_round_read_ahead_reaches_only_the_jobs_that_start_soon_a
 
     async def handler(session: Any, job: Job) -> None:
         seen[job.payload["n"]] = session.info.get(jobs.PREFETCHED)
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(1.2)
 
     worker: Worker = app.state.worker
     worker.handlers["probe_test"] = handler
     worker.prefetch["probe_test"] = read_ahead
-    worker.concurrency = 1  # one after the other: the second starts some 0.5 s after the claim
-    worker.lease = timedelta(seconds=0.9)  # a third of it: 0.3 s
+    worker.concurrency = 1  # one after the other: the second starts some 1.2 s after the claim
+    worker.lease = timedelta(seconds=3)  # a third of it: 1 s, ample for the first to start on a busy machine
     ids = await _three_jobs_of(app, "probe_test")
     assert await worker.run_once() == 3
 
