@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,6 +72,26 @@ class NewJobLease:
 def born_leased(session: AsyncSession | Session, job: Job) -> bool:
     """Whether ``job`` was born leased in ``session``: run by this worker as the transaction commits."""
     return any(born is job for born in session.info.get(BORN_LEASED, []))
+
+
+T = TypeVar("T")
+
+
+async def read_ahead(
+    claimed: list[Job], key: str, read_many: Callable[[list[uuid.UUID]], Awaitable[Sequence[Any]]]
+) -> dict[Any, Any]:
+    """What claimed jobs read first, in one read: ``read_many`` of the ids in their payloads' ``key``, as {job
+    id: the row with that id} (a row no longer there is left out: its job reads for itself and finds nothing)."""
+    wanted: dict[uuid.UUID, list[Any]] = {}
+    for job in claimed:
+        wanted.setdefault(uuid.UUID(job.payload[key]), []).append(job.id)
+    return {job_id: row for row in await read_many(list(wanted)) for job_id in wanted[row.id]}
+
+
+def prefetched(session: AsyncSession, kind: type[T], row_id: uuid.UUID) -> T | None:
+    """The ``kind`` row ``row_id`` as the worker read it ahead for this run (``read_ahead``), or None: read it."""
+    value = session.info.get(PREFETCHED)
+    return value if isinstance(value, kind) and getattr(value, "id", None) == row_id else None
 
 
 def hand_over(session: AsyncSession | Session, job: Job, value: Any) -> None:

@@ -5,6 +5,7 @@ sends nothing else; its sealed bodies are opened only in memory."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -68,8 +69,8 @@ async def _pending(
     handed = outbox.handed_over(session, email_id)
     if handed is not None:
         return handed
-    email = session.info.get(jobs.PREFETCHED)  # read with the other emails of this worker's round
-    if not (isinstance(email, Email) and email.id == email_id):
+    email = jobs.prefetched(session, Email, email_id)  # read with the other emails of this worker's round
+    if email is None:
         async with read_only(sessionmaker) as reader:
             email = await repository.get(reader, email_id)
     if email is None or email.status != "pending":
@@ -77,12 +78,10 @@ async def _pending(
     return outbox.readable(email, secret_key=secret_key)
 
 
-async def prefetch_emails(session: AsyncSession, claimed: list[Job]) -> dict[Any, Email]:
-    """The emails of claimed ``send_email`` jobs, in one statement: {job id: its email} (an email no longer
-    there is left out; its job then reads for itself and finds nothing to send). Read after the claim: while
-    the job's lease is held, no other worker sends or changes its email."""
-    wanted = {uuid.UUID(job.payload["email_id"]): job.id for job in claimed}
-    return {wanted[email.id]: email for email in await repository.get_many(session, list(wanted))}
+async def prefetch_emails(session: AsyncSession, claimed: list[Job]) -> dict[Any, Any]:
+    """The emails of claimed ``send_email`` jobs, in one statement: {job id: its email}. Read after the claim:
+    while the job's lease is held, no other worker sends or changes its email."""
+    return await jobs.read_ahead(claimed, "email_id", functools.partial(repository.get_many, session))
 
 
 async def on_send_email_dead(session: AsyncSession, job: Job, error: str) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core import clock
 from app.core.db import delete_oldest, read_only
 from app.core.lifecycle import Status
-from app.jobs.repository import PREFETCHED
+from app.jobs import repository as jobs
 from app.models import CLOSED_AT, OPEN_STATUSES, Base, DeadlineAlert, IdempotencyKey, Job, PrivacyRequest
 from app.models.privacy_request import unredacted_sql
 
@@ -56,22 +56,16 @@ async def snapshot(
 ) -> PrivacyRequest | None:
     """The request a job works on, as the worker read it with the other jobs of its round (``prefetch_requests``),
     else read now outside any transaction."""
-    prefetched = session.info.get(PREFETCHED)
-    if isinstance(prefetched, PrivacyRequest) and prefetched.id == request_id:
+    if (prefetched := jobs.prefetched(session, PrivacyRequest, request_id)) is not None:
         return prefetched
     async with read_only(sessionmaker) as reader:
         return await get(reader, request_id)
 
 
-async def prefetch_requests(session: AsyncSession, claimed: list[Job]) -> dict[Any, PrivacyRequest]:
+async def prefetch_requests(session: AsyncSession, claimed: list[Job]) -> dict[Any, Any]:
     """The requests of claimed jobs (``request_id`` in their payload), in one statement: {job id: request}. Read
     after the claim: each job still checks the request's status, and its writes check it again."""
-    wanted: dict[uuid.UUID, list[Any]] = {}
-    for job in claimed:
-        wanted.setdefault(uuid.UUID(job.payload["request_id"]), []).append(job.id)
-    return {
-        job_id: request for request in await get_many(session, list(wanted)) for job_id in wanted[request.id]
-    }
+    return await jobs.read_ahead(claimed, "request_id", functools.partial(get_many, session))
 
 
 async def find_open(session: AsyncSession, *, subject: str, type: str) -> PrivacyRequest | None:

@@ -11,11 +11,12 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.models import Email, Job
@@ -202,3 +203,31 @@ def http_source_yaml(url: str, *, timeout: str = "PT5S", attempts: int = 3) -> s
 def as_dict(value: Any) -> dict[str, Any]:
     assert isinstance(value, dict)
     return value
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A statement the service sent to its database."""
+
+    sql: str
+    locking: bool  # SELECT ... FOR UPDATE (which SQLite's SQL does not show: the statement built says so)
+
+    def reads(self, table: str) -> bool:
+        """A plain read of ``table`` (not a row lock)."""
+        return self.sql.lstrip().startswith("SELECT") and f"FROM {table}" in self.sql and not self.locking
+
+
+@contextmanager
+def statements_sent(engine: AsyncEngine) -> Iterator[list[Sent]]:
+    """Every statement ``engine`` sends inside the block, in order."""
+    sent: list[Sent] = []
+
+    def seen(_conn: Any, _cursor: Any, sql: str, _parameters: Any, context: Any, _many: bool) -> None:
+        built = getattr(context.compiled, "statement", None)
+        sent.append(Sent(sql, getattr(built, "_for_update_arg", None) is not None))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from app.core import clock
 from app.core.db import unit_of_work
@@ -26,7 +26,7 @@ from ..conftest import bearer
 from ..factories import write_crm
 from ..helpers import accept, mailbox, submit, text_of
 from ..sources.http_source import HttpSourceServer
-from .support import emails, http_source_yaml, wait_until
+from .support import emails, http_source_yaml, statements_sent, wait_until
 
 
 @pytest.fixture
@@ -44,22 +44,18 @@ async def test_a_rounds_emails_are_marked_sent_together(
 ) -> None:
     for i in range(5):
         await submit(client, keys["app"], type="access", email=f"shopper{i}@example.com")
-    writes: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().startswith(("UPDATE emails", "UPDATE jobs")):
-            writes.append(statement.split(" SET ")[0].strip())
-
     worker: Worker = app.state.worker
     # The five at once, and a window wide enough for their sends on any machine (5 ms in production, where a
     # burst's emails go out within it).
     worker.concurrency = 5
     worker.finish_within = timedelta(seconds=5)
-    event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(app.state.engine) as sent:
         assert await worker.run_once() == 5
-    finally:
-        event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
+    writes = [
+        s.sql.split(" SET ")[0].strip()
+        for s in sent
+        if s.sql.lstrip().startswith(("UPDATE emails", "UPDATE jobs"))
+    ]
 
     # Every acknowledgement reached its customer, and its row says so, with nothing left of its bodies.
     assert sorted(str(m["To"]) for m in mailbox(settings.mail_dir)) == [
@@ -88,21 +84,13 @@ async def test_the_emails_of_a_round_are_read_in_one_statement_and_each_sent_onc
         await session.execute(
             update(Email).where(Email.to_address == "reader3@example.com").values(status="failed")
         )
-    reads: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().startswith("SELECT") and "FROM emails" in statement:
-            reads.append(statement)
-
     worker: Worker = app.state.worker
     worker.concurrency = 5
-    event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(app.state.engine) as sent:
         assert await worker.run_once() == 5
-    finally:
-        event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
 
     # One read of the round's five emails, not one each.
+    reads = [s.sql for s in sent if s.reads("emails")]
     assert len(reads) == 1, reads
     assert sorted(str(m["To"]) for m in mailbox(settings.mail_dir)) == [
         f"reader{i}@example.com" for i in (0, 1, 2, 4)
@@ -129,20 +117,12 @@ async def test_the_requests_of_a_rounds_packages_are_read_in_one_statement(
     await worker.run_until_idle()  # the acknowledgements
     for request_id in ids:
         await accept(client, keys["operator"], request_id, "automatic")
-    reads: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().startswith("SELECT") and "FROM privacy_requests" in statement:
-            reads.append(statement)
-
     worker.concurrency = 3
-    event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(app.state.engine) as sent:
         assert await worker.run_once() == 3
-    finally:
-        event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
 
     # The three requests read once for the round, not once per package.
+    reads = [s.sql for s in sent if s.reads("privacy_requests")]
     assert len(reads) == 1, reads
     for request_id in ids:
         response = await client.get(f"/v1/privacy-requests/{request_id}", headers=bearer(keys["operator"]))

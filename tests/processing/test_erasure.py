@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import psycopg
 from fastapi import FastAPI
-from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from app.core import clock
@@ -19,6 +18,7 @@ from app.core.config import Settings
 
 from ..conftest import TEAM, sync_pg_url
 from ..helpers import HASHED, detail, submit
+from ..jobs.support import statements_sent
 from ..sources.http_source import HttpSourceServer
 from .world import accept, confirmed_deletion, emails_to, events, link_in, snapshot_rows, work
 
@@ -311,23 +311,13 @@ async def test_the_requests_of_a_rounds_erasures_are_read_in_one_statement(
         [confirmation] = emails_to(settings.mail_dir, address, "Confirm the deletion")
         token = link_in(confirmation, "/v1/verify").split("token=", 1)[1]
         assert (await client.post("/v1/verify", json={"token": token})).status_code == 200
-    reads: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, _parameters: Any, context: Any, _many: bool) -> None:
-        # The reads of the requests; each erasure also locks its own row in its transaction, a SELECT ... FOR
-        # UPDATE (which SQLite's SQL does not show: the statement built says so): not counted.
-        locking = getattr(getattr(context.compiled, "statement", None), "_for_update_arg", None) is not None
-        if statement.lstrip().startswith("SELECT") and "FROM privacy_requests" in statement and not locking:
-            reads.append(statement)
-
     worker = app.state.worker
     worker.concurrency = 2
-    event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(app.state.engine) as sent:
         assert await worker.run_once() == 2
-    finally:
-        event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
 
+    # Each erasure also locks its own row in its transaction (SELECT ... FOR UPDATE): not a read.
+    reads = [s.sql for s in sent if s.reads("privacy_requests")]
     assert len(reads) == 1, reads  # the round's two requests in one statement, not one each
     for request_id in ids:
         assert (await detail(client, keys["operator"], request_id))["status"] == "processed"

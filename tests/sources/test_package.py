@@ -152,18 +152,17 @@ async def test_zip_holds_json_csvs_and_report(shop: DataSources, remote: HttpSou
         assert right in report
 
 
-async def test_report_shows_the_first_records_and_the_files_hold_every_one(tmp_path: Path) -> None:
-    total = 2 * 1000 + 345  # more than one batch of rows
-    db = tmp_path / "big.db"
+async def c1_package(
+    tmp_path: Path, entity: str, columns: str, rows: list[tuple[Any, ...]], *, fields: str = ""
+) -> zipfile.ZipFile:
+    """The zip package of customer c1 from a SQLite source whose one entity ``entity`` (its SQL ``columns``,
+    ``customer_id`` among them; ``fields``: more of its YAML) holds ``rows``; c2 exists too."""
+    db = tmp_path / "shop.db"
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE customers (id TEXT, email TEXT)")
-        conn.execute("CREATE TABLE events (id INTEGER, customer_id TEXT, note TEXT, amount REAL)")
+        conn.execute(f"CREATE TABLE {entity} ({columns})")
         conn.execute("INSERT INTO customers VALUES ('c1', 'c1@example.com'), ('c2', 'c2@example.com')")
-        conn.executemany(
-            "INSERT INTO events VALUES (?, ?, ?, ?)",
-            [(i, "c1", f'<b>note {i}</b>, "quoted"\nline', i / 4) for i in range(total)]
-            + [(total + i, "c2", "someone else", 0.5) for i in range(10)],
-        )
+        conn.executemany(f"INSERT INTO {entity} VALUES ({', '.join('?' * len(rows[0]))})", rows)
     path = write_sources(
         tmp_path,
         f"""\
@@ -173,7 +172,7 @@ sources:
     url: sqlite:///{db}
     directory: {{table: customers, id: id, email: email}}
     entities:
-      - {{name: events, table: events, match: {{customer_id: customer_id}}, erase: delete, purpose: Support}}
+      - {{name: {entity}, table: {entity}, match: {{customer_id: customer_id}}, erase: delete{fields}}}
 """,
     )
     sources = DataSources.from_file(path, secret_key=SECRET)
@@ -183,9 +182,21 @@ sources:
         )
     finally:
         await sources.aclose()
-
     archive = zipfile.ZipFile(io.BytesIO(package))
     assert archive.testzip() is None
+    return archive
+
+
+async def test_report_shows_the_first_records_and_the_files_hold_every_one(tmp_path: Path) -> None:
+    total = 2 * 1000 + 345  # more than one batch of rows
+    archive = await c1_package(
+        tmp_path,
+        "events",
+        "id INTEGER, customer_id TEXT, note TEXT, amount REAL",
+        [(i, "c1", f'<b>note {i}</b>, "quoted"\nline', i / 4) for i in range(total)]
+        + [(total + i, "c2", "someone else", 0.5) for i in range(10)],
+        fields=", purpose: Support",
+    )
     expected = [
         {"id": i, "customer_id": "c1", "note": f'<b>note {i}</b>, "quoted"\nline', "amount": i / 4}
         for i in range(total)
@@ -208,37 +219,12 @@ sources:
 
 
 async def test_a_report_longer_than_a_block_of_the_zip_is_whole(tmp_path: Path) -> None:
-    db = tmp_path / "long.db"
-    with sqlite3.connect(db) as conn:
-        conn.execute("CREATE TABLE customers (id TEXT, email TEXT)")
-        conn.execute("CREATE TABLE notes (id INTEGER, customer_id TEXT, note TEXT)")
-        conn.execute("INSERT INTO customers VALUES ('c1', 'c1@example.com')")
-        conn.executemany(
-            "INSERT INTO notes VALUES (?, ?, ?)",
-            [(i, "c1", f"start-{i} " + "x" * 600 + f" end-{i}") for i in range(REPORT_ROWS)],
-        )
-    path = write_sources(
+    archive = await c1_package(
         tmp_path,
-        f"""\
-sources:
-  - name: app
-    type: sql
-    url: sqlite:///{db}
-    directory: {{table: customers, id: id, email: email}}
-    entities:
-      - {{name: notes, table: notes, match: {{customer_id: customer_id}}, erase: delete}}
-""",
+        "notes",
+        "id INTEGER, customer_id TEXT, note TEXT",
+        [(i, "c1", f"start-{i} " + "x" * 600 + f" end-{i}") for i in range(REPORT_ROWS)],
     )
-    sources = DataSources.from_file(path, secret_key=SECRET)
-    try:
-        package = await joined(
-            stream_zip(sources, Identity.of(customer_id="c1"), request=REQUEST, customer=CUSTOMER)
-        )
-    finally:
-        await sources.aclose()
-
-    archive = zipfile.ZipFile(io.BytesIO(package))
-    assert archive.testzip() is None
     report = archive.read("report.html").decode()
     assert len(report) > 2 * CHUNK  # written in several blocks
     assert report.startswith("<!DOCTYPE html>")
