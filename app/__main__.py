@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import sys
 import uuid
+from collections.abc import Coroutine
+from typing import Any
 
 from app.core.config import ConfigError, Settings, load_settings
 from app.core.logging import configure_logging
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "worker":
             from app.cli.startup import run_worker
 
-            asyncio.run(run_worker(settings))
+            _run_on_fastest_loop(run_worker(settings))
             return 0
         if args.command == "operators":
             from app.cli.operators import run_operators
@@ -114,6 +116,18 @@ def _customer_token(settings: Settings, customer_id: str) -> int:
         return 1
     print(token)
     return 0
+
+
+def _run_on_fastest_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop where it is installed (as uvicorn runs `serve`'s loop), else on asyncio's own
+    loop: the worker's round trips and thread hand-offs cost less CPU on it."""
+    try:
+        import uvloop
+    except ImportError:  # not built for this platform (Windows): asyncio's loop works the same, slower
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 def _serve(settings: Settings, *, with_worker: bool) -> int:

@@ -37,13 +37,16 @@ PREFETCHED = "jobs.prefetched"
 
 
 # session.info key: a handler whose job has nothing left to write but a record that can wait for others of its
-# kind (an email sent: its row marked sent) leaves a ``FinishLater`` here instead of writing it. While other jobs
-# of the worker are at work, the worker records it, and finishes the job, with those left within a few
-# milliseconds: one round trip for the lot, not one per job; otherwise at once. Its handler's session must have
-# written nothing else. The record runs outside any transaction on PostgreSQL (``app.core.db.statements_alone``;
-# on SQLite the block is one transaction), before the job is marked done: each of its statements must hold true
-# alone (an email was sent), as a worker that dies between the two leaves the job to be claimed again, and its run
-# must then find nothing left to do.
+# kind (an email sent: its row marked sent; a package built: its download, email and status) leaves a
+# ``FinishLater`` here instead of writing it. While other jobs of the worker are at work, the worker records it,
+# and finishes the job, with those left within a few milliseconds: one round trip per statement for the lot, not
+# one per job; otherwise at once. Its handler's session must have written nothing else. A record ``together``
+# runs in one transaction with its batch's jobs marked done (all of it or none); otherwise it runs outside any
+# transaction on PostgreSQL (``app.core.db.statements_alone``; on SQLite the block is one transaction), before
+# the job is marked done: each of its statements must hold true alone (an email was sent), as a worker that dies
+# between the two leaves the job to be claimed again, and its run must then find nothing left to do. A batch
+# that cannot be recorded is recorded job by job; a job whose own record fails calls its ``abandon`` (remove
+# what its run left outside the database) and is retried like any failed job.
 FINISH_LATER = "jobs.finish_later"
 
 
@@ -54,12 +57,19 @@ class FinishLater:
 
     record: Callable[[AsyncSession, list[Any]], Awaitable[None]]
     item: Any
+    together: bool = False
+    abandon: Callable[[], Awaitable[None]] | None = None
 
 
 def finish_later(
-    session: AsyncSession, record: Callable[[AsyncSession, list[Any]], Awaitable[None]], item: Any
+    session: AsyncSession,
+    record: Callable[[AsyncSession, list[Any]], Awaitable[None]],
+    item: Any,
+    *,
+    together: bool = False,
+    abandon: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    session.info[FINISH_LATER] = FinishLater(record, item)
+    session.info[FINISH_LATER] = FinishLater(record, item, together, abandon)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,9 +15,10 @@ from app.audit import repository as timeline
 from app.audit.repository import SYSTEM
 from app.core import clock
 from app.core.context import ServiceContext
-from app.core.db import ON_ROLLBACK
+from app.core.db import ON_COMMIT
 from app.core.lifecycle import Action, Status, next_status
 from app.downloads import service as downloads
+from app.jobs import repository as jobs
 from app.models import Job, PrivacyRequest
 from app.packages import Reader, SavedPackage, stream_zip
 from app.requests import repository
@@ -55,7 +57,8 @@ def package_meta(request: PrivacyRequest) -> tuple[dict[str, Any], dict[str, Any
 async def run_access_package(
     session: AsyncSession, job: Job, *, ctx: ServiceContext, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    """Build the package outside any transaction (it may take a while), then record it in the job's one.
+    """Build the package outside any transaction (it may take a while), then leave its record to the worker
+    (``record_packages``, in one transaction with the job done).
 
     A source error that retrying cannot help fails the job at once; the others are retried by the worker.
     """
@@ -82,23 +85,41 @@ async def run_access_package(
             reader=Reader.of(ctx.settings, snapshot.locale),
             batches=_replayed(read, reading),
         )
-        saved: SavedPackage | None = None
-        recorded = False
-        try:
-            with hopeless_source_errors_are_permanent():
-                saved = await ctx.packages.save(chunks)
-            recorded = await _record(
-                session, ctx, request_id=request_id, path=saved.location, size=saved.size
+        with hopeless_source_errors_are_permanent():
+            saved = await ctx.packages.save(chunks)
+    # Recorded by the worker in one transaction with the job done, together with the other packages its jobs
+    # built meanwhile (one INSERT per table for the lot). Should that record not be made (a lost lease, a failed
+    # commit), no row points at the package: it is removed rather than left an encrypted orphan no sweep purges.
+    jobs.finish_later(
+        session,
+        record_packages,
+        BuiltPackage(ctx, request_id, saved),
+        together=True,
+        abandon=functools.partial(ctx.packages.discard, saved.location),
+    )
+
+
+@dataclass(frozen=True)
+class BuiltPackage:
+    """A package stored for a request, waiting to be recorded (``record_packages``)."""
+
+    ctx: ServiceContext
+    request_id: uuid.UUID
+    saved: SavedPackage
+
+
+async def record_packages(session: AsyncSession, built: list[BuiltPackage]) -> None:
+    """Record packages built by the worker's jobs, in the caller's transaction: each request processed, its
+    download link emailed. A request dismissed meanwhile gets nothing, and its package is removed once this
+    commits."""
+    for package in built:
+        saved = package.saved
+        if not await _record(
+            session, package.ctx, request_id=package.request_id, path=saved.location, size=saved.size
+        ):
+            session.info.setdefault(ON_COMMIT, []).append(
+                functools.partial(package.ctx.packages.discard, saved.location)
             )
-            if recorded:
-                # If the job's transaction still rolls back (a lost lease, a failed commit), no row points at
-                # the package: remove it rather than leave an encrypted orphan that no sweep would purge.
-                session.info.setdefault(ON_ROLLBACK, []).append(
-                    functools.partial(ctx.packages.discard, saved.location)
-                )
-        finally:
-            if saved is not None and not recorded:
-                await ctx.packages.discard(saved.location)
 
 
 async def _record(

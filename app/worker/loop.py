@@ -267,8 +267,8 @@ class Worker:
         # attempt per call, as the job's own retries below are the job's one retry budget.
         with job_scope(str(job.id), job.kind):
             handler = self.handlers.get(job.kind)
-            born: list[Job] = []
-            handed: dict[int, Any] = {}
+            born: list[tuple[Job, Any]] = []
+            later: repository.FinishLater | None = None
             self._working += 1
             try:
                 if handler is None:
@@ -278,36 +278,51 @@ class Worker:
                         session.info[repository.HANDED_TO_RUN] = handed_over
                     if prefetched is not None:
                         session.info[repository.PREFETCHED] = prefetched
-                    if self.run_at_once:
-                        session.info[repository.LEASE_TO] = repository.NewJobLease(
-                            self.worker_id, self.lease, self.run_at_once
-                        )
+                    self._lease_new_jobs(session)
                     await handler(session, job)
                     later = session.info.pop(repository.FINISH_LATER, None)
-                    alone = None
                     if later is None:
                         await self._record_and_finish(session, job, None)  # with the handler's writes
-                    elif self._working > 1:
-                        self._finish_soon(job, later)  # other jobs are at work: recorded with theirs
-                    else:
-                        alone = later
-                if alone is not None:
-                    # Recorded at once, as a record waiting for nobody would only cost a round trip more (and a
-                    # moment a customer acting on the email may notice).
-                    await self._finish_alone(job, alone)
                 # Committed: the jobs it queued for this worker exist, leased to it; any other job it queued is
                 # for the next claim.
-                self._woken_by(session)
-                born = session.info.pop(repository.BORN_LEASED, [])
-                handed = session.info.pop(repository.HANDED_OVER, {})
+                born = self._born_of(session)
+                if later is not None:
+                    handed_on, later = later, None
+                    if self._working > 1 or self._finishing:
+                        # Other jobs are at work, or left records still waiting: recorded with theirs.
+                        self._finish_soon(job, handed_on)
+                    else:
+                        # Recorded at once, as a record waiting for nobody would only cost a round trip more (and
+                        # a moment a customer acting on the email may notice).
+                        born += await self._finish_alone(job, handed_on)
             except _LeaseLost:
                 log.warning("job %s: lease lost to another worker; its work was rolled back", job.id)
             except Exception as exc:
+                if later is not None:  # its handler's transaction did not commit: the record will not be made
+                    await self._abandon(later)
                 await self._failed(job, exc)
             finally:
                 self._working -= 1
-        for queued_by_it in born:
-            await self.execute(queued_by_it, handed_over=handed.get(id(queued_by_it)))
+        for queued_by_it, value in born:
+            await self.execute(queued_by_it, handed_over=value)
+
+    def _lease_new_jobs(self, session: AsyncSession) -> None:
+        """Jobs of the ``run_at_once`` kinds that ``session`` queues are born leased to this worker."""
+        if self.run_at_once:
+            session.info[repository.LEASE_TO] = repository.NewJobLease(
+                self.worker_id, self.lease, self.run_at_once
+            )
+
+    def _born_of(self, session: AsyncSession) -> list[tuple[Job, Any]]:
+        """After ``session`` committed: the jobs it queued born leased to this worker, each with what was handed
+        over to its run; the loop is woken for those it queued for the next claim."""
+        self._woken_by(session)
+        handed: dict[int, Any] = session.info.pop(repository.HANDED_OVER, {})
+        return [(job, handed.get(id(job))) for job in session.info.pop(repository.BORN_LEASED, [])]
+
+    async def _run_side_by_side(self, born: list[tuple[Job, Any]]) -> None:
+        """Run born jobs concurrently (a batch of packages' emails: their records go together in turn)."""
+        await asyncio.gather(*(self.execute(job, handed_over=value) for job, value in born))
 
     def _finish_soon(self, job: Job, later: repository.FinishLater) -> None:
         """Record ``later`` and finish ``job`` within ``finish_within`` (or as the round ends, if sooner), together
@@ -327,18 +342,23 @@ class Worker:
 
     async def _finish_batch(self) -> None:
         """Record what the jobs left for later and finish those jobs: one statement for the records of a kind and
-        one for the jobs (their leases are still held: the round waits for this). Should that fail, each is
-        recorded alone, and a job whose record fails is retried (or given up on) as any failed job: as before
-        the batching."""
+        one for the jobs (their leases are still held: the round waits for this); records ``together`` in one
+        transaction with their jobs. Should that fail, each is recorded alone, and a job whose record fails is
+        retried (or given up on) as any failed job: as before the batching."""
         finishing, self._finishing = self._finishing, []
-        by_record: dict[Any, list[Any]] = {}
-        for _job, later in finishing:
-            by_record.setdefault(later.record, []).append(later.item)
+        alone = [(job, later) for job, later in finishing if not later.together]
+        together = [(job, later) for job, later in finishing if later.together]
+        if alone:
+            await self._finish_statements(alone)
+        if together:
+            await self._finish_together(together)
+
+    async def _finish_statements(self, finishing: list[tuple[Job, repository.FinishLater]]) -> None:
         ids = [job.id for job, _ in finishing]
         try:
             # Each statement stands alone (``FinishLater``): the records, then the jobs done.
             async with statements_alone(self.sessionmaker) as session:
-                for record, items in by_record.items():
+                for record, items in _by_record(finishing).items():
                     await record(session, items)
                 finished = await repository.mark_all_done(session, ids, worker_id=self.worker_id)
         except Exception:
@@ -346,10 +366,34 @@ class Worker:
                 "could not record %s finished jobs together; one by one", len(finishing), exc_info=True
             )
             for job, later in finishing:
-                await self._finish_alone(job, later)
+                await self._run_side_by_side(await self._finish_alone(job, later))
             return
         for job_id in sorted(set(ids) - finished):
             log.warning("job %s: lease lost to another worker before its finish was recorded", job_id)
+
+    async def _finish_together(self, finishing: list[tuple[Job, repository.FinishLater]]) -> None:
+        """One transaction: the jobs done (all still this worker's, checked first), then their records. The jobs
+        those records queue for this worker run once it has committed."""
+        ids = [job.id for job, _ in finishing]
+        try:
+            async with unit_of_work(self.sessionmaker) as session:
+                self._lease_new_jobs(session)
+                if await repository.mark_all_done(session, ids, worker_id=self.worker_id) != set(ids):
+                    # Another worker holds one of them now: recorded alone, only that one is dropped.
+                    raise _LeaseLost
+                for record, items in _by_record(finishing).items():
+                    await record(session, items)
+        except Exception as exc:
+            if not isinstance(exc, _LeaseLost):
+                log.warning(
+                    "could not record %s finished jobs together; one by one", len(finishing), exc_info=True
+                )
+            born: list[tuple[Job, Any]] = []
+            for job, later in finishing:
+                born += await self._finish_alone(job, later)
+            await self._run_side_by_side(born)
+            return
+        await self._run_side_by_side(self._born_of(session))
 
     async def _record_and_finish(
         self, session: AsyncSession, job: Job, later: repository.FinishLater | None
@@ -361,15 +405,36 @@ class Worker:
         if not await repository.mark_done(session, job.id, worker_id=self.worker_id):
             raise _LeaseLost
 
-    async def _finish_alone(self, job: Job, later: repository.FinishLater) -> None:
+    async def _finish_alone(self, job: Job, later: repository.FinishLater) -> list[tuple[Job, Any]]:
+        """Record ``later`` and finish ``job`` on their own; the jobs the record queued born leased to this worker
+        (for the caller to run)."""
         with job_scope(str(job.id), job.kind):
             try:
-                async with statements_alone(self.sessionmaker) as session:
-                    await self._record_and_finish(session, job, later)
+                if later.together:
+                    async with unit_of_work(self.sessionmaker) as session:
+                        self._lease_new_jobs(session)
+                        await self._record_and_finish(session, job, later)
+                else:
+                    async with statements_alone(self.sessionmaker) as session:
+                        await self._record_and_finish(session, job, later)
             except _LeaseLost:
                 log.warning("job %s: lease lost to another worker before its finish was recorded", job.id)
+                await self._abandon(later)
+                return []
             except Exception as exc:
+                await self._abandon(later)
                 await self._failed(job, exc)
+                return []
+        return self._born_of(session)
+
+    async def _abandon(self, later: repository.FinishLater) -> None:
+        """A record that will not be made: remove what the job's run left outside the database for it."""
+        if later.abandon is None:
+            return
+        try:
+            await later.abandon()
+        except Exception:
+            log.warning("could not remove what an unrecorded job left behind", exc_info=True)
 
     def retry_policy(self, kind: str) -> RetryPolicy:
         """The policy of ``kind``: its own if it has one, else JOB_RETRY_BASE and JOB_MAX_ATTEMPTS."""
@@ -425,3 +490,11 @@ class Worker:
 
 class _LeaseLost(Exception):
     pass
+
+
+def _by_record(finishing: list[tuple[Job, repository.FinishLater]]) -> dict[Any, list[Any]]:
+    """The items of ``finishing`` per record that takes them."""
+    by_record: dict[Any, list[Any]] = {}
+    for _job, later in finishing:
+        by_record.setdefault(later.record, []).append(later.item)
+    return by_record

@@ -12,6 +12,9 @@ from app.packages.stores.base import StoredObject
 
 # Bytes read per thread hop: one hop per small read would cost more than the read itself.
 READ_SIZE = 1024 * 1024
+# Bytes gathered before a hop to a thread writes them, for the same reason (each hop wakes a thread, which then
+# waits for the interpreter's lock, and the event loop).
+WRITE_SIZE = 1024 * 1024
 
 
 class FileStore:
@@ -38,35 +41,49 @@ async def write_file(path: Path, chunks: AsyncIterable[bytes]) -> int:
     """Write the chunks into ``path`` (mode 0600, written to a temp name then renamed, so a reader never sees
     half a package); the number of bytes written."""
     partial = path.with_name(path.name + ".partial")
-    out = await asyncio.to_thread(_create, partial)
+    out: BinaryIO | None = None
+    held = bytearray()
     size = 0
     try:
         finished = False
         try:
             async for chunk in chunks:
-                await asyncio.to_thread(out.write, chunk)
+                held += chunk
                 size += len(chunk)
+                if len(held) >= WRITE_SIZE:
+                    out = await asyncio.to_thread(_write, out, partial, bytes(held))
+                    held.clear()
             finished = True
         finally:
-            # Closed and put in place in one hop to a thread: each hop costs a wake-up of the event loop.
-            await asyncio.to_thread(_close, out, partial, path if finished else None)
+            # The rest written, closed and put in place in one hop to a thread: a small package is created,
+            # written and renamed in that one hop.
+            await asyncio.to_thread(_finish, out, partial, bytes(held), path if finished else None)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     return size
 
 
-def _create(path: Path) -> BinaryIO:
-    """Blocking: open ``path`` for writing, readable by the owner only (its directory made if missing)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+def _write(out: BinaryIO | None, partial: Path, data: bytes) -> BinaryIO:
+    """Blocking: append ``data`` to the file being written as ``partial`` (created, readable by the owner only,
+    its directory made if missing, when ``out`` is None)."""
+    if out is None:
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        out = os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+    out.write(data)
+    return out
 
 
-def _close(out: BinaryIO, partial: Path, path: Path | None) -> None:
-    """Blocking: close the file written as ``partial``, then rename it to ``path`` (None: leave it)."""
+def _finish(out: BinaryIO | None, partial: Path, data: bytes, path: Path | None) -> None:
+    """Blocking: write the last ``data``, close the file written as ``partial`` and rename it to ``path``; with
+    ``path`` None (the stream failed) only close what was opened."""
+    if path is None:
+        if out is not None:
+            out.close()
+        return
+    out = _write(out, partial, data)
     out.close()
-    if path is not None:
-        os.replace(partial, path)
+    os.replace(partial, path)
 
 
 async def read_file(path: Path) -> AsyncIterator[bytes]:
