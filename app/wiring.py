@@ -131,6 +131,8 @@ def build_worker(
         housekeeping=housekeeping,
         # A job's own emails (the data-ready link, a deletion's completion) go out as it commits.
         run_at_once=frozenset({SEND_EMAIL_JOB}),
+        concurrency=settings.worker_concurrency,
+        batch_size=2 * settings.worker_concurrency,
         prefetch={
             SEND_EMAIL_JOB: prefetch_emails,
             ACCESS_PACKAGE: prefetch_requests,

@@ -58,6 +58,9 @@ def test_bad_durations(text: str) -> None:
         ("WORKER_NICE", "-5"),  # raising the worker above the API is not what the setting is for
         ("WORKER_NICE", "20"),
         ("WORKER_NICE", "low"),
+        ("WORKER_CONCURRENCY", "0"),
+        ("WORKER_CONCURRENCY", "17"),  # more than a process's database connections could serve
+        ("WORKER_CONCURRENCY", "many"),
     ],
 )
 def test_bad_values_name_the_variable(

@@ -26,6 +26,7 @@ _S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _S3_PREFIX = re.compile(r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*")
 DEMO_PUBLIC_KEY_NAME = "customer_token_public.pem"
 DEMO_PRIVATE_KEY_NAME = "customer_token_private.pem"
+WORKER_CONCURRENCY = 8
 
 
 def _duration(value: object) -> object:
@@ -140,6 +141,10 @@ class Settings(BaseSettings):
     customer_token_jwks_refetch_interval: Duration = timedelta(seconds=30)
     # Not in the contract's table: knobs for operators and tests, with safe defaults.
     job_max_attempts: int = Field(default=6, ge=1)
+    # How many jobs a worker runs at once; a round claims twice as many, so the next starts as one ends. More
+    # at once let a burst's packages be recorded together (fewer round trips each); each source sees at most
+    # this many reads from each worker. At most 16: a job may hold one of its process's 20 database connections.
+    worker_concurrency: int = Field(default=WORKER_CONCURRENCY, ge=1, le=16)
     job_lease: Duration = timedelta(seconds=60)
     job_retry_base: Duration = timedelta(seconds=2)
     # Webhook deliveries are retried by a policy of their own (a receiver may be down for a while): waits from

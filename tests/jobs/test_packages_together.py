@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -113,6 +114,26 @@ async def test_a_package_whose_job_was_taken_over_leaves_nothing_behind(
     assert job is not None
     assert (job.status, job.locked_by) == ("running", "another-worker")
     assert await asyncio.to_thread(_files_in, Path(settings.package_dir)) == []
+
+
+@pytest.mark.parametrize("settings_overrides", [{"worker_concurrency": 2}])
+async def test_worker_concurrency_bounds_the_jobs_at_work_and_a_round_claims_twice_as_many(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], remote: HttpSourceServer
+) -> None:
+    await _accepted(client, keys, app, ["cus_1", "cus_2", "cus_3"])
+    await _jobs_of(app, "slow_test", 2)
+
+    async def slow(_session: Any, _job: Job) -> None:
+        await asyncio.sleep(0.5)
+
+    worker: Worker = app.state.worker
+    worker.handlers["slow_test"] = slow
+    remote.delay = 0.5  # each package reads the loyalty system for half a second
+    started = time.monotonic()
+    assert await worker.run_once() == 4  # twice WORKER_CONCURRENCY, of the five due
+    # Two at a time: the four took at least two turns (at four at once, one turn of half a second).
+    assert time.monotonic() - started >= 1.0
+    assert await worker.run_once() == 1
 
 
 def _files_in(directory: Path) -> list[Path]:
