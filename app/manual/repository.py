@@ -73,6 +73,21 @@ async def done_sources(session: AsyncSession, request_id: uuid.UUID) -> list[str
     return list((await session.scalars(_DONE_SOURCES, {"request_id": request_id})).all())
 
 
+async def done_sources_of(
+    session: AsyncSession, request_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    """:func:`done_sources` of several requests in one query: {request id: source names} (none: left out)."""
+    query = (
+        select(ManualTask.request_id, ManualTask.source)
+        .where(ManualTask.request_id.in_(request_ids), ManualTask.status == DONE)
+        .order_by(ManualTask.source)
+    )
+    done: dict[uuid.UUID, list[str]] = {}
+    for request_id, source in (await session.execute(query)).all():
+        done.setdefault(request_id, []).append(source)
+    return done
+
+
 async def count_open(session: AsyncSession, request_id: uuid.UUID) -> int:
     query = select(func.count()).where(ManualTask.request_id == request_id, ManualTask.status == OPEN)
     return int((await session.scalar(query)) or 0)

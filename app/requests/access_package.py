@@ -23,7 +23,7 @@ from app.models import Job, PrivacyRequest
 from app.packages import Reader, SavedPackage, stream_zip
 from app.requests import repository
 from app.requests.actions import transition
-from app.requests.completion import manual_sources_done
+from app.requests.completion import manual_sources_done, manual_sources_done_of
 from app.requests.failure import hopeless_source_errors_are_permanent
 from app.requests.notify import email_customer
 from app.sources import Identity
@@ -112,65 +112,66 @@ async def record_packages(session: AsyncSession, built: list[BuiltPackage]) -> N
     """Record packages built by the worker's jobs, in the caller's transaction: each request processed, its
     download link emailed. A request dismissed meanwhile gets nothing, and its package is removed once this
     commits."""
-    for package in built:
-        saved = package.saved
-        if not await _record(
-            session, package.ctx, request_id=package.request_id, path=saved.location, size=saved.size
-        ):
-            session.info.setdefault(ON_COMMIT, []).append(
-                functools.partial(package.ctx.packages.discard, saved.location)
-            )
+    by_context: dict[int, list[BuiltPackage]] = {}
+    for package in built:  # one context per worker: one group
+        by_context.setdefault(id(package.ctx), []).append(package)
+    for packages in by_context.values():
+        await _record(session, packages[0].ctx, packages)
 
 
-async def _record(
-    session: AsyncSession, ctx: ServiceContext, *, request_id: uuid.UUID, path: str, size: int
-) -> bool:
-    """Store the download and email its link; False when the request was dismissed meanwhile.
+async def _record(session: AsyncSession, ctx: ServiceContext, packages: list[BuiltPackage]) -> None:
+    """Store each package's download and email its link, a statement per table for them all.
 
-    The request moves to processed in the statement that checks it is still in progress (no read before
-    it); only one that is not (processed already: a new link for a package asked again) is read."""
+    The requests move to processed in the statement that checks they are still in progress (no read before
+    it); only those that are not (processed already: a new link for a package asked again) are read."""
     now = clock.now()
     processed = next_status(type="access", status=Status.IN_PROGRESS, action=Action.COMPLETE)
-    request = await repository.transition(
-        session,
-        request_id,
-        expected_status=Status.IN_PROGRESS,
-        values={"status": processed.value, "processed_at": now},
-    )
-    processed_now = request is not None
-    if request is None:
-        request = await repository.get(session, request_id)
-        if request is None or request.status != Status.PROCESSED:
-            return False
-    token, expires_at = await downloads.record(
-        session, ctx, request_id=request.id, path=path, size=size, now=now
-    )
-    if processed_now:
+    ids = list(dict.fromkeys(package.request_id for package in packages))
+    moved = {
+        request.id: request
+        for request in await repository.transition_many(
+            session,
+            ids,
+            expected_status=Status.IN_PROGRESS,
+            values={"status": processed.value, "processed_at": now},
+        )
+    }
+    already = {
+        request.id: request
+        for request in await repository.get_many(session, [i for i in ids if i not in moved])
+        if request.status == Status.PROCESSED
+    }
+    by_hand = await manual_sources_done_of(session, ctx, ids)
+    for package in packages:
+        request_id, saved = package.request_id, package.saved
+        processed_now = request_id in moved
+        request = moved.pop(request_id, None) or already.get(request_id)
+        if request is None:  # dismissed meanwhile: no row will point at its package
+            session.info.setdefault(ON_COMMIT, []).append(
+                functools.partial(ctx.packages.discard, saved.location)
+            )
+            continue
+        # A second package of one request in the batch finds it processed by the first: a new link.
+        already[request_id] = request
+        token, expires_at = await downloads.record(
+            session, ctx, request_id=request_id, path=saved.location, size=saved.size, now=now
+        )
         timeline.record(
             session,
-            request_id=request.id,
-            action="processed",
+            request_id=request_id,
+            action="processed" if processed_now else "download_link_sent",
             actor=SYSTEM,
-            detail="data package built; download link emailed",
+            detail="data package built; download link emailed" if processed_now else "data package built",
         )
-    else:
-        timeline.record(
+        await email_customer(
             session,
-            request_id=request.id,
-            action="download_link_sent",
-            actor=SYSTEM,
-            detail="data package built",
+            ctx,
+            request,
+            "data_ready",
+            download_url=f"{ctx.settings.base_url}/v1/downloads/{token}",
+            expires_at=expires_at,
+            manual=by_hand.get(request_id, []),
         )
-    await email_customer(
-        session,
-        ctx,
-        request,
-        "data_ready",
-        download_url=f"{ctx.settings.base_url}/v1/downloads/{token}",
-        expires_at=expires_at,
-        manual=await manual_sources_done(session, ctx, request.id),
-    )
-    return True
 
 
 async def first_records(batches: AsyncIterator[Batch]) -> list[Batch] | None:

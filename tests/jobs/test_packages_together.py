@@ -77,6 +77,9 @@ async def test_a_rounds_packages_are_recorded_together_and_each_customer_gets_th
     inserts = [s.sql.split("(")[0].strip() for s in sent if s.sql.lstrip().startswith("INSERT")]
     assert inserts.count("INSERT INTO downloads") == 1, inserts
     assert inserts.count("INSERT INTO emails") == 1, inserts
+    # The three requests moved to processed by one statement, their finished manual steps read by one.
+    assert len([s for s in sent if s.sql.lstrip().startswith("UPDATE privacy_requests")]) == 1
+    assert len([s for s in sent if "FROM manual_tasks" in s.sql]) == 1
 
 
 async def test_a_package_whose_job_was_taken_over_leaves_nothing_behind(
