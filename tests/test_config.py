@@ -88,6 +88,14 @@ def test_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert settings.smtp_security == "starttls"
 
 
+def test_worker_concurrency(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().worker_concurrency == 8
+    for value in ("1", "16"):
+        monkeypatch.setenv("WORKER_CONCURRENCY", value)
+        assert load_settings().worker_concurrency == int(value)
+
+
 def test_retention_periods(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     settings = load_settings()

@@ -143,7 +143,8 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=6, ge=1)
     # How many jobs a worker runs at once; a round claims twice as many, so the next starts as one ends. More
     # at once let a burst's packages be recorded together (fewer round trips each); each source sees at most
-    # this many reads from each worker. At most 16: a job may hold one of its process's 20 database connections.
+    # this many reads from each worker. At most 16: a job in a transaction (an erasure) holds a connection of
+    # its process's pool (20 on PostgreSQL; in `serve`, shared with the API).
     worker_concurrency: int = Field(default=WORKER_CONCURRENCY, ge=1, le=16)
     job_lease: Duration = timedelta(seconds=60)
     job_retry_base: Duration = timedelta(seconds=2)

@@ -248,6 +248,12 @@ async def mark_all_done(session: AsyncSession, job_ids: list[int], *, worker_id:
     return set(result.scalars().all())
 
 
+async def finished_by(session: AsyncSession, job_id: int, *, worker_id: str) -> bool:
+    """Whether the job is done, and was finished by ``worker_id`` (a commit whose answer was lost)."""
+    job = await session.get(Job, job_id, populate_existing=True)
+    return job is not None and job.status == "done" and job.locked_by == worker_id
+
+
 async def mark_retry(
     session: AsyncSession, job_id: int, *, worker_id: str, error: str, run_at: datetime
 ) -> bool:

@@ -122,6 +122,9 @@ class Worker:
     _finishing: list[tuple[Job, repository.FinishLater]] = field(default_factory=list)
     _finisher: asyncio.Task[None] | None = None
     _round_over: asyncio.Event = field(default_factory=asyncio.Event)
+    # The round's slots (``concurrency``), which the jobs born of a batch's records take too, and those jobs.
+    _slots: asyncio.Semaphore | None = None
+    _born_running: set[asyncio.Task[None]] = field(default_factory=set)
     # Jobs of this worker inside their handler's transaction right now.
     _working: int = 0
 
@@ -205,20 +208,33 @@ class Worker:
         # One heartbeat for the whole batch, from the claim on: a claimed job waiting for its turn behind slow
         # ones must keep its lease too, or another worker would take it and both would run it.
         heartbeat = asyncio.create_task(self._heartbeat())
+        self._slots = semaphore
         try:
             prefetched = await self._prefetch(jobs)
             await asyncio.gather(*(guarded(job) for job in jobs))
-            if self._finisher is not None and not self._finisher.done():
-                # No job of the round is left to record with: the last records go now, while the round's leases
-                # are still held, and the next claim does not wait for the window.
-                self._round_over.set()
-                await self._finisher
-            self._round_over.clear()
+            await self._end_round()
         finally:
+            self._round_over.clear()
+            self._slots = None
+            for task in self._born_running:  # none unless the round was cancelled (shut down past the grace)
+                task.cancel()
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
         return len(jobs)
+
+    async def _end_round(self) -> None:
+        """No job of the round is left to record with: the last records go now, while the round's leases are still
+        held, and the next claim does not wait for the window; then the jobs those records queued for this worker
+        run, and what they leave is recorded in turn."""
+        while True:
+            if self._finisher is not None and not self._finisher.done():
+                self._round_over.set()
+                await self._finisher
+            elif self._born_running:
+                await asyncio.gather(*self._born_running)
+            else:
+                return
 
     async def _prefetch(self, jobs: list[Job]) -> dict[Any, Any]:
         """What the claimed jobs read first, read for each kind that has a ``prefetch`` in one statement outside
@@ -320,9 +336,21 @@ class Worker:
         handed: dict[int, Any] = session.info.pop(repository.HANDED_OVER, {})
         return [(job, handed.get(id(job))) for job in session.info.pop(repository.BORN_LEASED, [])]
 
-    async def _run_side_by_side(self, born: list[tuple[Job, Any]]) -> None:
-        """Run born jobs concurrently (a batch of packages' emails: their records go together in turn)."""
-        await asyncio.gather(*(self.execute(job, handed_over=value) for job, value in born))
+    def _start_born(self, born: list[tuple[Job, Any]]) -> None:
+        """Start born jobs side by side (a batch of packages' emails: their records go together in turn), each
+        in one of the round's slots; the round ends once they are done. The finisher does not wait for them: the
+        next batch's records do not wait behind a slow mail server."""
+        for job, value in born:
+            task = asyncio.create_task(self._run_born(job, value))
+            self._born_running.add(task)
+            task.add_done_callback(self._born_running.discard)
+
+    async def _run_born(self, job: Job, handed_over: Any) -> None:
+        if self._slots is None:  # outside a round (a test running one job)
+            await self.execute(job, handed_over=handed_over)
+            return
+        async with self._slots:
+            await self.execute(job, handed_over=handed_over)
 
     def _finish_soon(self, job: Job, later: repository.FinishLater) -> None:
         """Record ``later`` and finish ``job`` within ``finish_within`` (or as the round ends, if sooner), together
@@ -335,10 +363,15 @@ class Worker:
 
     async def _finish_while_any(self) -> None:
         # No await between the last check and returning: a job leaving its record after it sees the task done.
-        while self._finishing:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._round_over.wait(), self.finish_within.total_seconds())
-            await self._finish_batch()
+        try:
+            while self._finishing:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._round_over.wait(), self.finish_within.total_seconds())
+                await self._finish_batch()
+        except asyncio.CancelledError:
+            waiting, self._finishing = self._finishing, []
+            await self._abandon_all(waiting)
+            raise
 
     async def _finish_batch(self) -> None:
         """Record what the jobs left for later and finish those jobs: one statement for the records of a kind and
@@ -348,8 +381,12 @@ class Worker:
         finishing, self._finishing = self._finishing, []
         alone = [(job, later) for job, later in finishing if not later.together]
         together = [(job, later) for job, later in finishing if later.together]
-        if alone:
-            await self._finish_statements(alone)
+        try:
+            if alone:
+                await self._finish_statements(alone)
+        except asyncio.CancelledError:
+            await self._abandon_all(together)
+            raise
         if together:
             await self._finish_together(together)
 
@@ -366,7 +403,7 @@ class Worker:
                 "could not record %s finished jobs together; one by one", len(finishing), exc_info=True
             )
             for job, later in finishing:
-                await self._run_side_by_side(await self._finish_alone(job, later))
+                self._start_born(await self._finish_alone(job, later))
             return
         for job_id in sorted(set(ids) - finished):
             log.warning("job %s: lease lost to another worker before its finish was recorded", job_id)
@@ -383,17 +420,24 @@ class Worker:
                     raise _LeaseLost
                 for record, items in _by_record(finishing).items():
                     await record(session, items)
+        except asyncio.CancelledError:
+            # Shut down while recording: no row will point at what the jobs left (their leases run out and
+            # other workers build it again).
+            await self._abandon_all(finishing)
+            raise
         except Exception as exc:
             if not isinstance(exc, _LeaseLost):
                 log.warning(
                     "could not record %s finished jobs together; one by one", len(finishing), exc_info=True
                 )
-            born: list[tuple[Job, Any]] = []
-            for job, later in finishing:
-                born += await self._finish_alone(job, later)
-            await self._run_side_by_side(born)
+            for at, (job, later) in enumerate(finishing):
+                try:
+                    self._start_born(await self._finish_alone(job, later))
+                except asyncio.CancelledError:
+                    await self._abandon_all(finishing[at + 1 :])
+                    raise
             return
-        await self._run_side_by_side(self._born_of(session))
+        self._start_born(self._born_of(session))
 
     async def _record_and_finish(
         self, session: AsyncSession, job: Job, later: repository.FinishLater | None
@@ -418,14 +462,32 @@ class Worker:
                     async with statements_alone(self.sessionmaker) as session:
                         await self._record_and_finish(session, job, later)
             except _LeaseLost:
+                if later.together and await self._finished_by_me(job):
+                    # A batch whose commit went through though its answer was lost: recorded already.
+                    return []
                 log.warning("job %s: lease lost to another worker before its finish was recorded", job.id)
                 await self._abandon(later)
                 return []
             except Exception as exc:
                 await self._abandon(later)
-                await self._failed(job, exc)
+                try:
+                    await self._failed(job, exc)
+                except Exception:
+                    # The database is away: the job stays leased until its lease runs out, then runs again.
+                    log.warning("job %s: could not record its failure", job.id, exc_info=True)
                 return []
         return self._born_of(session)
+
+    async def _finished_by_me(self, job: Job) -> bool:
+        try:
+            async with read_only(self.sessionmaker) as session:
+                return await repository.finished_by(session, job.id, worker_id=self.worker_id)
+        except Exception:
+            return False
+
+    async def _abandon_all(self, finishing: list[tuple[Job, repository.FinishLater]]) -> None:
+        for _job, later in finishing:
+            await self._abandon(later)
 
     async def _abandon(self, later: repository.FinishLater) -> None:
         """A record that will not be made: remove what the job's run left outside the database for it."""

@@ -70,7 +70,11 @@ def _write(out: BinaryIO | None, partial: Path, data: bytes) -> BinaryIO:
     if out is None:
         partial.parent.mkdir(parents=True, exist_ok=True)
         out = os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
-    out.write(data)
+    try:
+        out.write(data)
+    except BaseException:
+        out.close()  # a full disk: the caller removes the partial file
+        raise
     return out
 
 
@@ -82,7 +86,7 @@ def _finish(out: BinaryIO | None, partial: Path, data: bytes, path: Path | None)
             out.close()
         return
     out = _write(out, partial, data)
-    out.close()
+    out.close()  # flushes: a full disk fails here, before the rename
     os.replace(partial, path)
 
 
