@@ -8,6 +8,7 @@ the database allows there. So an event's action, actor, time and fixed detail ne
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,6 +65,15 @@ def status_after(session: AsyncSession | Session, event: RequestEvent) -> str | 
     """The status ``event``'s change left the request in, if it was recorded with one (taken: asked once)."""
     recorded: dict[RequestEvent, str] | None = session.info.get(STATUS_AFTER)
     return None if recorded is None else recorded.pop(event, None)
+
+
+def forget(session: AsyncSession | Session, rows: Iterable[object]) -> None:
+    """Drop what was recorded about ``rows`` (events taken out of the unit of work before its flush)."""
+    recorded: dict[RequestEvent, str] | None = session.info.get(STATUS_AFTER)
+    if recorded:
+        for row in rows:
+            if isinstance(row, RequestEvent):
+                recorded.pop(row, None)
 
 
 def _joined(detail: str | None, text: str | None) -> str | None:

@@ -9,7 +9,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, delete, func, not_, or_, select, text, tuple_, update
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    inspect,
+    literal,
+    not_,
+    or_,
+    select,
+    text,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,7 +36,18 @@ from app.core import clock
 from app.core.db import delete_oldest, read_only
 from app.core.lifecycle import Status
 from app.jobs import repository as jobs
-from app.models import CLOSED_AT, OPEN_STATUSES, Base, DeadlineAlert, IdempotencyKey, Job, PrivacyRequest
+from app.models import (
+    CLOSED_AT,
+    OPEN_STATUSES,
+    Base,
+    DeadlineAlert,
+    Email,
+    IdempotencyKey,
+    Job,
+    PrivacyRequest,
+    RequestEvent,
+    WebhookSubscription,
+)
 from app.models.privacy_request import unredacted_sql
 
 
@@ -499,3 +528,107 @@ async def alert_marks(
 
 def add_alert(session: AsyncSession, request_id: uuid.UUID, kind: str, *, at: datetime) -> None:
     session.add(DeadlineAlert(request_id=request_id, kind=kind, at=at))
+
+
+# -- a submit in one statement (PostgreSQL) ---------------------------------------------------------------------
+
+# What a submit's unit of work may hold beside the request, written by the request's own INSERT statement.
+_WITH_REQUEST: tuple[type[Base], ...] = (RequestEvent, Email, Job)
+_SUBMIT_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+
+
+class Unsupported(Exception):
+    """The rows cannot go in the request's statement (a kind of row or a value it does not write)."""
+
+
+@dataclass(frozen=True)
+class InsertedWith:
+    inserted: bool  # False: an open request of the subject and type exists (nothing was written)
+    subscribed: bool  # True: a webhook subscription exists, so nothing was written and the caller flushes
+
+
+def _row_values(row: Base) -> tuple[Table, dict[str, Any]]:
+    """The table of a pending ``row`` and its column values (an autoincrement key left to the database)."""
+    mapper = inspect(row).mapper
+    table = cast(Table, mapper.local_table)
+    values: dict[str, Any] = {}
+    for column in table.columns:
+        key = mapper.get_property_by_column(column).key
+        if key in row.__dict__:
+            values[column.key] = row.__dict__[key]
+        elif column.primary_key and column.autoincrement is True:
+            continue
+        elif column.default is not None and column.default.is_scalar:
+            values[column.key] = column.default.arg  # type: ignore[attr-defined]
+        elif column.nullable and column.default is None and column.server_default is None:
+            values[column.key] = None
+        else:
+            raise Unsupported(f"{table.name}.{column.key} has no value")
+    return table, values
+
+
+def _submit_statement(shape: tuple[tuple[str, tuple[str, ...], int], ...], index_where: str) -> Any:
+    """``INSERT`` of the request unless an open one of its subject and type exists or a webhook subscription does,
+    and of each table's rows of ``shape`` (table, columns, count) only if the request went in; it answers
+    (subscribed, the new request's id or NULL). Built once per shape: the values travel as parameters."""
+    requests = cast(Table, PrivacyRequest.__table__)
+    subscribed = exists().where(WebhookSubscription.deleted_at.is_(None))
+    source = select(*(bindparam(f"r_{c.key}", type_=c.type) for c in requests.columns)).where(~subscribed)
+    request = (
+        postgresql_insert(requests)
+        .from_select([c.key for c in requests.columns], source)
+        .on_conflict_do_nothing(index_elements=["subject", "type"], index_where=text(index_where))
+        .returning(requests.c.id)
+        .cte("request")
+    )
+    went_in = exists(select(request.c.id))
+    statement = select(subscribed.label("subscribed"), select(request.c.id).scalar_subquery().label("id"))
+    for name, columns, count in shape:
+        table = Base.metadata.tables[name]
+        rows = [
+            select(
+                literal(i).label("_n"),
+                *(bindparam(f"{name}_{i}_{c}", type_=table.c[c].type).label(c) for c in columns),
+            )
+            for i in range(count)
+        ]
+        given = (rows[0] if count == 1 else union_all(*rows)).subquery(f"{name}_given")
+        # In the order given: an autoincrement key numbers the rows as the ORM would (the timeline's order).
+        insert_rows = insert(table).from_select(
+            list(columns), select(*(given.c[c] for c in columns)).where(went_in).order_by(given.c._n)
+        )
+        statement = statement.add_cte(insert_rows.cte(f"{name}_in"))
+    return statement
+
+
+async def insert_with_rows(
+    session: AsyncSession, values: dict[str, Any], rows: Sequence[Base], *, index_where: str
+) -> InsertedWith:
+    """PostgreSQL: the request (``values``) and the rows a submit stages in its unit of work (``rows``: its
+    timeline events, email and jobs, not yet flushed), in one statement. Nothing is written when an open request
+    of the same subject and type exists (the partial unique index decides, as :func:`insert_unless_conflict`), nor
+    when a webhook subscription exists: its events are raised by the flush (app.webhooks.emission), so the
+    caller inserts the request alone and lets the unit of work write the rest. Raises :class:`Unsupported` for
+    rows it does not write (the caller then does the same)."""
+    by_table: dict[str, tuple[Table, list[dict[str, Any]]]] = {}
+    for row in rows:
+        if not isinstance(row, _WITH_REQUEST):
+            raise Unsupported(type(row).__name__)
+        table, row_values = _row_values(row)
+        by_table.setdefault(table.name, (table, []))[1].append(row_values)
+    shape: list[tuple[str, tuple[str, ...], int]] = []
+    parameters = {f"r_{key}": value for key, value in values.items()}
+    for name, (_table, of_table) in by_table.items():
+        columns = tuple(of_table[0])
+        if any(tuple(row_values) != columns for row_values in of_table):
+            raise Unsupported(f"{name}: rows with different columns")
+        shape.append((name, columns, len(of_table)))
+        for i, row_values in enumerate(of_table):
+            parameters.update({f"{name}_{i}_{key}": value for key, value in row_values.items()})
+    key = (tuple(shape), index_where)
+    statement = _SUBMIT_STATEMENTS.get(key)
+    if statement is None:
+        statement = _SUBMIT_STATEMENTS[key] = _submit_statement(tuple(shape), index_where)
+    connection = await session.connection()
+    subscribed, request_id = (await connection.execute(statement, parameters)).one()
+    return InsertedWith(inserted=request_id is not None, subscribed=bool(subscribed))

@@ -169,30 +169,46 @@ async def _create(
         request.verification_expires_at = now + settings.verification_ttl
     via = f" via {body.channel}" if body.channel else ""
     values = {column.key: getattr(request, column.key) for column in PrivacyRequest.__table__.columns}
-    if not await repository.insert_unless_conflict(
-        session,
-        PrivacyRequest,
-        values,
-        index_elements=["subject", "type"],
-        index_where=OPEN_SQL,
-    ):
-        winner = await repository.find_open(session, subject=subject, type=body.type)
-        if winner is None:  # it closed between the two statements: extremely rare, and safe to retry
-            raise Conflict("A request for this person was being recorded at the same time; retry.")
-        # Asked again while this one is open: answered with it and no new email, but on the record.
-        timeline.record(
-            session,
-            request_id=winner.id,
-            action="resubmitted",
-            actor=principal.name,
-            detail=f"the same {body.type} request again{via}; answered with this open request",
-        )
-        if body.note is not None:  # how an operator checked the identity still goes on the open request
-            timeline.record(
-                session, request_id=winner.id, action="note", actor=principal.name, text=body.note
-            )
-        return winner, False
+    # What the new request brings is staged first (its timeline, its email rendered, its jobs), so that on
+    # PostgreSQL the request and all of it go in one statement; an open request of the same subject and type
+    # stops the lot, and then nothing staged is written.
+    before = {id(row) for row in session.new}
+    await _stage_new(
+        session, ctx, principal=principal, body=body, request=request, token=token, accept=accept
+    )
+    staged = [row for row in session.new if id(row) not in before]
+    if await _inserted(session, values, staged):
+        return request, True
+    _unstage(session, staged)
 
+    winner = await repository.find_open(session, subject=subject, type=body.type)
+    if winner is None:  # it closed between the two statements: extremely rare, and safe to retry
+        raise Conflict("A request for this person was being recorded at the same time; retry.")
+    # Asked again while this one is open: answered with it and no new email, but on the record.
+    timeline.record(
+        session,
+        request_id=winner.id,
+        action="resubmitted",
+        actor=principal.name,
+        detail=f"the same {body.type} request again{via}; answered with this open request",
+    )
+    if body.note is not None:  # how an operator checked the identity still goes on the open request
+        timeline.record(session, request_id=winner.id, action="note", actor=principal.name, text=body.note)
+    return winner, False
+
+
+async def _stage_new(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    principal: Principal,
+    body: SubmitRequest,
+    request: PrivacyRequest,
+    token: str | None,
+    accept: bool,
+) -> None:
+    """Add to the unit of work what a new request brings: its first events, its email, its jobs."""
+    via = f" via {body.channel}" if body.channel else ""
     timeline.record(
         session,
         request_id=request.id,
@@ -213,7 +229,35 @@ async def _create(
         await email_customer(session, ctx, request, "access_acknowledged")
         if accept:
             await accepted(session, ctx, request, action=Action.ACCEPT, actor=SYSTEM, received_now=True)
-    return request, True
+
+
+async def _inserted(session: AsyncSession, values: dict[str, Any], staged: list[Any]) -> bool:
+    """Insert the request (``values``) unless an open one of its subject and type exists; True when it went in.
+
+    On PostgreSQL the rows ``staged`` for it go in the same statement (then taken out of the unit of work),
+    unless a webhook subscription exists or a staged row is of a kind that statement does not write: then the
+    request goes in alone and the unit of work writes the rest as it commits, raising the webhook events.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        try:
+            outcome = await repository.insert_with_rows(session, values, staged, index_where=OPEN_SQL)
+        except repository.Unsupported:
+            pass
+        else:
+            if not outcome.subscribed:
+                if outcome.inserted:
+                    _unstage(session, staged)  # written with the request
+                return outcome.inserted
+    return await repository.insert_unless_conflict(
+        session, PrivacyRequest, values, index_elements=["subject", "type"], index_where=OPEN_SQL
+    )
+
+
+def _unstage(session: AsyncSession, staged: list[Any]) -> None:
+    """Take ``staged`` rows out of the unit of work (written already, or never to be)."""
+    for row in staged:
+        session.expunge(row)
+    timeline.forget(session, staged)
 
 
 def encode_cursor(cursor: Cursor) -> str:
