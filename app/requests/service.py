@@ -16,6 +16,7 @@ from app.audit.repository import SYSTEM
 from app.auth.keys import Principal, Role
 from app.core import clock, cursors, tokens
 from app.core.context import ServiceContext
+from app.core.db import JOBS_ENQUEUED
 from app.core.errors import Conflict
 from app.core.lifecycle import Action, Status, initial_status, next_status
 from app.deadlines.due_dates import due_at_for
@@ -167,12 +168,22 @@ async def _create(
     if request.type == "deletion":
         token, request.verification_token_hash = tokens.new_token(ctx.secret_key)
         request.verification_expires_at = now + settings.verification_ttl
-    via = f" via {body.channel}" if body.channel else ""
     values = {column.key: getattr(request, column.key) for column in PrivacyRequest.__table__.columns}
-    # What the new request brings is staged first (its timeline, its email rendered, its jobs), so that on
-    # PostgreSQL the request and all of it go in one statement; an open request of the same subject and type
+    if ctx.sources.manual:
+        # Opening its manual steps reads and flushes: the request goes in first, the rest as the unit of work commits.
+        if await repository.insert_unless_conflict(
+            session, PrivacyRequest, values, index_elements=["subject", "type"], index_where=OPEN_SQL
+        ):
+            await _stage_new(
+                session, ctx, principal=principal, body=body, request=request, token=token, accept=accept
+            )
+            return request, True
+        return await _answer_open(session, principal=principal, body=body, subject=subject), False
+    # Otherwise what the new request brings is staged first (its timeline, its email rendered, its jobs), so that
+    # on PostgreSQL the request and all of it go in one statement; an open request of the same subject and type
     # stops the lot, and then nothing staged is written.
     before = {id(row) for row in session.new}
+    waking = session.info.get(JOBS_ENQUEUED)
     await _stage_new(
         session, ctx, principal=principal, body=body, request=request, token=token, accept=accept
     )
@@ -180,11 +191,20 @@ async def _create(
     if await _inserted(session, values, staged):
         return request, True
     _unstage(session, staged)
+    if not waking:  # no job of this submit's was written: no worker to wake for it
+        session.info.pop(JOBS_ENQUEUED, None)
+    return await _answer_open(session, principal=principal, body=body, subject=subject), False
 
+
+async def _answer_open(
+    session: AsyncSession, *, principal: Principal, body: SubmitRequest, subject: str
+) -> PrivacyRequest:
+    """The open request of ``subject`` and the body's type, asked for again: answered with it and no new email,
+    but on its record."""
     winner = await repository.find_open(session, subject=subject, type=body.type)
     if winner is None:  # it closed between the two statements: extremely rare, and safe to retry
         raise Conflict("A request for this person was being recorded at the same time; retry.")
-    # Asked again while this one is open: answered with it and no new email, but on the record.
+    via = f" via {body.channel}" if body.channel else ""
     timeline.record(
         session,
         request_id=winner.id,
@@ -194,7 +214,7 @@ async def _create(
     )
     if body.note is not None:  # how an operator checked the identity still goes on the open request
         timeline.record(session, request_id=winner.id, action="note", actor=principal.name, text=body.note)
-    return winner, False
+    return winner
 
 
 async def _stage_new(
