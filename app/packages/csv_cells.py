@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 # OWASP "CSV injection": a cell starting with one of these is run as a formula by spreadsheets (the full-width
@@ -29,6 +30,15 @@ def needs_care(values: list[Any]) -> bool:
     # only a batch with a formula-like start (a negative amount as text, say) needs the exact test.
     starts = {value[:1] for value in values if isinstance(value, str)}
     return not _FORMULA_START.isdisjoint(starts) and any(map(is_formula, values))
+
+
+def texts_need_care(columns: list[Sequence[Any]]) -> bool:
+    """:func:`needs_care` for columns known to hold no nested value: only the text's first characters matter."""
+    for values in columns:
+        starts = {value[:1] for value in values if isinstance(value, str)}
+        if not _FORMULA_START.isdisjoint(starts) and any(map(is_formula, values)):
+            return True
+    return False
 
 
 def cell(value: Any) -> Any:

@@ -17,7 +17,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
-from app.packages.csv_cells import cell, needs_care
+from app.packages.csv_cells import cell, needs_care, texts_need_care
+from app.sources.values import Records
 
 # A spooled file is read back in blocks of this size.
 BLOCK = 1024 * 1024
@@ -44,12 +45,19 @@ class Spool:
         self.ragged: set[Key] = set()
         self.sources = list(names)
 
-    def _write(self, key: Key, rows: list[Sequence[Any]]) -> None:
+    def _write(self, key: Key, rows: Sequence[Sequence[Any]]) -> None:
         spool = self._files.get(key)
         if spool is None:
             spool = self._files[key] = io.StringIO()
+        if not isinstance(spool, io.StringIO):
+            # The batch is written in memory, then to the file in one piece: the csv module writes row by row,
+            # and a row written to a file costs an encoding and a buffer call of its own.
+            batch = io.StringIO()
+            csv.writer(batch).writerows(rows)
+            spool.write(batch.getvalue())
+            return
         csv.writer(spool).writerows(rows)
-        if isinstance(spool, io.StringIO) and spool.tell() > IN_MEMORY:
+        if spool.tell() > IN_MEMORY:
             # Grown past what stays in memory: on to a temp file, deleted when closed.
             on_disk = tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="", dir=self._directory)
             on_disk.write(spool.getvalue())
@@ -76,7 +84,14 @@ class Spool:
             return
         columns = self.columns[key]
         width = len(columns)
-        rows: list[Sequence[Any]] | None = _uniform_rows(records, columns)
+        rows: Sequence[Sequence[Any]] | None = None
+        if isinstance(records, Records):
+            columns.update(dict.fromkeys(records.names))
+            if len(columns) == len(records.names) and list(columns) == records.names:
+                # A SQL source's batch comes with its rows: no need to take the records apart again.
+                rows = records.rows
+        if rows is None:
+            rows = _uniform_rows(records, columns)
         if rows is None:
             for record in records:
                 columns.update(dict.fromkeys(record))
@@ -85,7 +100,7 @@ class Spool:
         if len(columns) > width and self.counts[key]:
             self.ragged.add(key)
         # csv writes None as an empty cell.
-        if needs_care(list(chain.from_iterable(rows))):
+        if _needs_care(records, rows):
             rows = [[cell(value) for value in row] for row in rows]
         self._write(key, rows)
         sample = self.samples[key]
@@ -116,6 +131,14 @@ class Spool:
         for source, entity in self.order:
             out[source].append(entity)
         return out
+
+
+def _needs_care(records: list[dict[str, Any]], rows: Sequence[Sequence[Any]]) -> bool:
+    """Whether any cell of ``rows`` must go through :func:`cell`; for a SQL source's batch, only its text columns
+    are looked at (it holds no nested values)."""
+    if isinstance(records, Records) and rows is records.rows:
+        return texts_need_care(records.texts)
+    return needs_care(list(chain.from_iterable(rows)))
 
 
 def _padded(rows: IO[str], width: int) -> Iterator[bytes]:

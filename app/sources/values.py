@@ -56,28 +56,58 @@ def json_record(row: dict[str, Any]) -> dict[str, Any]:
     return {str(key): json_safe(value) for key, value in row.items()}
 
 
+class Records(list[dict[str, Any]]):
+    """A batch of a SQL source's records (JSON-safe dicts), with the same values as rows: ``rows`` (tuples in
+    ``names`` order, for the CSV files, which would otherwise take them apart again) and ``texts`` (the values of
+    each column holding text, the only ones a CSV cell may have to defuse). No column holds a dict or a list."""
+
+    __slots__ = ("names", "rows", "texts")
+
+    def __init__(
+        self,
+        records: Iterable[dict[str, Any]],
+        *,
+        names: list[str],
+        rows: Sequence[Sequence[Any]],
+        texts: list[Sequence[Any]],
+    ) -> None:
+        super().__init__(records)
+        self.names = names
+        self.rows = rows
+        self.texts = texts
+
+
 def json_records(keys: Sequence[Any], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     """Records with every value JSON-safe from a batch of rows (tuples in ``keys`` order).
 
     Converted column by column: a column of plain values (text, numbers, booleans, NULL; the common case) is
     passed through without touching each value in Python; only columns holding other types go through
-    :func:`json_safe`.
+    :func:`json_safe`. A :class:`Records` unless a value converts to a dict or a list (JSON columns).
     """
     if not rows:
         return []
     names = [str(key) for key in keys]
     columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
     converted = False
+    texts: list[Sequence[Any]] = []
+    nested = False
     for index, values in enumerate(columns):
-        if not _plain_column(values):
+        types = set(map(type, values))
+        if not _plain_column(values, types):
             columns[index] = list(map(json_safe, values))
             converted = True
-    values_by_row: Iterable[Sequence[Any]] = zip(*columns, strict=True) if converted else rows
-    return list(map(dict, map(zip, repeat(names), values_by_row)))
+            types = set(map(type, columns[index]))
+            nested = nested or not types.isdisjoint((dict, list))
+        if str in types:
+            texts.append(columns[index])
+    values_by_row: Sequence[Sequence[Any]] = list(zip(*columns, strict=True)) if converted else rows
+    records = map(dict, map(zip, repeat(names), values_by_row))
+    if nested:
+        return list(records)
+    return Records(records, names=names, rows=values_by_row, texts=texts)
 
 
-def _plain_column(values: Sequence[Any]) -> bool:
-    types = set(map(type, values))
+def _plain_column(values: Sequence[Any], types: set[type]) -> bool:
     if not types <= _AS_IS:
         return False
     if float in types:
