@@ -47,7 +47,13 @@ def normalize_locale(locale: str | None) -> str:
 
 
 def babel_locale(locale: str | None) -> Locale:
-    return Locale.parse(_BABEL_LOCALES[normalize_locale(locale)])
+    return _babel_locale(normalize_locale(locale))
+
+
+@lru_cache(maxsize=len(LOCALES))
+def _babel_locale(lang: str) -> Locale:
+    # Parsed once per language: every date and number an email or a package shows asks for it.
+    return Locale.parse(_BABEL_LOCALES[lang])
 
 
 def catalog_path(package: str, locale: str) -> Any:
