@@ -59,7 +59,8 @@ def json_record(row: dict[str, Any]) -> dict[str, Any]:
 class Records(list[dict[str, Any]]):
     """A batch of a SQL source's records (JSON-safe dicts), with the same values as rows: ``rows`` (tuples in
     ``names`` order, for the CSV files, which would otherwise take them apart again) and ``texts`` (the values of
-    each column holding text, the only ones a CSV cell may have to defuse). No column holds a dict or a list."""
+    each column holding text, the only ones a CSV cell may have to defuse). No column holds a dict or a list.
+    Read-only: a step that changed a record would leave its row and text stale."""
 
     __slots__ = ("names", "rows", "texts")
 
@@ -98,7 +99,7 @@ def json_records(keys: Sequence[Any], rows: Sequence[Sequence[Any]]) -> list[dic
             converted = True
             types = set(map(type, columns[index]))
             nested = nested or not types.isdisjoint((dict, list))
-        if str in types:
+        if any(issubclass(kind, str) for kind in types):  # a driver may hand out a subclass of str
             texts.append(columns[index])
     values_by_row: Sequence[Sequence[Any]] = list(zip(*columns, strict=True)) if converted else rows
     records = map(dict, map(zip, repeat(names), values_by_row))

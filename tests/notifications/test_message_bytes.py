@@ -74,3 +74,40 @@ def test_headers_at_the_edges_are_written_as_the_standard_library_writes_them(su
     message = build_message(row, mail_from="privacy@nordlicht.example", display_name="Nordlicht Mode")
     for name, policy in OURS.items():
         assert message.as_bytes(policy=policy) == message.as_bytes(policy=STDLIB[name]), name
+
+
+def _lines_of(length: int, name: str) -> str:
+    """An ASCII value with spaces that makes its header line exactly ``length`` characters long."""
+    words = ("word " * 300)[: length - len(name) - 2]
+    return words[:-1] + "x" if words.endswith(" ") else words
+
+
+@pytest.mark.parametrize(
+    "name", ["Subject", "X", "Content-Language", "X-A-Rather-Long-Header-Name-For-Testing"]
+)
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        " ",
+        "=?utf-8?q?x?=",
+        "a\tb  c ",
+        "\x00\x1f\x7f",
+        "line\nbreak",
+        "ends\r",
+        "Ümlaut",
+        *(f"<{n}>" for n in (996, 997, 998, 999, 1000)),
+    ],
+)
+def test_a_header_folds_as_the_standard_library_folds_it(name: str, value: str) -> None:
+    if value.startswith("<") and value.endswith(">"):
+        value = _lines_of(int(value[1:-1]), name)  # at, just under and just over the 998-character line
+    for kind, policy in OURS.items():
+        assert policy.fold(name, value) == STDLIB[kind].fold(name, value), (kind, len(value))
+        assert policy.fold_binary(name, value) == STDLIB[kind].fold_binary(name, value), (kind, len(value))
+
+
+def test_every_policy_of_ours_takes_the_shortcut() -> None:
+    # The comparisons above would pass as well if the policies had lost the shortcut: they must hold it.
+    for policy in OURS.values():
+        assert type(policy)._fold is not email.policy.Compat32._fold

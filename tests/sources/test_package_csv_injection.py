@@ -7,11 +7,13 @@ import io
 import json
 import sqlite3
 import zipfile
+from datetime import date
 from pathlib import Path
 
 import httpx
 
 from app.packages.csv_spool import Spool
+from app.sources.values import Records, json_records
 
 from ..conftest import bearer
 
@@ -97,4 +99,41 @@ def test_column_names_and_nested_values_from_a_remote_source_are_defused(tmp_pat
     assert list(csv.reader(io.StringIO(text, newline=""))) == [
         ["'=cmd()", "ok", "n"],
         ["'-x", '{"a": "=1"}', "-3"],
+    ]
+
+
+class _DriverText(str):
+    """Text as some drivers hand it out: a subclass of str."""
+
+
+def test_a_sql_batch_is_defused_whatever_its_text_columns_hold(tmp_path: Path) -> None:
+    # A SQL source's batch comes with its rows: the formula check looks at its text columns, of any kind of text.
+    keys = ["id", "note", "mixed", "stamp", "blob", "empty"]
+    rows = [
+        (1, _DriverText("=HYPERLINK(1)"), 7, date(2026, 1, 2), b"\xf8\xff", None),
+        (2, _DriverText("plain"), "@SUM(1)", date(2026, 1, 3), b"ok", None),
+    ]
+    records = json_records(keys, rows)
+    assert isinstance(records, Records)
+    spool = Spool(tmp_path, {"crm": ["notes"]})
+    spool.add("crm", "notes", records)
+    text = b"".join(spool.csv_chunks("crm", "notes")).decode()
+    assert list(csv.reader(io.StringIO(text, newline=""))) == [
+        keys,
+        ["1", "'=HYPERLINK(1)", "7", "2026-01-02", "'+P8=", ""],
+        ["2", "plain", "'@SUM(1)", "2026-01-03", "b2s=", ""],
+    ]
+    # data.json keeps the values as they are.
+    assert [record["note"] for record in records] == ["=HYPERLINK(1)", "plain"]
+
+
+def test_text_a_driver_hands_out_as_a_subclass_of_str_is_defused(tmp_path: Path) -> None:
+    records = json_records(["id", "note"], [(1, _DriverText("=HYPERLINK(1)")), (2, _DriverText("fine"))])
+    spool = Spool(tmp_path, {"crm": ["notes"]})
+    spool.add("crm", "notes", records)
+    text = b"".join(spool.csv_chunks("crm", "notes")).decode()
+    assert list(csv.reader(io.StringIO(text, newline=""))) == [
+        ["id", "note"],
+        ["1", "'=HYPERLINK(1)"],
+        ["2", "fine"],
     ]
