@@ -26,15 +26,14 @@ def needs_care(values: list[Any]) -> bool:
     """Whether any of the values must go through :func:`cell` (most batches of SQL rows need not)."""
     if not set(map(type, values)).isdisjoint((dict, list)):
         return True
-    # The text cells' first characters first: a set built in one pass is far cheaper than a call per cell, and
-    # only a batch with a formula-like start (a negative amount as text, say) needs the exact test.
-    starts = {value[:1] for value in values if isinstance(value, str)}
-    return not _FORMULA_START.isdisjoint(starts) and any(map(is_formula, values))
+    return texts_need_care([values])
 
 
 def texts_need_care(columns: list[Sequence[Any]]) -> bool:
     """:func:`needs_care` for columns known to hold no nested value: only the text's first characters matter."""
     for values in columns:
+        # The text cells' first characters first: a set built in one pass is far cheaper than a call per cell, and
+        # only values with a formula-like start (a negative amount as text, say) need the exact test.
         starts = {value[:1] for value in values if isinstance(value, str)}
         if not _FORMULA_START.isdisjoint(starts) and any(map(is_formula, values)):
             return True

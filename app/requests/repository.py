@@ -48,7 +48,7 @@ from app.models import (
     RequestEvent,
     WebhookSubscription,
 )
-from app.models.privacy_request import unredacted_sql
+from app.models.privacy_request import OPEN_SQL, unredacted_sql
 
 
 @dataclass(frozen=True)
@@ -534,7 +534,7 @@ def add_alert(session: AsyncSession, request_id: uuid.UUID, kind: str, *, at: da
 
 # What a submit's unit of work may hold beside the request, written by the request's own INSERT statement.
 _WITH_REQUEST: tuple[type[Base], ...] = (RequestEvent, Email, Job)
-_SUBMIT_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+_SUBMIT_STATEMENTS: dict[tuple[tuple[str, tuple[str, ...], int], ...], Any] = {}
 
 
 class Unsupported(Exception):
@@ -567,7 +567,7 @@ def _row_values(row: Base) -> tuple[Table, dict[str, Any]]:
     return table, values
 
 
-def _submit_statement(shape: tuple[tuple[str, tuple[str, ...], int], ...], index_where: str) -> Any:
+def _submit_statement(shape: tuple[tuple[str, tuple[str, ...], int], ...]) -> Any:
     """``INSERT`` of the request unless an open one of its subject and type exists or a webhook subscription does,
     and of each table's rows of ``shape`` (table, columns, count) only if the request went in; it answers
     (subscribed, the new request's id or NULL). Built once per shape: the values travel as parameters."""
@@ -577,7 +577,7 @@ def _submit_statement(shape: tuple[tuple[str, tuple[str, ...], int], ...], index
     request = (
         postgresql_insert(requests)
         .from_select([c.key for c in requests.columns], source)
-        .on_conflict_do_nothing(index_elements=["subject", "type"], index_where=text(index_where))
+        .on_conflict_do_nothing(index_elements=["subject", "type"], index_where=text(OPEN_SQL))
         .returning(requests.c.id)
         .cte("request")
     )
@@ -601,34 +601,41 @@ def _submit_statement(shape: tuple[tuple[str, tuple[str, ...], int], ...], index
     return statement
 
 
+async def insert_request(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """The request (``values``) unless an open one of its subject and type exists; True when it went in."""
+    return await insert_unless_conflict(
+        session, PrivacyRequest, values, index_elements=["subject", "type"], index_where=OPEN_SQL
+    )
+
+
 async def insert_with_rows(
-    session: AsyncSession, values: dict[str, Any], rows: Sequence[Base], *, index_where: str
+    session: AsyncSession, values: dict[str, Any], rows: Sequence[Base]
 ) -> InsertedWith:
     """PostgreSQL: the request (``values``) and the rows a submit stages in its unit of work (``rows``: its
     timeline events, email and jobs, not yet flushed), in one statement. Nothing is written when an open request
-    of the same subject and type exists (the partial unique index decides, as :func:`insert_unless_conflict`), nor
+    of the same subject and type exists (the partial unique index decides, as :func:`insert_request`), nor
     when a webhook subscription exists: its events are raised by the flush (app.webhooks.emission), so the
     caller inserts the request alone and lets the unit of work write the rest. Raises :class:`Unsupported` for
     rows it does not write (the caller then does the same)."""
-    by_table: dict[str, tuple[Table, list[dict[str, Any]]]] = {}
+    by_table: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         if not isinstance(row, _WITH_REQUEST):
             raise Unsupported(type(row).__name__)
         table, row_values = _row_values(row)
-        by_table.setdefault(table.name, (table, []))[1].append(row_values)
+        by_table.setdefault(table.name, []).append(row_values)
     shape: list[tuple[str, tuple[str, ...], int]] = []
     parameters = {f"r_{key}": value for key, value in values.items()}
-    for name, (_table, of_table) in by_table.items():
+    for name, of_table in by_table.items():
         columns = tuple(of_table[0])
         if any(tuple(row_values) != columns for row_values in of_table):
             raise Unsupported(f"{name}: rows with different columns")
         shape.append((name, columns, len(of_table)))
         for i, row_values in enumerate(of_table):
             parameters.update({f"{name}_{i}_{key}": value for key, value in row_values.items()})
-    key = (tuple(shape), index_where)
+    key = tuple(shape)
     statement = _SUBMIT_STATEMENTS.get(key)
     if statement is None:
-        statement = _SUBMIT_STATEMENTS[key] = _submit_statement(tuple(shape), index_where)
+        statement = _SUBMIT_STATEMENTS[key] = _submit_statement(key)
     connection = await session.connection()
     subscribed, request_id = (await connection.execute(statement, parameters)).one()
     return InsertedWith(inserted=request_id is not None, subscribed=bool(subscribed))

@@ -23,7 +23,6 @@ from app.deadlines.due_dates import due_at_for
 from app.manual import repository as manual
 from app.manual.service import tasks_of
 from app.models import IdempotencyKey, PrivacyRequest
-from app.models.privacy_request import OPEN_SQL
 from app.requests import redaction, repository, requester
 from app.requests.actions import accept_move, accepted, get_or_404
 from app.requests.notify import email_confirmation_link, email_customer
@@ -171,9 +170,7 @@ async def _create(
     values = {column.key: getattr(request, column.key) for column in PrivacyRequest.__table__.columns}
     if ctx.sources.manual:
         # Opening its manual steps reads and flushes: the request goes in first, the rest as the unit of work commits.
-        if await repository.insert_unless_conflict(
-            session, PrivacyRequest, values, index_elements=["subject", "type"], index_where=OPEN_SQL
-        ):
+        if await repository.insert_request(session, values):
             await _stage_new(
                 session, ctx, principal=principal, body=body, request=request, token=token, accept=accept
             )
@@ -196,6 +193,11 @@ async def _create(
     return await _answer_open(session, principal=principal, body=body, subject=subject), False
 
 
+def _via(body: SubmitRequest) -> str:
+    """How the request came in, for its timeline (`` via ios-app``), or nothing."""
+    return f" via {body.channel}" if body.channel else ""
+
+
 async def _answer_open(
     session: AsyncSession, *, principal: Principal, body: SubmitRequest, subject: str
 ) -> PrivacyRequest:
@@ -204,13 +206,12 @@ async def _answer_open(
     winner = await repository.find_open(session, subject=subject, type=body.type)
     if winner is None:  # it closed between the two statements: extremely rare, and safe to retry
         raise Conflict("A request for this person was being recorded at the same time; retry.")
-    via = f" via {body.channel}" if body.channel else ""
     timeline.record(
         session,
         request_id=winner.id,
         action="resubmitted",
         actor=principal.name,
-        detail=f"the same {body.type} request again{via}; answered with this open request",
+        detail=f"the same {body.type} request again{_via(body)}; answered with this open request",
     )
     if body.note is not None:  # how an operator checked the identity still goes on the open request
         timeline.record(session, request_id=winner.id, action="note", actor=principal.name, text=body.note)
@@ -228,13 +229,12 @@ async def _stage_new(
     accept: bool,
 ) -> None:
     """Add to the unit of work what a new request brings: its first events, its email, its jobs."""
-    via = f" via {body.channel}" if body.channel else ""
     timeline.record(
         session,
         request_id=request.id,
         action="received",
         actor=principal.name,
-        detail=f"{body.type} request{via}",
+        detail=f"{body.type} request{_via(body)}",
         status_after=initial_status(body.type).value if accept else None,
     )
     if body.note is not None:
@@ -260,7 +260,7 @@ async def _inserted(session: AsyncSession, values: dict[str, Any], staged: list[
     """
     if session.get_bind().dialect.name == "postgresql":
         try:
-            outcome = await repository.insert_with_rows(session, values, staged, index_where=OPEN_SQL)
+            outcome = await repository.insert_with_rows(session, values, staged)
         except repository.Unsupported:
             pass
         else:
@@ -268,9 +268,7 @@ async def _inserted(session: AsyncSession, values: dict[str, Any], staged: list[
                 if outcome.inserted:
                     _unstage(session, staged)  # written with the request
                 return outcome.inserted
-    return await repository.insert_unless_conflict(
-        session, PrivacyRequest, values, index_elements=["subject", "type"], index_where=OPEN_SQL
-    )
+    return await repository.insert_request(session, values)
 
 
 def _unstage(session: AsyncSession, staged: list[Any]) -> None:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.core.brand import Brand
+from app.models import Email
+from app.notifications.outbox import make_message_id
 
 RECEIVED_AT = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 DUE_AT = datetime(2026, 12, 30, 9, 30, tzinfo=UTC)
@@ -228,3 +230,28 @@ def make_context(**overrides: Any) -> dict[str, Any]:
     }
     context.update(overrides)
     return context
+
+
+def make_email_row(
+    *,
+    subject: str = "Bitte bestätigen Sie die Löschung Ihrer Daten",
+    text: str = "Grüße – bitte bestätigen: https://privacy.example.com/v1/verify?token=abc\n",
+    html: str = '<p>Grüße – <a href="https://privacy.example.com/v1/verify?token=abc">bestätigen</a></p>\n',
+    locale: str = "de",
+) -> Email:
+    """An outbox row as the service stores it, its bodies open (as the sender reads them)."""
+    email_id = uuid.uuid4()
+    return Email(
+        id=email_id,
+        message_id=make_message_id(email_id, "example.com"),
+        kind="deletion_confirmation",
+        to_address="ada@example.com",
+        locale=locale,
+        subject=subject,
+        text_body=text,
+        html_body=html,
+        request_id=None,
+        status="pending",
+        created_at=datetime(2026, 11, 30, 9, 30, tzinfo=UTC),
+        sent_at=None,
+    )

@@ -4,15 +4,11 @@ and line ends): the shortcut for headers that fit on their line in plain ASCII c
 from __future__ import annotations
 
 import email.policy
-import uuid
-from datetime import UTC, datetime
 
 import pytest
 
-from app.models import Email
 from app.notifications import KINDS
 from app.notifications.emails import render_email
-from app.notifications.outbox import make_message_id
 from app.notifications.transport import (
     MESSAGE_POLICY,
     SMTP_POLICY,
@@ -21,7 +17,7 @@ from app.notifications.transport import (
     build_message,
 )
 
-from .factories import BRAND, make_context, make_request
+from .factories import BRAND, make_context, make_email_row, make_request
 
 STDLIB = {
     "file": email.policy.compat32.clone(max_line_length=998),
@@ -31,30 +27,12 @@ STDLIB = {
 OURS = {"file": MESSAGE_POLICY, "smtp": SMTP_POLICY, "smtp 7bit": SMTP_POLICY_7BIT}
 
 
-def _row(subject: str, text: str, html: str, *, locale: str = "en") -> Email:
-    email_id = uuid.uuid4()
-    return Email(
-        id=email_id,
-        message_id=make_message_id(email_id, "nordlicht.example"),
-        kind="access_acknowledged",
-        to_address="ada@example.com",
-        locale=locale,
-        subject=subject,
-        text_body=text,
-        html_body=html,
-        request_id=None,
-        status="pending",
-        created_at=datetime(2026, 11, 30, 9, 30, tzinfo=UTC),
-        sent_at=None,
-    )
-
-
 @pytest.mark.parametrize("locale", ["en", "de"])
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_every_kind_is_written_as_the_standard_library_writes_it(kind: str, locale: str) -> None:
     request = make_request(type="deletion" if "deletion" in kind else "access", locale=locale)
     rendered = render_email(kind, locale, make_context(request=request, requests=[request]), brand=BRAND)
-    row = _row(rendered.subject, rendered.text, rendered.html, locale=locale)
+    row = make_email_row(subject=rendered.subject, text=rendered.text, html=rendered.html, locale=locale)
     for display_name in (BRAND.name, "Nordlicht Möbel & Söhne, Hamburg", None):
         message = build_message(row, mail_from="privacy@nordlicht.example", display_name=display_name)
         for name, policy in OURS.items():
@@ -76,7 +54,7 @@ def test_every_kind_is_written_as_the_standard_library_writes_it(kind: str, loca
     ],
 )
 def test_headers_at_the_edges_are_written_as_the_standard_library_writes_them(subject: str) -> None:
-    row = _row(subject, "Hello\n", "<p>Hello</p>\n")
+    row = make_email_row(subject=subject, text="Hello\n", html="<p>Hello</p>\n")
     message = build_message(row, mail_from="privacy@nordlicht.example", display_name="Nordlicht Mode")
     for name, policy in OURS.items():
         assert message.as_bytes(policy=policy) == message.as_bytes(policy=STDLIB[name]), name

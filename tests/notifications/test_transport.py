@@ -1,5 +1,3 @@
-import uuid
-from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parseaddr, parsedate_to_datetime
@@ -9,7 +7,6 @@ import pytest
 
 from app.core.config import Settings
 from app.models import Email
-from app.notifications.outbox import make_message_id
 from app.notifications.transport import (
     FileTransport,
     SmtpTransport,
@@ -18,27 +15,10 @@ from app.notifications.transport import (
     transport_from_settings,
 )
 
+from .factories import make_email_row
 from .smtp_server import SmtpServer, free_port, running_smtp_server, serving
 
 MAIL_FROM = "privacy@example.com"
-
-
-def make_email_row(*, subject: str = "Bitte bestätigen Sie die Löschung Ihrer Daten") -> Email:
-    email_id = uuid.uuid4()
-    return Email(
-        id=email_id,
-        message_id=make_message_id(email_id, "example.com"),
-        kind="deletion_confirmation",
-        to_address="ada@example.com",
-        locale="de",
-        subject=subject,
-        text_body="Grüße – bitte bestätigen: https://privacy.example.com/v1/verify?token=abc\n",
-        html_body='<p>Grüße – <a href="https://privacy.example.com/v1/verify?token=abc">bestätigen</a></p>\n',
-        request_id=None,
-        status="pending",
-        created_at=datetime(2026, 11, 30, 9, 30, tzinfo=UTC),
-        sent_at=None,
-    )
 
 
 def files_in(directory: Path) -> list[Path]:
