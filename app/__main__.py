@@ -72,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
                 settings = with_demo_brand(settings)
             return _serve(settings, with_worker=not args.no_worker)
         if args.command == "worker":
-            from app.cli.startup import run_worker
+            from app.cli.startup import cap_malloc_arenas, run_worker
 
+            cap_malloc_arenas()  # before the loop and its first thread
             _run_on_fastest_loop(run_worker(settings))
             return 0
         if args.command == "operators":
@@ -134,6 +135,7 @@ def _serve(settings: Settings, *, with_worker: bool) -> int:
     import uvicorn
 
     from app.cli.startup import (
+        cap_malloc_arenas,
         check_brand,
         check_public_base_url,
         check_sources,
@@ -142,6 +144,7 @@ def _serve(settings: Settings, *, with_worker: bool) -> int:
     )
     from app.main import create_app
 
+    cap_malloc_arenas()  # before the first thread (the first run's key lookup may start one)
     check_public_base_url(settings, command="serve")
     check_brand(settings, command="serve")
     check_sources(settings)
