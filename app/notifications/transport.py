@@ -14,6 +14,7 @@ from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import format_datetime, formataddr, parseaddr
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -63,6 +64,10 @@ _UTF8_8BIT.body_encoding = None  # type: ignore[assignment]
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
 _MAX_LINE_OCTETS = 998
+# An address whose local part and domain are dot-atoms of ASCII letters, digits and the other characters RFC 5322
+# allows unquoted (nearly every customer's): ``Address`` would give it back unchanged, so it is not parsed.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 # What goes over SMTP, flattened here rather than by aiosmtplib (which writes a compat32 message with 78-column
 # folding and turns a body line starting with "From " into ">From "): CRLF line ends, no folding under 998
 # characters, nothing mangled (Message.as_bytes never mangles). To a server without 8BITMIME, 7bit: the bodies
@@ -106,6 +111,8 @@ def recipient_address(address: str, *, role: str = "recipient") -> str:
     """The row's address as exactly one mailbox, its domain in ASCII (IDNA); a permanent ``TransportError`` when
     it is not one plain ``local@domain`` (group syntax, a list, an RFC 2047 encoded word, control characters, a
     local part outside ASCII)."""
+    if "=?" not in address and _PLAIN_ADDRESS.fullmatch(plain := address.strip()):
+        return plain
     local, at, domain = address.strip().rpartition("@")
     try:
         if not at or "=?" in address:
@@ -113,13 +120,16 @@ def recipient_address(address: str, *, role: str = "recipient") -> str:
         ascii_domain = domain if domain.isascii() else idna.encode(domain, uts46=True).decode("ascii")
         # Address refuses an addr_spec that does not parse whole as one local@domain.
         mailbox = Address(addr_spec=f"{local}@{ascii_domain}").addr_spec
-    except (ValueError, idna.IDNAError) as exc:
+    # Anything the parse raises: on some malformed addresses the standard library's parser fails with
+    # IndexError, AttributeError or HeaderParseError rather than ValueError (found by a differential fuzz).
+    except Exception as exc:
         raise TransportError(
             f"the {role} address is not a single valid mailbox: {type(exc).__name__}", permanent=True
         ) from None
     return mailbox
 
 
+@lru_cache(maxsize=8)  # one MAIL_FROM and brand per process: parsed once, not for every email
 def sender(mail_from: str, display_name: str | None) -> tuple[str, str]:
     """The ``From:`` header and the envelope sender: ``MAIL_FROM``'s address with ``display_name``
     (``BRAND_NAME``) shown, so the customer sees who writes; ``MAIL_FROM``'s own name when there is no brand to
@@ -144,8 +154,12 @@ def _text_part(body: str | None, subtype: str) -> MIMENonMultipart:
         # Cleared after sending: an empty email would tell the customer nothing.
         raise TransportError(f"the email has no {subtype} body", permanent=True)
     part = MIMENonMultipart("text", subtype, policy=MESSAGE_POLICY)
-    # Lines as SMTP counts them: ended by CR or LF only (str.splitlines also ends them at VT, FF, U+2028...).
-    long_line = any(len(line.encode()) > _MAX_LINE_OCTETS for line in re.split("\r\n|\r|\n", body))
+    # Lines as SMTP counts them, in octets: ended by CR or LF only, as bytes.splitlines ends them (str.splitlines
+    # also ends them at VT, FF, U+2028...). A body shorter than one line's limit has no long line.
+    octets = body.encode()
+    long_line = len(octets) > _MAX_LINE_OCTETS and any(
+        len(line) > _MAX_LINE_OCTETS for line in octets.splitlines()
+    )
     part.set_payload(body, _UTF8_QP if long_line else _UTF8_8BIT)
     del part["MIME-Version"]  # once, on the message
     return part
