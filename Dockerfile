@@ -3,8 +3,12 @@
 # and `python -m app worker` containers from the same image for more workers.
 FROM python:3.11-slim
 
+# UV_COMPILE_BYTECODE: the image holds every module's .pyc, written at build time (the running container, which
+# writes none, would otherwise compile them from source in every process: `serve` answered after 3.1 s instead
+# of 1.1 s, and each `worker` and `migrate` paid the same).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    UV_COMPILE_BYTECODE=1 \
     HOST=0.0.0.0 \
     PORT=8000 \
     UV_NO_CACHE=1 \

@@ -16,9 +16,11 @@ $(VENV)/.uv-$(UV_VERSION):
 
 # Makes .venv exactly the lock: the locked packages, the dev extra and the project (editable); anything else is
 # removed, except the venv's own pip and uv. --locked fails when uv.lock no longer matches pyproject.toml
-# (run `make lock`) instead of resolving afresh.
+# (run `make lock`) instead of resolving afresh. --compile-bytecode: the packages' .pyc files are written once
+# here, so no process (the test suite starts dozens) compiles them again from source, as it did under
+# PYTHONDONTWRITEBYTECODE (`serve` took 3.1 s to answer instead of 1.1 s).
 $(VENV)/.installed: pyproject.toml uv.lock $(VENV)/.uv-$(UV_VERSION)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --extra dev
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --extra dev --compile-bytecode
 	touch $@
 
 # Refresh uv.lock after editing the dependencies: keeps every locked version that still fits.
