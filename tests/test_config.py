@@ -61,6 +61,10 @@ def test_bad_durations(text: str) -> None:
         ("WORKER_CONCURRENCY", "0"),
         ("WORKER_CONCURRENCY", "17"),  # more than a process's database connections could serve
         ("WORKER_CONCURRENCY", "many"),
+        ("MAIL_FROM", "privacy@"),  # the envelope sender would be empty: bounces would reach nobody
+        ("MAIL_FROM", "privacy"),
+        ("MAIL_FROM", "Privacy <@example.com>"),
+        ("MAIL_FROM", "a@example.com, b@example.com"),
     ],
 )
 def test_bad_values_name_the_variable(

@@ -244,6 +244,21 @@ class Settings(BaseSettings):
                 ) from None
         return ",".join(items)
 
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        # Every email's sender and its envelope (MAIL FROM): one address with a local part and a domain. Without
+        # one, mail went out with an empty envelope sender, whose bounces and replies reach nobody.
+        from email.utils import getaddresses
+
+        found = getaddresses([value])
+        local, at, domain = found[0][1].rpartition("@") if len(found) == 1 else ("", "", "")
+        if not (local and at and domain.strip(".")):
+            raise ValueError(
+                'not one sender address (such as privacy@example.com or "Privacy <privacy@example.com>")'
+            )
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
