@@ -65,6 +65,7 @@ def test_bad_durations(text: str) -> None:
         ("MAIL_FROM", "privacy"),
         ("MAIL_FROM", "Privacy <@example.com>"),
         ("MAIL_FROM", "a@example.com, b@example.com"),
+        ("MAIL_FROM", "jürgen@example.de"),  # accepted before, and then every email failed for good
     ],
 )
 def test_bad_values_name_the_variable(

@@ -247,16 +247,22 @@ class Settings(BaseSettings):
     @field_validator("mail_from")
     @classmethod
     def _mail_from(cls, value: str) -> str:
-        # Every email's sender and its envelope (MAIL FROM): one address with a local part and a domain. Without
-        # one, mail went out with an empty envelope sender, whose bounces and replies reach nobody.
+        # Every email's sender and its envelope (MAIL FROM): one address, parsed as every email parses it, so
+        # what start-up accepts is an address mail can be sent from (an empty envelope sender's bounces and
+        # replies would reach nobody; a local part outside ASCII would fail every email).
         from email.utils import getaddresses
 
+        from app.core.mailboxes import NotAMailbox, mailbox
+
         found = getaddresses([value])
-        local, at, domain = found[0][1].rpartition("@") if len(found) == 1 else ("", "", "")
-        if not (local and at and domain.strip(".")):
+        try:
+            if len(found) != 1:
+                raise NotAMailbox("a list")
+            mailbox(found[0][1])
+        except NotAMailbox:
             raise ValueError(
                 'not one sender address (such as privacy@example.com or "Privacy <privacy@example.com>")'
-            )
+            ) from None
         return value
 
     @field_validator("timezone")

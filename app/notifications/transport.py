@@ -9,7 +9,6 @@ import re
 import tempfile
 from email.charset import QP, Charset
 from email.header import Header
-from email.headerregistry import Address
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
@@ -19,10 +18,10 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 import aiosmtplib
-import idna  # email-validator's own dependency: the IDNA 2008 conversion the address was validated with
 
 from app.core.clock import as_utc
 from app.core.config import Settings
+from app.core.mailboxes import NotAMailbox, mailbox
 from app.models import Email
 
 SMTP_TIMEOUT_SECONDS = 30.0
@@ -64,10 +63,6 @@ _UTF8_8BIT.body_encoding = None  # type: ignore[assignment]
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
 _MAX_LINE_OCTETS = 998
-# An address whose local part and domain are dot-atoms of ASCII letters, digits and the other characters RFC 5322
-# allows unquoted (nearly every customer's): ``Address`` would give it back unchanged, so it is not parsed.
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_PLAIN_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 # What goes over SMTP, flattened here rather than by aiosmtplib (which writes a compat32 message with 78-column
 # folding and turns a body line starting with "From " into ">From "): CRLF line ends, no folding under 998
 # characters, nothing mangled (Message.as_bytes never mangles). To a server without 8BITMIME, 7bit: the bodies
@@ -111,22 +106,12 @@ def recipient_address(address: str, *, role: str = "recipient") -> str:
     """The row's address as exactly one mailbox, its domain in ASCII (IDNA); a permanent ``TransportError`` when
     it is not one plain ``local@domain`` (group syntax, a list, an RFC 2047 encoded word, control characters, a
     local part outside ASCII)."""
-    if "=?" not in address and _PLAIN_ADDRESS.fullmatch(plain := address.strip()):
-        return plain
-    local, at, domain = address.strip().rpartition("@")
     try:
-        if not at or "=?" in address:
-            raise ValueError("not a single plain address")
-        ascii_domain = domain if domain.isascii() else idna.encode(domain, uts46=True).decode("ascii")
-        # Address refuses an addr_spec that does not parse whole as one local@domain.
-        mailbox = Address(addr_spec=f"{local}@{ascii_domain}").addr_spec
-    # Anything the parse raises: on some malformed addresses the standard library's parser fails with
-    # IndexError, AttributeError or HeaderParseError rather than ValueError (found by a differential fuzz).
-    except Exception as exc:
+        return mailbox(address)
+    except NotAMailbox as exc:
         raise TransportError(
-            f"the {role} address is not a single valid mailbox: {type(exc).__name__}", permanent=True
+            f"the {role} address is not a single valid mailbox: {exc}", permanent=True
         ) from None
-    return mailbox
 
 
 @lru_cache(maxsize=8)  # one MAIL_FROM and brand per process: parsed once, not for every email
@@ -135,8 +120,6 @@ def sender(mail_from: str, display_name: str | None) -> tuple[str, str]:
     (``BRAND_NAME``) shown, so the customer sees who writes; ``MAIL_FROM``'s own name when there is no brand to
     show. A name outside ASCII is an RFC 2047 encoded word; one with specials (``&``, ``,``) is quoted."""
     name, address = parseaddr(mail_from)
-    if not address:
-        return mail_from, ""
     address = recipient_address(address, role="sender")
     return formataddr((display_name or name, address), charset="utf-8"), address
 
