@@ -47,19 +47,19 @@ class ZipPackage:
         self._zip = ZipStream()
         self._document = DataJson(names, request=request, customer=customer)
         self._data_json: IO[bytes] | None = self._zip.open("data.json")
-        self._data_json.write(self._document.start().encode())
+        self._data_json.write(self._document.start())
 
     def add(self, source: str, entity: str, records: list[dict[str, Any]]) -> bytes:
         """Add a batch of records; returns zip bytes ready to send (often none yet)."""
         assert self._data_json is not None, "records added after finish()"
-        self._data_json.write(self._document.records(source, entity, records).encode())
+        self._data_json.write(self._document.records(source, entity, records))
         self.spool.add(source, entity, records)
         return self._zip.ready()
 
     def finish(self, describe: list[dict[str, Any]]) -> Generator[bytes, None, None]:
         """The rest of the zip: the end of ``data.json``, the CSVs, ``report.html`` and the directory."""
         assert self._data_json is not None, "finish() run twice"
-        self._data_json.write(self._document.finish().encode())
+        self._data_json.write(self._document.finish())
         self._close_data_json()
         for source, entity in self.spool.order:
             with self._zip.open(f"{source}/{entity}.csv") as entry:

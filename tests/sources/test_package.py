@@ -556,10 +556,12 @@ def test_the_reader_of_a_request_has_the_configured_brand_and_zone() -> None:
     assert (reader.locale, reader.timezone, reader.brand.name) == ("de", "Europe/Berlin", "Nordwind Shop")
 
 
-def test_data_json_written_in_batches_is_the_text_json_dumps_gives_for_the_whole() -> None:
+def test_data_json_written_in_batches_is_one_document_with_every_value() -> None:
     when = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
     first = [{"id": 1, "note": 'Grüße, "quoted"', "at": when}, {"id": 2, "nested": {"a": [1, 2]}}]
     second = ({"id": n, "amount": n / 4} for n in range(3, 6))  # any iterable of items
+    # Beyond what orjson encodes: an integer past 64 bits, a key that is not text.
+    third = [{"id": 6, "big": 2**70, "by_year": {2024: "x"}}]
     writer = JsonWriter()
     pieces = [
         writer.open_object(),
@@ -568,15 +570,22 @@ def test_data_json_written_in_batches_is_the_text_json_dumps_gives_for_the_whole
         writer.items(first),
         writer.items([]),  # an empty batch adds nothing, not a stray comma
         writer.items(second),
+        writer.items(third),
         writer.close(),
         writer.open_array("tickets"),
         writer.items([]),
         writer.close(),
         writer.close(),
     ]
+    document = b"".join(pieces)
     whole = {
         "customer": None,
-        "orders": [*first, *({"id": n, "amount": n / 4} for n in range(3, 6))],
+        "orders": [*first, *({"id": n, "amount": n / 4} for n in range(3, 6)), *third],
         "tickets": [],
     }
-    assert "".join(pieces) == json.dumps(whole, ensure_ascii=False, default=str)
+    # The same values as the standard library writes them (a time as its str(), big numbers exactly), compact.
+    assert json.loads(document) == json.loads(json.dumps(whole, ensure_ascii=False, default=str))
+    assert b'"at":"2024-05-01 12:30:00+00:00"' in document
+    assert b'"big":1180591620717411303424' in document
+    assert "Grüße".encode() in document  # UTF-8, not \u escapes
+    assert document.startswith(b'{"customer":null,"orders":[{"id":1,"note":')  # compact, no spaces
