@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,45 @@ def test_postgres_downgrade_to_0001_keeps_emails_without_bodies(migrated_databas
         pytest.skip("this parametrisation is the SQLite one")
     sync_url = sync_pg_url(TEST_DATABASE_URL).replace("postgresql://", "postgresql+psycopg://", 1)
     _downgrade_with_a_sent_email(TEST_DATABASE_URL, sync_url)
+
+
+def test_downgrade_below_0011_warns_of_the_emails_kept_as_a_context(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before 0011 a pending email needs its bodies: the downgrade says how many will be given up on."""
+    from sqlalchemy import text
+
+    path = tmp_path / "m.db"
+    async_url, sync_url = f"sqlite+aiosqlite:///{path}", f"sqlite:///{path}"
+    upgrade(async_url)
+    engine = create_engine(sync_url)
+    try:
+        with engine.begin() as connection:
+            for n, (status, context) in enumerate(
+                [("pending", "fernet:..."), ("sent", None), ("pending", None)]
+            ):
+                connection.execute(
+                    text(
+                        "INSERT INTO emails (id, message_id, kind, to_address, locale, subject, context, status,"
+                        " created_at) VALUES (:id, :mid, 'access_acknowledged', 'ada@example.com', 'en', 'S',"
+                        " :context, :status, :at)"
+                    ),
+                    {
+                        "id": f"{n:032d}",
+                        "mid": f"<{n}@x>",
+                        "context": context,
+                        "status": status,
+                        "at": "2030-01-01",
+                    },
+                )
+        with caplog.at_level(logging.WARNING, logger="alembic.runtime.migration"):
+            downgrade(async_url, "0010")
+        assert "1 pending emails are kept as a context only" in caplog.text
+        with engine.connect() as connection:
+            assert "context" not in {c["name"] for c in inspect(connection).get_columns("emails")}
+            assert connection.execute(text("SELECT count(*) FROM emails")).scalar_one() == 3
+        upgrade(async_url)
+        with engine.connect() as connection:
+            assert "context" in {c["name"] for c in inspect(connection).get_columns("emails")}
+    finally:
+        engine.dispose()

@@ -12,7 +12,8 @@ FINISHED_EMAILS_SQL = "status IN ('sent', 'failed')"
 
 
 class Email(Base):
-    """The outbox: one rendered email, written with the change that causes it, sent by the worker."""
+    """The outbox: one email (its subject, and what its bodies are rendered from), written with the change that
+    causes it, rendered and sent by the worker."""
 
     __tablename__ = "emails"
 
@@ -24,6 +25,9 @@ class Email(Base):
     locale: Mapped[str] = mapped_column(String(5))
     subject: Mapped[str] = mapped_column(String(400))
     # Sealed while pending (app.notifications.sealing), cleared once sent or failed: no working link at rest.
+    # What the worker renders the bodies from when it sends the email (app.notifications.stored_context).
+    context: Mapped[str | None] = mapped_column(Text)
+    # The rendered bodies, as an email queued before migration 0011 holds them instead of a context.
     text_body: Mapped[str | None] = mapped_column(Text)
     html_body: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)

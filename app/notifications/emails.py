@@ -64,6 +64,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from babel.units import format_unit
+from jinja2 import Template
 
 from app.core import clock, i18n
 from app.core.brand import Brand
@@ -229,18 +230,42 @@ def render_email(
 
     Raises ``ValueError`` for an unknown kind or a missing context key.
     """
+    lang, variables, text_template = _started(kind, locale, context, brand=brand, timezone=timezone)
+    subject = _subject(text_template, variables)
+    text = text_template.render(variables)
+    html_template = i18n.environment(PACKAGE, lang, autoescape=True).get_template(f"{kind}.html")
+    html = html_template.render({**variables, "subject": subject})
+    return RenderedEmail(subject=subject, text=_tidy_text(text), html=html.strip() + "\n")
+
+
+def render_subject(
+    kind: str,
+    locale: str,
+    context: Mapping[str, Any],
+    *,
+    brand: Brand | None = None,
+    timezone: str = "UTC",
+) -> str:
+    """The subject line :func:`render_email` gives, alone (a fifth of the work of the whole email)."""
+    _lang, variables, text_template = _started(kind, locale, context, brand=brand, timezone=timezone)
+    return _subject(text_template, variables)
+
+
+def _started(
+    kind: str, locale: str, context: Mapping[str, Any], *, brand: Brand | None, timezone: str
+) -> tuple[str, dict[str, Any], Template]:
+    """The language, the template variables and the plain-text template of ``kind``."""
     if kind not in KINDS:
         raise ValueError(f"unknown email kind {kind!r}")
     lang = i18n.normalize_locale(locale)
     variables = _prepare(kind, lang, context, brand=brand or Brand(), timezone=timezone)
-    text_template = i18n.environment(PACKAGE, lang, autoescape=False).get_template(f"{kind}.txt")
+    return lang, variables, i18n.environment(PACKAGE, lang, autoescape=False).get_template(f"{kind}.txt")
+
+
+def _subject(text_template: Template, variables: dict[str, Any]) -> str:
     subject = "".join(text_template.blocks["subject"](text_template.new_context(variables)))
-    text = text_template.render(variables)
     # A subject is one line: a stray newline would be a header-injection vector.
-    subject = " ".join(subject.split())
-    html_template = i18n.environment(PACKAGE, lang, autoescape=True).get_template(f"{kind}.html")
-    html = html_template.render({**variables, "subject": subject})
-    return RenderedEmail(subject=subject, text=_tidy_text(text), html=html.strip() + "\n")
+    return " ".join(subject.split())
 
 
 def _tidy_text(text: str) -> str:

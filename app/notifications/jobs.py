@@ -1,7 +1,7 @@
 """Deliver one outbox email. Read with the other emails of the worker's round in one statement after the claim
-(``prefetch_emails``; else alone), outside any transaction, sent, then marked sent (its bodies cleared), also
-outside any transaction: with the other emails the worker sends meanwhile, in one statement, or at once when it
-sends nothing else; its sealed bodies are opened only in memory."""
+(``prefetch_emails``; else alone), outside any transaction, rendered, sent, then marked sent (its context
+cleared), also outside any transaction: with the other emails the worker sends meanwhile, in one statement, or at
+once when it sends nothing else; its sealed context is opened only in memory."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ async def run_send_email(
     """
     email_id = uuid.UUID(job.payload["email_id"])
     try:
-        opened = await _pending(session, sessionmaker, email_id, secret_key=ctx.secret_key)
+        opened = await _pending(session, sessionmaker, email_id, ctx=ctx)
         if opened is None:
             return
         message = build_message(
@@ -62,9 +62,9 @@ async def _pending(
     sessionmaker: async_sessionmaker[AsyncSession],
     email_id: uuid.UUID,
     *,
-    secret_key: str,
+    ctx: ServiceContext,
 ) -> Email | None:
-    """The email with its bodies open; None once it is no longer pending. An email that the job queuing it
+    """The email with its bodies rendered (or opened); None once it is no longer pending. An email that the job queuing it
     hands over (it is sent as that job commits) is used as that job rendered it, not read back."""
     handed = outbox.handed_over(session, email_id)
     if handed is not None:
@@ -75,7 +75,7 @@ async def _pending(
             email = await repository.get(reader, email_id)
     if email is None or email.status != "pending":
         return None
-    return outbox.readable(email, secret_key=secret_key)
+    return outbox.readable(email, secret_key=ctx.secret_key, settings=ctx.settings)
 
 
 async def prefetch_emails(session: AsyncSession, claimed: list[Job]) -> dict[Any, Any]:

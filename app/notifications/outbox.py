@@ -1,7 +1,8 @@
-"""The outbox: an email is rendered and stored with the change that causes it, and sent later by the worker.
+"""The outbox: an email is stored with the change that causes it, and rendered and sent later by the worker.
 
-Its bodies are sealed while it waits and cleared once it is sent or given up on: what stays is who got which
-kind of email when (contract section 7).
+The row holds the email's subject and the context its bodies are rendered from (the facts as they were when
+the change was made); the context is sealed while it waits, and cleared once the email is sent or given up on:
+what stays is who got which kind of email when (contract section 7).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from jinja2 import TemplateError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
@@ -17,8 +19,8 @@ from app.core.context import ServiceContext
 from app.core.i18n import normalize_locale
 from app.jobs import repository as jobs
 from app.models import Email, PrivacyRequest
-from app.notifications import repository
-from app.notifications.emails import render_email
+from app.notifications import repository, stored_context
+from app.notifications.emails import render_email, render_subject
 from app.notifications.sealing import UnreadableBody, seal, unseal
 
 SEND_EMAIL_JOB = "send_email"
@@ -82,14 +84,17 @@ async def enqueue_email(
     secret_key: str,
     settings: Settings,
 ) -> Email:
-    """Render ``kind`` and add it, with its ``send_email`` job, to the caller's unit of work (flushed with its other
-    rows: a submit's request event, email and jobs go out as one INSERT per table).
+    """Add ``kind`` with its ``send_email`` job to the caller's unit of work (flushed with its other rows: a
+    submit's request event, email and jobs go out as one INSERT per table).
 
-    Rendering happens now, not at send time, so the email says what was true when the change was made. The
-    brand (signature, footer) and ``TIMEZONE`` (every date) come from ``settings``. The bodies are stored
-    sealed under ``secret_key``: they may hold a working link.
+    Only the subject is rendered now; the bodies are rendered by the worker as it sends the email
+    (:func:`readable`), from ``context`` as it is now, so the email says what was true when the change was
+    made, and the request that queues it does not wait for them. The brand (signature, footer) and
+    ``TIMEZONE`` (every date) come from the settings of whoever renders. The context is stored sealed under
+    ``secret_key``: it may hold a working link. Raises ``ValueError`` for an unknown kind or a missing context
+    key, ``TypeError`` for a context value that cannot be stored.
     """
-    rendered = render_email(kind, locale, context, brand=settings.brand, timezone=settings.timezone)
+    brand, timezone = settings.brand, settings.timezone
     email_id = uuid.uuid4()
     email = Email(
         id=email_id,
@@ -97,9 +102,9 @@ async def enqueue_email(
         kind=kind,
         to_address=to,
         locale=normalize_locale(locale),
-        subject=rendered.subject,
-        text_body=seal(rendered.text, secret_key=secret_key),
-        html_body=seal(rendered.html, secret_key=secret_key),
+        context=seal(stored_context.dumps(context), secret_key=secret_key),
+        text_body=None,
+        html_body=None,
         request_id=request_id,
         status="pending",
         created_at=clock.now(),
@@ -108,8 +113,12 @@ async def enqueue_email(
     await repository.add(session, email)
     job = await jobs.enqueue(session, SEND_EMAIL_JOB, {"email_id": str(email.id)}, request_id=request_id)
     if jobs.born_leased(session, job):
-        # Sent by this worker as the transaction commits (a job's own email): the bodies as rendered.
+        # Sent by this worker as the transaction commits (a job's own email): rendered now, handed over.
+        rendered = render_email(kind, locale, context, brand=brand, timezone=timezone)
+        email.subject = rendered.subject
         jobs.hand_over(session, job, _opened(email, text=rendered.text, html=rendered.html))
+    else:
+        email.subject = render_subject(kind, locale, context, brand=brand, timezone=timezone)
     return email
 
 
@@ -120,9 +129,24 @@ def handed_over(session: AsyncSession, email_id: uuid.UUID) -> Email | None:
     return handed if isinstance(handed, Email) and handed.id == email_id else None
 
 
-def readable(email: Email, *, secret_key: str) -> Email:
-    """A detached copy of a pending ``email`` with its bodies opened, to build the message from; the stored
-    row stays sealed. Raises ``UnreadableBody`` when they do not open under ``secret_key``."""
+def readable(email: Email, *, secret_key: str, settings: Settings) -> Email:
+    """A detached copy of a pending ``email`` with its bodies, to build the message from: rendered from its
+    sealed context (in ``settings``' brand and TIMEZONE), or, queued before contexts were kept, its sealed
+    bodies opened. The stored row stays sealed. Raises ``UnreadableBody`` when it does not open under
+    ``secret_key``."""
+    if email.context is not None:
+        context = unseal(email.context, secret_key=secret_key)
+        try:
+            rendered = render_email(
+                email.kind,
+                email.locale,
+                stored_context.loads(context),
+                brand=settings.brand,
+                timezone=settings.timezone,
+            )
+        except (ValueError, TypeError, TemplateError) as error:  # no retry renders it: given up on at once
+            raise UnreadableBody(f"email {email.id} could not be rendered: {error}") from None
+        return _opened(email, text=rendered.text, html=rendered.html)
     if email.text_body is None or email.html_body is None:
         raise UnreadableBody(f"email {email.id} has no body left to send")
     return _opened(

@@ -33,24 +33,24 @@ _EMAILS = cast(Table, Email.__table__)
 _MARK_SENT = (
     update(_EMAILS)
     .where(_EMAILS.c.id == bindparam("email_id"), _EMAILS.c.status == "pending")
-    .values(status="sent", sent_at=bindparam("sent_at"), text_body=None, html_body=None)
+    .values(status="sent", sent_at=bindparam("sent_at"), context=None, text_body=None, html_body=None)
 )
 
 
 async def mark_all_sent(session: AsyncSession, sent: list[tuple[uuid.UUID, datetime]]) -> None:
     """Pending emails were delivered, each ``(email id, sent at)`` of ``sent``: they keep their kind, recipient,
-    Message-ID, subject and times, not their bodies. One round trip for the lot (executemany of a Core UPDATE:
+    Message-ID, subject and times, not their context or bodies. One round trip for the lot (executemany of a Core UPDATE:
     no session object holds the rows, so the ORM's bulk-update path would only cost time). An email no longer
     pending (sent meanwhile by another worker) is left as it is."""
     await session.execute(_MARK_SENT, [{"email_id": email_id, "sent_at": at} for email_id, at in sent])
 
 
 async def mark_failed(session: AsyncSession, email_id: uuid.UUID) -> bool:
-    """A pending email was given up on: as after sending, its bodies go."""
+    """A pending email was given up on: as after sending, its context and bodies go."""
     result = await session.execute(
         update(Email)
         .where(Email.id == email_id, Email.status == "pending")
-        .values(status="failed", text_body=None, html_body=None)
+        .values(status="failed", context=None, text_body=None, html_body=None)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -5,11 +5,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.config import Settings
 from app.core.context import domain_of
 from app.models import Email, Job
+from app.notifications import stored_context
+from app.notifications.emails import render_email
 from app.notifications.outbox import enqueue_email, readable
-from app.notifications.sealing import UnreadableBody
+from app.notifications.sealing import UnreadableBody, seal
 
 from ..conftest import SECRET
-from .factories import VERIFY_URL, make_context, make_request
+from .factories import VERIFY_URL, make_context, make_email_row, make_request
 
 
 async def test_email_and_job_exist_after_commit(
@@ -38,16 +40,26 @@ async def test_email_and_job_exist_after_commit(
     assert stored.to_address == "ada@example.com"
     assert stored.locale == "de"
     assert stored.subject == "Bitte bestätigen Sie die Löschung Ihrer Daten"
-    # Stored sealed: the link is not readable from the row, only with SECRET_KEY.
-    assert stored.text_body is not None
-    assert stored.html_body is not None
-    assert "verify" not in stored.text_body
-    assert "verify" not in stored.html_body
-    opened = readable(stored, secret_key=SECRET)
+    # Not rendered yet: what the email is rendered from is stored sealed, so the link is not readable from the
+    # row, only with SECRET_KEY.
+    assert (stored.text_body, stored.html_body) == (None, None)
+    assert stored.context is not None
+    assert stored.context.startswith("fernet:")
+    assert "verify" not in stored.context
+    opened = readable(stored, secret_key=SECRET, settings=settings)
     assert VERIFY_URL in (opened.text_body or "")
     assert VERIFY_URL in (opened.html_body or "")
+    # Rendered when sent, it is the email as it was rendered when queued.
+    now = render_email(
+        "deletion_confirmation",
+        "de",
+        make_context(request=request),
+        brand=settings.brand,
+        timezone=settings.timezone,
+    )
+    assert (opened.subject, opened.text_body, opened.html_body) == (now.subject, now.text, now.html)
     with pytest.raises(UnreadableBody):
-        readable(stored, secret_key="another-secret-key-0123456789")
+        readable(stored, secret_key="another-secret-key-0123456789", settings=settings)
     assert stored.message_id == f"<{email.id.hex}@privacy.example.com>"
     assert job.kind == "send_email"
     assert job.payload == {"email_id": str(email.id)}
@@ -102,3 +114,22 @@ def test_domain_of_mail_from() -> None:
     assert domain_of("privacy@example.com") == "example.com"
     assert domain_of("Privacy Team <privacy@example.com>") == "example.com"
     assert domain_of("nobody") == "localhost"
+
+
+def test_an_email_queued_before_contexts_were_kept_is_sent_with_its_own_bodies(settings: Settings) -> None:
+    # As migration 0011 finds a pending row: sealed bodies, no context.
+    row = make_email_row()
+    opened_text, opened_html = row.text_body, row.html_body
+    assert opened_text is not None
+    assert opened_html is not None
+    row.text_body, row.html_body = seal(opened_text, secret_key=SECRET), seal(opened_html, secret_key=SECRET)
+    opened = readable(row, secret_key=SECRET, settings=settings)
+    assert (opened.subject, opened.text_body, opened.html_body) == (row.subject, opened_text, opened_html)
+
+
+def test_a_stored_context_that_no_longer_renders_is_given_up_on(settings: Settings) -> None:
+    row = make_email_row()
+    row.text_body = row.html_body = None
+    row.context = seal(stored_context.dumps({"base_url": "https://privacy.example.com"}), secret_key=SECRET)
+    with pytest.raises(UnreadableBody, match="could not be rendered: .*needs context keys: request"):
+        readable(row, secret_key=SECRET, settings=settings)

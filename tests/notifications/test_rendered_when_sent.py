@@ -1,0 +1,89 @@
+"""Emails are rendered by the worker as it sends them, from the context stored with them when queued."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from app.core import clock
+from app.notifications import stored_context
+from app.notifications.sealing import seal
+
+from ..conftest import SECRET, TEAM
+from ..helpers import submit, text_of
+from .smtp_server import SmtpServer, smtp_settings
+
+T0 = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings_overrides(smtp_server: SmtpServer) -> dict[str, Any]:
+    return smtp_settings(smtp_server.port)
+
+
+async def _rows(app: FastAPI) -> list[dict[str, Any]]:
+    async with app.state.sessionmaker() as session:
+        rows = await session.execute(
+            text("SELECT kind, status, to_address, context FROM emails ORDER BY created_at")
+        )
+        return [dict(row._mapping) for row in rows]
+
+
+async def test_an_email_queued_while_smtp_was_down_is_rendered_when_sent_with_its_requests_dates(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    clock.freeze(T0)
+    smtp_server.refuse_with = "451 4.3.0 Try again later"
+    await submit(client, keys["app"], type="access", email="ada@example.com")
+    await app.state.worker.run_until_idle()
+    [pending] = await _rows(app)
+    assert (pending["kind"], pending["status"]) == ("access_acknowledged", "pending")
+
+    # Sent two days later: the dates are those of the request as it was received, not of the sending.
+    smtp_server.refuse_with = None
+    clock.advance(timedelta(days=2))
+    await app.state.worker.run_until_idle()
+    [message] = smtp_server.messages
+    body = text_of(message)
+    assert message["To"] == "ada@example.com"
+    assert "3 April 2030" in body  # due 30 days after receipt on 4 March
+    assert "4 March 2030" in body
+    [sent] = await _rows(app)
+    assert (sent["status"], sent["context"]) == ("sent", None)
+
+
+async def test_a_stored_context_that_no_longer_renders_is_given_up_on_at_once_and_the_team_told(
+    app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    clock.freeze(T0)
+    smtp_server.refuse_with = "451 4.3.0 Try again later"
+    await submit(client, keys["app"], type="deletion", email="ada@example.com")
+    await app.state.worker.run_until_idle()
+    # As after an upgrade whose template needs a key this email was not queued with.
+    broken = seal(stored_context.dumps({"base_url": "http://privacy.brand.test"}), secret_key=SECRET)
+    async with app.state.sessionmaker() as session:
+        await session.execute(text("UPDATE emails SET context = :context"), {"context": broken})
+        await session.commit()
+
+    smtp_server.refuse_with = None
+    clock.advance(timedelta(minutes=1))
+    await app.state.worker.run_until_idle()
+    rows = await _rows(app)
+    assert sorted((row["kind"], row["status"], row["to_address"]) for row in rows) == [
+        ("deletion_confirmation", "failed", "ada@example.com"),
+        ("email_not_delivered", "sent", TEAM),
+    ]
+    assert all(row["context"] is None for row in rows)
+    [alert] = smtp_server.messages  # nothing reached the customer
+    assert alert["To"] == TEAM
+    assert "could not be rendered" in text_of(alert)
+    async with app.state.sessionmaker() as session:
+        attempts = await session.scalar(
+            text("SELECT attempts FROM jobs WHERE kind = 'send_email' ORDER BY id LIMIT 1")
+        )
+    assert attempts == 2  # refused once by SMTP, then given up on at its first rendering
