@@ -167,6 +167,10 @@ def _team_rows(requests: list[Mapping[str, Any]], base_url: str) -> list[dict[st
     return sorted(rows, key=lambda row: row["due_at"])
 
 
+class MissingContextKeys(ValueError):
+    """A context lacks keys its kind needs; the message names the keys, never a value."""
+
+
 def calendar_days(start: datetime, end: datetime, timezone: str) -> int:
     """Calendar days from ``start`` to ``end`` as the dates fall in ``timezone`` (received 30 November, due
     30 December: 30 days)."""
@@ -191,7 +195,7 @@ def _prepare(
 ) -> dict[str, Any]:
     missing = [key for key in REQUIRED_KEYS[kind] if key not in context]
     if missing:
-        raise ValueError(f"email {kind!r} needs context keys: {', '.join(missing)}")
+        raise MissingContextKeys(f"email {kind!r} needs context keys: {', '.join(missing)}")
     variables: dict[str, Any] = {
         **_OPTIONAL_DEFAULTS,
         **context,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from jinja2 import TemplateError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
@@ -20,7 +19,7 @@ from app.core.i18n import normalize_locale
 from app.jobs import repository as jobs
 from app.models import Email, PrivacyRequest
 from app.notifications import repository, stored_context
-from app.notifications.emails import render_email, render_subject
+from app.notifications.emails import MissingContextKeys, render_email, render_subject
 from app.notifications.sealing import UnreadableBody, seal, unseal
 
 SEND_EMAIL_JOB = "send_email"
@@ -87,14 +86,15 @@ async def enqueue_email(
     """Add ``kind`` with its ``send_email`` job to the caller's unit of work (flushed with its other rows: a
     submit's request event, email and jobs go out as one INSERT per table).
 
-    Only the subject is rendered now; the bodies are rendered by the worker as it sends the email
-    (:func:`readable`), from ``context`` as it is now, so the email says what was true when the change was
-    made, and the request that queues it does not wait for them. The brand (signature, footer) and
+    Only the subject is rendered now (a job's own email, sent by its worker as it commits, in full); the bodies
+    are rendered by the worker as it sends the email (:func:`readable`), from ``context`` as it is now, so the
+    email says what was true when the change was made, and the request that queues it does not wait for them. The brand (signature, footer) and
     ``TIMEZONE`` (every date) come from the settings of whoever renders. The context is stored sealed under
     ``secret_key``: it may hold a working link. Raises ``ValueError`` for an unknown kind or a missing context
     key, ``TypeError`` for a context value that cannot be stored.
     """
     brand, timezone = settings.brand, settings.timezone
+    subject = render_subject(kind, locale, context, brand=brand, timezone=timezone)  # fails before any row
     email_id = uuid.uuid4()
     email = Email(
         id=email_id,
@@ -102,6 +102,7 @@ async def enqueue_email(
         kind=kind,
         to_address=to,
         locale=normalize_locale(locale),
+        subject=subject,
         context=seal(stored_context.dumps(context), secret_key=secret_key),
         text_body=None,
         html_body=None,
@@ -115,10 +116,7 @@ async def enqueue_email(
     if jobs.born_leased(session, job):
         # Sent by this worker as the transaction commits (a job's own email): rendered now, handed over.
         rendered = render_email(kind, locale, context, brand=brand, timezone=timezone)
-        email.subject = rendered.subject
         jobs.hand_over(session, job, _opened(email, text=rendered.text, html=rendered.html))
-    else:
-        email.subject = render_subject(kind, locale, context, brand=brand, timezone=timezone)
     return email
 
 
@@ -144,8 +142,12 @@ def readable(email: Email, *, secret_key: str, settings: Settings) -> Email:
                 brand=settings.brand,
                 timezone=settings.timezone,
             )
-        except (ValueError, TypeError, TemplateError) as error:  # no retry renders it: given up on at once
-            raise UnreadableBody(f"email {email.id} could not be rendered: {error}") from None
+        except Exception as error:
+            # Rendering reads nothing but the context: no retry renders it, so it is given up on at once. The
+            # message names the error's type (and missing keys), never a value: it is kept with the job and
+            # shown to the team, and a value may be a working link.
+            detail = str(error) if isinstance(error, MissingContextKeys) else type(error).__name__
+            raise UnreadableBody(f"email {email.id} could not be rendered: {detail}") from None
         return _opened(email, text=rendered.text, html=rendered.html)
     if email.text_body is None or email.html_body is None:
         raise UnreadableBody(f"email {email.id} has no body left to send")

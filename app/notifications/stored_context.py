@@ -1,45 +1,62 @@
 """An email's context as stored with it while it waits: JSON, with times tagged so they come back as times.
 
 An outbox email is rendered when the worker sends it, from the context its change gave it then (what was true
-when the change was made); the request that wrote it does not pay for the rendering. The context is sealed at
-rest like the bodies were (it may hold a working link).
+when the change was made); the request that wrote it renders only the subject. The context is sealed at rest
+like the bodies were (it may hold a working link).
 
-Only what a template context holds is stored: text, numbers, booleans, None, lists, mappings with text keys,
-and datetimes, dates and timedeltas. Anything else raises ``TypeError`` when the email is queued, so a change
-that hands a template an object it cannot store fails its tests instead of an email later.
+Only what a template reads back the same is stored: text, whole numbers, finite floats, booleans, None, lists
+(a tuple comes back as a list), mappings with text keys (not starting with ``$``: those tag the values below),
+datetimes, dates and timedeltas, and text enums (as their text). Anything else (a UUID, another enum, markup
+already escaped, NaN...) raises
+``TypeError`` when the email is queued, so a change that hands a template such a value fails its tests instead
+of an email rendering differently later.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-import orjson
-
-# One-key objects standing for a value JSON has no type for. A context's own mappings never use such keys.
+# One-key objects standing for a value JSON has no type for.
 _DATETIME, _DATE, _SECONDS = "$datetime", "$date", "$timedelta_seconds"
-# Times to _tagged; dataclasses too, which orjson would otherwise store as plain mappings that come back so.
-_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_PLAIN = (str, int, bool, type(None))
 
 
 def _tagged(value: Any) -> Any:
-    if isinstance(value, datetime):
+    kind = type(value)
+    if kind in _PLAIN:  # exact types: a subclass (an enum, Markup) would come back as its base
+        return value
+    if isinstance(value, StrEnum):  # its text, which a template shows and compares the same
+        return value.value
+    if kind is float:
+        if not math.isfinite(value):
+            raise TypeError(f"an email's context cannot hold {value!r}")
+        return value
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str or key.startswith("$"):
+                raise TypeError(f"an email's context cannot hold the key {key!r}")
+            out[key] = _tagged(item)
+        return out
+    if kind is list or kind is tuple:
+        return [_tagged(item) for item in value]
+    if kind is datetime:
         return {_DATETIME: value.isoformat()}
-    if isinstance(value, date):
+    if kind is date:
         return {_DATE: value.isoformat()}
-    if isinstance(value, timedelta):
+    if kind is timedelta:
         return {_SECONDS: value.total_seconds()}
-    raise TypeError(f"an email's context cannot hold {type(value).__name__}")
+    raise TypeError(f"an email's context cannot hold {kind.__name__}")
 
 
 def dumps(context: Mapping[str, Any]) -> str:
     """The context as JSON text. Raises ``TypeError`` for a value it cannot store."""
-    try:
-        return orjson.dumps(dict(context), default=_tagged, option=_OPTIONS).decode()
-    except orjson.JSONEncodeError as error:
-        raise TypeError(f"an email's context cannot be stored: {error}") from None
+    return json.dumps(_tagged(dict(context)), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _untagged(item: dict[str, Any]) -> Any:

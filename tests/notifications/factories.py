@@ -179,7 +179,7 @@ def make_request(
     due_at: datetime = DUE_AT,
 ) -> dict[str, Any]:
     return {
-        "id": uuid.uuid4(),
+        "id": str(uuid.uuid4()),  # as email_context gives it
         "type": type,
         "status": status,
         "regulation": regulation,

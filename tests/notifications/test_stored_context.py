@@ -4,11 +4,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from enum import Enum, IntEnum
 from typing import Any
 
 import pytest
+from markupsafe import Markup
 
 from app.core.i18n import LOCALES
+from app.core.lifecycle import Status
 from app.notifications import stored_context
 from app.notifications.emails import KINDS, render_email
 
@@ -48,14 +51,56 @@ class _Report:
     count: int
 
 
+class _Colour(Enum):
+    RED = "red"
+
+
+class _Level(IntEnum):
+    HIGH = 2
+
+
 @pytest.mark.parametrize(
     "value",
-    [{1, 2}, Decimal("1.5"), _Report(3), object(), b"bytes"],
-    ids=["set", "decimal", "dataclass", "object", "bytes"],
+    [
+        {1, 2},
+        Decimal("1.5"),
+        _Report(3),
+        object(),
+        b"bytes",
+        uuid.uuid4(),
+        _Colour.RED,
+        _Level.HIGH,
+        Markup("<b>already escaped</b>"),
+        float("nan"),
+        float("inf"),
+        {"$date": "2026-12-24"},
+        {1: "a key that is not text"},
+    ],
+    ids=[
+        "set",
+        "decimal",
+        "dataclass",
+        "object",
+        "bytes",
+        "uuid",
+        "enum",
+        "int-enum",
+        "markup",
+        "nan",
+        "infinity",
+        "tag-shaped-key",
+        "int-key",
+    ],
 )
-def test_a_value_it_cannot_store_is_refused_when_queued(value: Any) -> None:
+def test_a_value_that_would_not_come_back_the_same_is_refused_when_queued(value: Any) -> None:
     with pytest.raises(TypeError):
         stored_context.dumps({"request": {"id": str(uuid.uuid4())}, "value": value})
+
+
+def test_text_enums_come_back_as_their_text_and_tuples_as_lists() -> None:
+    back = stored_context.loads(stored_context.dumps({"status": Status.PROCESSED, "pair": ("a", 1)}))
+    assert back == {"status": "processed", "pair": ["a", 1]}
+    assert type(back["status"]) is str
 
 
 def test_a_stored_context_is_a_mapping() -> None:
