@@ -79,6 +79,12 @@ class NewJobLease:
     kinds: frozenset[str]
 
 
+def leased_when_added(session: AsyncSession | Session, kind: str) -> bool:
+    """Whether a job of ``kind`` due now, added to ``session``, is born leased to the worker running in it."""
+    lease: NewJobLease | None = session.info.get(LEASE_TO)
+    return lease is not None and kind in lease.kinds
+
+
 def born_leased(session: AsyncSession | Session, job: Job) -> bool:
     """Whether ``job`` was born leased in ``session``: run by this worker as the transaction commits."""
     return any(born is job for born in session.info.get(BORN_LEASED, []))
@@ -145,7 +151,7 @@ def add(
         created_at=now,
     )
     lease: NewJobLease | None = session.info.get(LEASE_TO)
-    if lease is not None and kind in lease.kinds and job.run_at <= now:
+    if lease is not None and leased_when_added(session, kind) and job.run_at <= now:
         job.status = "running"
         job.locked_by = lease.worker_id
         job.locked_until = now + lease.lease

@@ -64,8 +64,8 @@ async def _pending(
     *,
     ctx: ServiceContext,
 ) -> Email | None:
-    """The email with its bodies rendered (or opened); None once it is no longer pending. An email that the job queuing it
-    hands over (it is sent as that job commits) is used as that job rendered it, not read back."""
+    """The email with its bodies rendered (or opened); None once it is no longer pending. An email that the
+    job queuing it hands over (it is sent as that job commits) is used as that job rendered it, not read back."""
     handed = outbox.handed_over(session, email_id)
     if handed is not None:
         return handed

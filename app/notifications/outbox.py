@@ -19,7 +19,7 @@ from app.core.i18n import normalize_locale
 from app.jobs import repository as jobs
 from app.models import Email, PrivacyRequest
 from app.notifications import repository, stored_context
-from app.notifications.emails import MissingContextKeys, render_email, render_subject
+from app.notifications.emails import MissingContextKeys, RenderedEmail, render_email, render_subject
 from app.notifications.sealing import UnreadableBody, seal, unseal
 
 SEND_EMAIL_JOB = "send_email"
@@ -86,15 +86,21 @@ async def enqueue_email(
     """Add ``kind`` with its ``send_email`` job to the caller's unit of work (flushed with its other rows: a
     submit's request event, email and jobs go out as one INSERT per table).
 
-    Only the subject is rendered now (a job's own email, sent by its worker as it commits, in full); the bodies
-    are rendered by the worker as it sends the email (:func:`readable`), from ``context`` as it is now, so the
-    email says what was true when the change was made, and the request that queues it does not wait for them. The brand (signature, footer) and
-    ``TIMEZONE`` (every date) come from the settings of whoever renders. The context is stored sealed under
-    ``secret_key``: it may hold a working link. Raises ``ValueError`` for an unknown kind or a missing context
-    key, ``TypeError`` for a context value that cannot be stored.
+    Only the subject is rendered now; the bodies are rendered by the worker as it sends the email
+    (:func:`readable`), from ``context`` as it is now, so the email says what was true when the change was
+    made, and the request that queues it does not wait for them. A job's own email, sent by its worker as the
+    job commits, is rendered whole now and handed over. The brand (signature, footer) and ``TIMEZONE`` (every
+    date) come from the settings of whoever renders. The context is stored sealed under ``secret_key``: it may
+    hold a working link. Raises ``ValueError`` for an unknown kind or a missing context key, ``TypeError`` for
+    a context value that cannot be stored, before anything is added.
     """
     brand, timezone = settings.brand, settings.timezone
-    subject = render_subject(kind, locale, context, brand=brand, timezone=timezone)  # fails before any row
+    rendered: RenderedEmail | None = None
+    if jobs.leased_when_added(session, SEND_EMAIL_JOB):
+        rendered = render_email(kind, locale, context, brand=brand, timezone=timezone)
+        subject = rendered.subject
+    else:
+        subject = render_subject(kind, locale, context, brand=brand, timezone=timezone)
     email_id = uuid.uuid4()
     email = Email(
         id=email_id,
@@ -113,9 +119,8 @@ async def enqueue_email(
     )
     await repository.add(session, email)
     job = await jobs.enqueue(session, SEND_EMAIL_JOB, {"email_id": str(email.id)}, request_id=request_id)
-    if jobs.born_leased(session, job):
-        # Sent by this worker as the transaction commits (a job's own email): rendered now, handed over.
-        rendered = render_email(kind, locale, context, brand=brand, timezone=timezone)
+    if rendered is not None and jobs.born_leased(session, job):
+        # Sent by this worker as the transaction commits: the bodies as rendered above.
         jobs.hand_over(session, job, _opened(email, text=rendered.text, html=rendered.html))
     return email
 

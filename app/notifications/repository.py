@@ -39,8 +39,8 @@ _MARK_SENT = (
 
 async def mark_all_sent(session: AsyncSession, sent: list[tuple[uuid.UUID, datetime]]) -> None:
     """Pending emails were delivered, each ``(email id, sent at)`` of ``sent``: they keep their kind, recipient,
-    Message-ID, subject and times, not their context or bodies. One round trip for the lot (executemany of a Core UPDATE:
-    no session object holds the rows, so the ORM's bulk-update path would only cost time). An email no longer
+    Message-ID, subject and times, not their context or bodies. One round trip for the lot (executemany of a
+    Core UPDATE: no session object holds the rows, so the ORM's bulk-update path would only cost time). An email no longer
     pending (sent meanwhile by another worker) is left as it is."""
     await session.execute(_MARK_SENT, [{"email_id": email_id, "sent_at": at} for email_id, at in sent])
 

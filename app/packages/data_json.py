@@ -18,7 +18,8 @@ CHUNK = 64 * 1024
 
 
 class DataJson:
-    """The document's UTF-8 bytes, piece by piece, from records grouped by source and entity as the sources yield them.
+    """The document's UTF-8 bytes, piece by piece, from records grouped by source and entity as the sources
+    yield them.
 
     Sources and entities appear in the order their records arrive; every configured source and entity that
     sent none appears too, after them, with an empty list.

@@ -1,9 +1,12 @@
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.context import domain_of
+from app.jobs import repository as jobs
 from app.models import Email, Job
 from app.notifications import stored_context
 from app.notifications.emails import render_email
@@ -133,3 +136,41 @@ def test_a_stored_context_that_no_longer_renders_is_given_up_on(settings: Settin
     row.context = seal(stored_context.dumps({"base_url": "https://privacy.example.com"}), secret_key=SECRET)
     with pytest.raises(UnreadableBody, match="could not be rendered: .*needs context keys: request"):
         readable(row, secret_key=SECRET, settings=settings)
+
+
+async def test_a_jobs_own_email_is_handed_to_its_worker_rendered_and_stored_as_a_context(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    # As in a worker's job whose emails it sends itself as the job commits (a package's download link).
+    context = make_context(request=make_request(locale="de"))
+    async with sessionmaker() as session:
+        session.info[jobs.LEASE_TO] = jobs.NewJobLease(
+            "worker-1", timedelta(minutes=5), frozenset({"send_email"})
+        )
+        email = await enqueue_email(
+            session,
+            kind="data_ready",
+            to="ada@example.com",
+            locale="de",
+            context=context,
+            request_id=None,
+            mail_from_domain="example.com",
+            secret_key=SECRET,
+            settings=settings,
+        )
+        [job] = session.info[jobs.BORN_LEASED]
+        [handed] = session.info[jobs.HANDED_OVER].values()
+        await session.commit()
+    expected = render_email("data_ready", "de", context, brand=settings.brand, timezone=settings.timezone)
+    assert (job.status, job.locked_by) == ("running", "worker-1")
+    assert (handed.id, handed.subject, handed.text_body, handed.html_body) == (
+        email.id,
+        expected.subject,
+        expected.text,
+        expected.html,
+    )
+    async with sessionmaker() as session:
+        stored = (await session.scalars(select(Email))).one()
+    # The row holds what any worker renders it from, should this one die before sending it.
+    assert (stored.subject, stored.text_body, stored.html_body) == (expected.subject, None, None)
+    assert readable(stored, secret_key=SECRET, settings=settings).text_body == expected.text
