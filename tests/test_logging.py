@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from app.core.config import Settings
 from app.core.correlation import job_scope, request_scope
-from app.core.logging import CONTEXT_FILTER, ContextFormatter
+from app.core.logging import CONTEXT_FILTER, ContextFormatter, redact
 from app.main import create_app
 
 from .conftest import bearer
@@ -142,3 +142,17 @@ async def test_an_unexpected_errors_line_and_answer_carry_the_id(
     [line] = [r for r in caplog.records if r.name == "app.core.errors"]
     assert line.getMessage() == "unexpected error"
     assert getattr(line, "request_id", None) == "bug-report-1"
+
+
+def test_secrets_are_masked_wherever_they_stand_and_other_text_is_left_as_it_is() -> None:
+    line = (
+        '127.0.0.1:5 - "GET /v1/verify?lang=de&token=Zq9-x_y HTTP/1.1" 200; /v1/downloads/Tk_1.zip?x=1; '
+        "Bearer prk_AbC-9_z; /v1/privacy-requests?status=pending&email=ada%40example.com#top"
+    )
+    assert redact(line) == (
+        '127.0.0.1:5 - "GET /v1/verify?lang=de&token=[redacted] HTTP/1.1" 200; /v1/downloads/[redacted]?x=1; '
+        "Bearer prk_[redacted]; /v1/privacy-requests?status=pending&email=[redacted]#top"
+    )
+    # Each text a secret comes with, where no secret follows it: nothing to mask.
+    plain = "mytoken=1 /v1/downloads/ xprk_1 subject=email=?"
+    assert redact(plain) == plain

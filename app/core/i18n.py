@@ -114,16 +114,31 @@ def local_time(value: datetime, timezone: str | ZoneInfo) -> datetime:
 def format_date(value: datetime | date, locale: str, timezone: str | ZoneInfo = "UTC") -> str:
     """``30 December 2026`` / ``30. Dezember 2026``: the calendar date in ``timezone``."""
     day = local_time(value, timezone).date() if isinstance(value, datetime) else value
-    return babel_format_date(day, format="long", locale=babel_locale(locale))
+    return _long_date(day, normalize_locale(locale))
 
 
 def format_datetime(value: datetime, locale: str, timezone: str | ZoneInfo = "UTC") -> str:
     """``30 December 2026, 14:05 CET`` / ``30. Dezember 2026, 14:05 MEZ``: minutes, never seconds."""
-    local = local_time(value, timezone)
-    lang = babel_locale(locale)
-    day = babel_format_date(local.date(), format="long", locale=lang)
-    clock_time = babel_format_time(local, format="HH:mm", locale=lang)
-    zone = babel_format_time(local, format="z", tzinfo=local.tzinfo, locale=lang)
+    # The minute as an instant (UTC): a local time alone can be ambiguous (the hour repeated in autumn).
+    minute = as_utc(value).replace(second=0, microsecond=0)
+    return _minute_words(minute, timezone, normalize_locale(locale))
+
+
+# Babel takes some 10 µs a date in a warm loop and several times that between requests (its locale data out of
+# the CPU's caches), and the emails of a burst of requests name the same few days and minutes: each is written
+# once per language (and zone), then looked up. The keys are a day, or a UTC minute with its zone: exact.
+@lru_cache(maxsize=4096)
+def _long_date(day: date, lang: str) -> str:
+    return babel_format_date(day, format="long", locale=_babel_locale(lang))
+
+
+@lru_cache(maxsize=4096)
+def _minute_words(minute: datetime, timezone: str | ZoneInfo, lang: str) -> str:
+    local = local_time(minute, timezone)
+    babel = _babel_locale(lang)
+    day = _long_date(local.date(), lang)
+    clock_time = babel_format_time(local, format="HH:mm", locale=babel)
+    zone = babel_format_time(local, format="z", tzinfo=local.tzinfo, locale=babel)
     return f"{day}, {clock_time} {zone}"
 
 

