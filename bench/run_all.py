@@ -37,6 +37,13 @@ RESULTS = REPO / "bench" / "results"
 BENCHMARKS = ("submit", "list", "export", "worker", "e2e", "auto", "lookup")
 
 
+def interpreter() -> str:
+    """The interpreter the figures were measured with (its real path): two builds of one Python version differ by
+    some 15% in speed, with or without profile-guided optimisation (README, "Benchmarks")."""
+    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    return str(base.resolve() if base.exists() else Path(sys.executable).resolve())
+
+
 def machine() -> str:
     model = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -50,7 +57,7 @@ def machine() -> str:
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     return (
         f"{os.cpu_count()} CPUs ({model}), {mem_kib / 1024 / 1024:.1f} GiB RAM, Python {platform.python_version()}"
-        f", load average now {load}"
+        f" ({interpreter()}), load average now {load}"
     )
 
 

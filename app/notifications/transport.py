@@ -6,6 +6,7 @@ import asyncio
 import email.policy
 import os
 import re
+import secrets
 import tempfile
 from email.charset import QP, Charset
 from email.header import Header
@@ -167,7 +168,20 @@ def build_message(email_row: Email, *, mail_from: str, display_name: str | None 
     message["Content-Language"] = _header("Content-Language", email_row.locale)
     message.attach(_text_part(email_row.text_body, "plain"))
     message.attach(_text_part(email_row.html_body, "html"))
+    message.set_boundary(_boundary(email_row.text_body, email_row.html_body))
     return message
+
+
+def _boundary(*bodies: str | None) -> str:
+    """A multipart boundary that no body holds: fifteen ``=`` and 128 random bits, as the standard library
+    shapes one. Chosen here, the message is written without the standard library's own search, which compiles
+    a new regular expression for each message (a third of the time an email took to write, and each one
+    pushed a pattern the process uses out of the ``re`` module's cache). Only a body sent as it is (8bit)
+    could hold it: in quoted-printable every ``=`` is written ``=3D``, and base64 ends with two at most."""
+    while True:
+        boundary = "=" * 15 + secrets.token_hex(16) + "=="
+        if not any(body is not None and boundary in body for body in bodies):
+            return boundary
 
 
 class SmtpTransport:

@@ -133,7 +133,7 @@ class DataSources:
         the columns' strategies; HTTP sources erase on the remote system) and whether erasing it leaves
         pseudonymised rather than anonymous rows (``pseudonymised``). An HTTP source that declares no entities
         is one line with ``entity`` None and its source name as title."""
-        return [copy.deepcopy(d) for d in self._descriptions]
+        return [_copied(d) for d in self._descriptions]
 
     async def dry_run_erasure(self, identity: Identity) -> list[Refusal]:
         """Ask every source whether erasing the identity is allowed; erases nothing.
@@ -212,6 +212,17 @@ class DataSources:
         for source in self.sources:
             if isinstance(source, SqlDataSource):
                 await asyncio.to_thread(source.dispose)
+
+
+def _copied(value: Any) -> Any:
+    """A copy of a description's nested dicts and lists (the rest is text, numbers, booleans and None): a caller
+    may change what it is given without changing the next caller's. The same result as ``copy.deepcopy`` in a
+    sixth of its calls (each package and deletion email asks)."""
+    if type(value) is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_copied(item) for item in value]
+    return value
 
 
 def _descriptions(config: SourcesConfig) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
 import random
+import secrets
 import string
 from email import message_from_bytes, policy
 from email.headerregistry import Address
@@ -415,3 +416,33 @@ def test_a_line_at_the_limit_travels_as_it_is_and_one_octet_more_quoted_printabl
         assert text is not None
         assert (text["Content-Transfer-Encoding"] == "quoted-printable") is quoted, body[:20]
         assert text.get_content() == body
+
+
+def test_bodies_holding_boundary_like_lines_read_back_as_written() -> None:
+    # Lines shaped as the standard library shapes a boundary, and bare delimiters, in each encoding a body takes.
+    lookalikes = "--===============1234567890123456789==\n--\n--===============%s==--\n" % ("ab" * 16)
+    for long_line in (False, True):
+        row = make_email_row()
+        row.text_body = "Hello,\n" + lookalikes + "Bye.\n"
+        row.html_body = "<p>Hi</p>\n" + lookalikes + ("x" * 1200 if long_line else "") + "\n"
+        message = build_message(row, mail_from=MAIL_FROM)
+        sent = message_from_bytes(message.as_bytes(), policy=policy.default)
+        assert isinstance(sent, EmailMessage)
+        assert [part.get_content_type() for part in sent.iter_parts()] == ["text/plain", "text/html"]
+        assert_is_the_email(sent, row)
+    # Chosen afresh for each message, unpredictably: a body cannot be written to hold the next one.
+    boundaries = {build_message(make_email_row(), mail_from=MAIL_FROM).get_boundary() for _ in range(20)}
+    assert len(boundaries) == 20
+
+
+def test_a_boundary_that_a_body_holds_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    held, other = "ab" * 16, "cd" * 16
+    row = make_email_row()
+    row.text_body = f"Hello,\n--==============={held}==\nBye.\n"
+    draws = iter([held, other])
+    monkeypatch.setattr(secrets, "token_hex", lambda _bytes: next(draws))
+    message = build_message(row, mail_from=MAIL_FROM)
+    assert message.get_boundary() == f"==============={other}=="
+    sent = message_from_bytes(message.as_bytes(), policy=policy.default)
+    assert isinstance(sent, EmailMessage)
+    assert_is_the_email(sent, row)

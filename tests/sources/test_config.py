@@ -234,6 +234,24 @@ async def test_texts_per_language_and_the_art_15_fields_are_described(tmp_path: 
     assert (orders["purpose"], orders["categories"], orders["transfers"]) == (None, [], None)
 
 
+async def test_what_one_caller_changes_in_a_description_the_next_does_not_see(tmp_path: Path) -> None:
+    sources = load(tmp_path, described_file(tmp_path))
+    try:
+        first = sources.describe()
+        untouched = sources.describe()
+        customers = first[0]
+        customers["title"]["en"] = "changed"
+        customers["categories"].append("changed")
+        customers["categories"][1]["de"] = "changed"
+        customers["anonymize"]["email"] = "null"
+        customers["purpose"] = None
+        first.pop()
+        assert sources.describe() == untouched
+        assert sources.describe()[0]["title"] == {"en": "Your customer account", "de": "Ihr Kundenkonto"}
+    finally:
+        await sources.aclose()
+
+
 def test_an_unknown_language_names_its_own_line(tmp_path: Path) -> None:
     text = described_file(tmp_path).replace("          de: Ihr Kundenkonto", "          fr: Votre compte")
     path = tmp_path / "sources.yaml"
