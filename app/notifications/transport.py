@@ -141,9 +141,7 @@ def _text_part(body: str | None, subtype: str) -> MIMENonMultipart:
     # Lines as SMTP counts them, in octets: ended by CR or LF only, as bytes.splitlines ends them (str.splitlines
     # also ends them at VT, FF, U+2028...). A body shorter than one line's limit has no long line.
     octets = body.encode()
-    long_line = len(octets) > _MAX_LINE_OCTETS and any(
-        len(line) > _MAX_LINE_OCTETS for line in octets.splitlines()
-    )
+    long_line = len(octets) > _MAX_LINE_OCTETS and max(map(len, octets.splitlines())) > _MAX_LINE_OCTETS
     part.set_payload(body, _UTF8_QP if long_line else _UTF8_8BIT)
     del part["MIME-Version"]  # once, on the message
     return part
