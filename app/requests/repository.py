@@ -547,24 +547,54 @@ class InsertedWith:
     subscribed: bool  # True: a webhook subscription exists, so nothing was written and the caller flushes
 
 
+# How each column of a mapped class gets its value when a row goes in without the ORM's flush: from the object,
+# else (an attribute never set) by one of these rules.
+_SKIP, _DEFAULT, _NULL, _NONE = "skip", "default", "null", "none"
+
+
+@functools.cache
+def _layout(cls: type[Base]) -> tuple[Table, tuple[tuple[str, str, str, Any], ...]]:
+    """Per column of ``cls``'s table, once per class: (column, attribute, rule when the attribute was never set,
+    the default). Looking the mapper's properties up for every row cost more than reading the values."""
+    mapper = inspect(cls)
+    table = cast(Table, mapper.local_table)
+    layout = []
+    for column in table.columns:
+        if column.primary_key and column.autoincrement is True:
+            rule, default = _SKIP, None  # numbered by the database
+        elif column.default is not None and column.default.is_scalar:
+            rule, default = _DEFAULT, column.default.arg  # type: ignore[attr-defined]
+        elif column.nullable and column.default is None and column.server_default is None:
+            rule, default = _NULL, None
+        else:
+            rule, default = _NONE, None
+        layout.append((column.key, mapper.get_property_by_column(column).key, rule, default))
+    return table, tuple(layout)
+
+
 def _row_values(row: Base) -> tuple[Table, dict[str, Any]]:
     """The table of a pending ``row`` and its column values (an autoincrement key left to the database)."""
-    mapper = inspect(row).mapper
-    table = cast(Table, mapper.local_table)
+    table, layout = _layout(type(row))
+    given = row.__dict__
     values: dict[str, Any] = {}
-    for column in table.columns:
-        key = mapper.get_property_by_column(column).key
-        if key in row.__dict__:
-            values[column.key] = row.__dict__[key]
-        elif column.primary_key and column.autoincrement is True:
-            continue
-        elif column.default is not None and column.default.is_scalar:
-            values[column.key] = column.default.arg  # type: ignore[attr-defined]
-        elif column.nullable and column.default is None and column.server_default is None:
-            values[column.key] = None
-        else:
-            raise Unsupported(f"{table.name}.{column.key} has no value")
+    for column, attribute, rule, default in layout:
+        if attribute in given:
+            values[column] = given[attribute]
+        elif rule is _DEFAULT:
+            values[column] = default
+        elif rule is _NULL:
+            values[column] = None
+        elif rule is not _SKIP:
+            raise Unsupported(f"{table.name}.{column} has no value")
     return table, values
+
+
+def column_values(row: Base) -> dict[str, Any]:
+    """Every column of a new ``row``'s table with its value (None where its attribute was never set), as reading
+    each attribute gives, for an INSERT written without the ORM's flush."""
+    _table, layout = _layout(type(row))
+    given = row.__dict__
+    return {column: given.get(attribute) for column, attribute, _rule, _default in layout}
 
 
 def _submit_statement(shape: tuple[tuple[str, tuple[str, ...], int], ...]) -> Any:

@@ -167,7 +167,7 @@ async def _create(
     if request.type == "deletion":
         token, request.verification_token_hash = tokens.new_token(ctx.secret_key)
         request.verification_expires_at = now + settings.verification_ttl
-    values = {column.key: getattr(request, column.key) for column in PrivacyRequest.__table__.columns}
+    values = repository.column_values(request)
     if ctx.sources.manual:
         # Opening its manual steps reads and flushes: the request goes in first, the rest as the unit of work commits.
         if await repository.insert_request(session, values):
