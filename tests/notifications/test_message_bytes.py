@@ -4,6 +4,7 @@ and line ends): the shortcut for headers that fit on their line in plain ASCII c
 from __future__ import annotations
 
 import email.policy
+from email.message import Message
 
 import pytest
 
@@ -13,7 +14,9 @@ from app.notifications.transport import (
     MESSAGE_POLICY,
     SMTP_POLICY,
     SMTP_POLICY_7BIT,
+    OutgoingMessage,
     _Compat32,
+    _written,
     build_message,
 )
 
@@ -35,6 +38,9 @@ def test_every_kind_is_written_as_the_standard_library_writes_it(kind: str, loca
     row = make_email_row(subject=rendered.subject, text=rendered.text, html=rendered.html, locale=locale)
     for display_name in (BRAND.name, "Nordlicht Möbel & Söhne, Hamburg", None):
         message = build_message(row, mail_from="privacy@nordlicht.example", display_name=display_name)
+        # Every email the service sends is written in one pass (file and SMTP), not by the generator.
+        assert _written(message, MESSAGE_POLICY) is not None
+        assert _written(message, SMTP_POLICY) is not None
         for name, policy in OURS.items():
             assert message.as_bytes(policy=policy) == message.as_bytes(policy=STDLIB[name]), (
                 name,
@@ -95,3 +101,45 @@ def test_every_policy_of_ours_takes_the_shortcut() -> None:
     # The comparisons above would pass as well if the policies had lost the shortcut: they must hold it.
     for policy in OURS.values():
         assert isinstance(policy, _Compat32), type(policy)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Hello,\r\nCRLF lines\r\nend\r\n",
+        "a lone CR\rthen LF\nthen both\r\n\n\r\r",
+        "no line end at the end",
+        "",
+        "\n\n\n",
+        "Grüße aus Köln – “quoted” – 日本語\n",
+        "a line separator\u2028and a paragraph one\u2029and NEL\x85 stay in their line\n",
+        "From our records: a line starting with From\n>From quoted\n",
+        ".\n..\nleading dots\n",
+        "trailing spaces   \n\ttab\n",
+        "x" * 1200 + "\nlonger than a line may be: quoted-printable\n",
+        "Grüße " * 200 + "\n",
+    ],
+)
+def test_bodies_at_the_edges_are_written_as_the_standard_library_writes_them(body: str) -> None:
+    row = make_email_row(subject="Ihre Anfrage – bestätigt", text=body, html=f"<p>{body}</p>")
+    message = build_message(row, mail_from="privacy@nordlicht.example", display_name="Nordlicht Möbel")
+    assert isinstance(message, OutgoingMessage)
+    for name, policy in OURS.items():
+        ours = message.as_bytes(policy=policy)
+        # The generator itself, as the standard library's Message writes with its own policy.
+        assert ours == Message.as_bytes(message, policy=STDLIB[name]), name
+    assert message.as_bytes() == Message.as_bytes(message, policy=STDLIB["file"])
+
+
+def test_folded_headers_and_7bit_are_written_as_the_standard_library_writes_them() -> None:
+    for subject in (
+        "word " * 199 + "end",
+        "Ihre Anfrage zur Löschung Ihrer Daten ist eingegangen und wird bearbeitet",
+    ):
+        row = make_email_row(subject=subject, text="Grüße\n", html="<p>Grüße</p>\n")
+        message = build_message(row, mail_from="privacy@nordlicht.example", display_name="Nordlicht Möbel")
+        assert b"\n " in message.as_bytes()  # folded onto a second line
+        for name, policy in OURS.items():
+            assert message.as_bytes(policy=policy) == Message.as_bytes(message, policy=STDLIB[name]), name
+        # To a server without 8BITMIME the bodies are re-encoded: the generator does that.
+        assert _written(message, SMTP_POLICY_7BIT) is None
