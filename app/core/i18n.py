@@ -114,19 +114,33 @@ def local_time(value: datetime, timezone: str | ZoneInfo) -> datetime:
 def format_date(value: datetime | date, locale: str, timezone: str | ZoneInfo = "UTC") -> str:
     """``30 December 2026`` / ``30. Dezember 2026``: the calendar date in ``timezone``."""
     day = local_time(value, timezone).date() if isinstance(value, datetime) else value
-    return _long_date(day, normalize_locale(locale))
+    lang = normalize_locale(locale)
+    if not isinstance(day, date):  # not a date (babel reads None as today): written each time, never kept
+        return babel_format_date(day, format="long", locale=_babel_locale(lang))
+    return _long_date(day, lang)
 
 
 def format_datetime(value: datetime, locale: str, timezone: str | ZoneInfo = "UTC") -> str:
     """``30 December 2026, 14:05 CET`` / ``30. Dezember 2026, 14:05 MEZ``: minutes, never seconds."""
-    # The minute as an instant (UTC): a local time alone can be ambiguous (the hour repeated in autumn).
+    local = local_time(value, timezone)
+    lang = normalize_locale(locale)
+    # Kept per minute as an instant (UTC; a local time alone can be ambiguous: the hour repeated in autumn) when
+    # the whole minute reads the same there: an offset of whole minutes (every zone's today; a historical one
+    # such as Amsterdam's +0:19:32 is not) and no change of offset or zone name within the minute.
     minute = as_utc(value).replace(second=0, microsecond=0)
-    return _minute_words(minute, timezone, normalize_locale(locale))
+    start = local_time(minute, timezone)
+    offset = local.utcoffset()
+    if offset is None or offset % _MINUTE or start.utcoffset() != offset or start.tzname() != local.tzname():
+        return _datetime_words(local, lang)
+    return _minute_words(minute, timezone, lang)
+
+
+_MINUTE = timedelta(minutes=1)
 
 
 # Babel takes some 10 µs a date in a warm loop and several times that between requests (its locale data out of
 # the CPU's caches), and the emails of a burst of requests name the same few days and minutes: each is written
-# once per language (and zone), then looked up. The keys are a day, or a UTC minute with its zone: exact.
+# once per language (and zone), then looked up.
 @lru_cache(maxsize=4096)
 def _long_date(day: date, lang: str) -> str:
     return babel_format_date(day, format="long", locale=_babel_locale(lang))
@@ -134,7 +148,10 @@ def _long_date(day: date, lang: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _minute_words(minute: datetime, timezone: str | ZoneInfo, lang: str) -> str:
-    local = local_time(minute, timezone)
+    return _datetime_words(local_time(minute, timezone), lang)
+
+
+def _datetime_words(local: datetime, lang: str) -> str:
     babel = _babel_locale(lang)
     day = _long_date(local.date(), lang)
     clock_time = babel_format_time(local, format="HH:mm", locale=babel)

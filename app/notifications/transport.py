@@ -125,8 +125,11 @@ def _written(message: Message, policy: _Compat32) -> bytes | None:
     parts = message.get_payload()
     if (
         policy.cte_type != "8bit"
+        or message.get_content_maintype() != "multipart"
+        or message.get_content_subtype() == "signed"  # its parts' headers are written unfolded
         or not boundary
         or not isinstance(parts, list)
+        or not parts  # the generator writes an empty first part
         or message.preamble is not None
         or message.epilogue is not None
     ):

@@ -138,8 +138,24 @@ def test_folded_headers_and_7bit_are_written_as_the_standard_library_writes_them
     ):
         row = make_email_row(subject=subject, text="Grüße\n", html="<p>Grüße</p>\n")
         message = build_message(row, mail_from="privacy@nordlicht.example", display_name="Nordlicht Möbel")
-        assert b"\n " in message.as_bytes()  # folded onto a second line
+        # Folded onto a second line: the first subject by the policy, the second (two encoded words) already
+        # when the message was built.
+        assert b"\n " in message.as_bytes()
         for name, policy in OURS.items():
             assert message.as_bytes(policy=policy) == Message.as_bytes(message, policy=STDLIB[name]), name
         # To a server without 8BITMIME the bodies are re-encoded: the generator does that.
         assert _written(message, SMTP_POLICY_7BIT) is None
+
+
+def test_a_message_of_another_shape_is_left_to_the_generator() -> None:
+    row = make_email_row(subject="Hello", text="Hello\n", html="<p>Hello</p>\n")
+    empty = OutgoingMessage()
+    empty.set_boundary("b")
+    signed = build_message(row, mail_from="privacy@nordlicht.example", display_name="Nordlicht Mode")
+    signed.set_type("multipart/signed")
+    retyped = build_message(row, mail_from="privacy@nordlicht.example", display_name="Nordlicht Mode")
+    retyped.set_type("message/rfc822")
+    for message in (empty, signed, retyped):
+        assert _written(message, MESSAGE_POLICY) is None
+        for name, policy in OURS.items():
+            assert message.as_bytes(policy=policy) == Message.as_bytes(message, policy=STDLIB[name]), name

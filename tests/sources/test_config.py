@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
@@ -238,7 +239,7 @@ async def test_what_one_caller_changes_in_a_description_the_next_does_not_see(tm
     sources = load(tmp_path, described_file(tmp_path))
     try:
         first = sources.describe()
-        untouched = sources.describe()
+        untouched = copy.deepcopy(sources.describe())
         customers = first[0]
         customers["title"]["en"] = "changed"
         customers["categories"].append("changed")
