@@ -76,7 +76,7 @@ def _profiled_calls(path: Path) -> int:
     deadline = time.monotonic() + 30
     while not path.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
-    return int(pstats.Stats(str(path)).total_calls)  # type: ignore[attr-defined]
+    return int(pstats.Stats(str(path)).total_calls)
 
 
 def worker_calls(url: str, work: Path, count: int) -> int:

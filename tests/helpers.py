@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+from sqlalchemy import text
 
 from .conftest import bearer
 
@@ -77,3 +79,10 @@ HASHED = {
     "Ada@Example.com": "c62ae02bf49589c8976a729cb53ec56f100acb887844fad0c03e9ecc2fa11023",
     "ADA@example.com": "4facae581dd7cf86cd635ff3ea98ada51224ee8fe0c9bc79963d13b4425f39c6",
 }
+
+
+async def emails_table(app: FastAPI) -> list[dict[str, Any]]:
+    """Every row of ``emails``, oldest first, as an operator with database access reads it."""
+    async with app.state.sessionmaker() as session:
+        rows = await session.execute(text("SELECT * FROM emails ORDER BY created_at"))
+        return [dict(row._mapping) for row in rows]

@@ -549,7 +549,7 @@ class InsertedWith:
 
 # How each column of a mapped class gets its value when a row goes in without the ORM's flush: from the object,
 # else (an attribute never set) by one of these rules.
-_SKIP, _DEFAULT, _NULL, _NONE = "skip", "default", "null", "none"
+_SKIP, _DEFAULT, _NULL, _GIVEN = "skip", "default", "null", "given"
 
 
 @functools.cache
@@ -567,7 +567,7 @@ def _layout(cls: type[Base]) -> tuple[Table, tuple[tuple[str, str, str, Any], ..
         elif column.nullable and column.default is None and column.server_default is None:
             rule, default = _NULL, None
         else:
-            rule, default = _NONE, None
+            rule, default = _GIVEN, None  # the row must give it
         layout.append((column.key, mapper.get_property_by_column(column).key, rule, default))
     return table, tuple(layout)
 
@@ -580,11 +580,11 @@ def _row_values(row: Base) -> tuple[Table, dict[str, Any]]:
     for column, attribute, rule, default in layout:
         if attribute in given:
             values[column] = given[attribute]
-        elif rule is _DEFAULT:
+        elif rule == _DEFAULT:
             values[column] = default
-        elif rule is _NULL:
+        elif rule == _NULL:
             values[column] = None
-        elif rule is not _SKIP:
+        elif rule == _GIVEN:
             raise Unsupported(f"{table.name}.{column} has no value")
     return table, values
 

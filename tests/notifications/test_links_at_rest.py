@@ -10,12 +10,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from app.core import clock
 
 from ..conftest import bearer
-from ..helpers import submit, text_of
+from ..helpers import emails_table, submit, text_of
 from ..security.flows import DOWNLOAD_LINK, VERIFY_LINK
 from .smtp_server import SmtpServer, smtp_settings
 
@@ -27,13 +26,6 @@ T0 = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)
 @pytest.fixture
 def settings_overrides(smtp_server: SmtpServer) -> dict[str, Any]:
     return smtp_settings(smtp_server.port)
-
-
-async def emails_table(app: FastAPI) -> list[dict[str, Any]]:
-    """Every row of ``emails`` as an operator with database access reads it."""
-    async with app.state.sessionmaker() as session:
-        rows = await session.execute(text("SELECT * FROM emails ORDER BY created_at"))
-        return [dict(row._mapping) for row in rows]
 
 
 async def assert_no_working_link(client: httpx.AsyncClient, rows: list[dict[str, Any]]) -> None:

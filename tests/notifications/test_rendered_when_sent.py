@@ -15,7 +15,7 @@ from app.notifications import stored_context
 from app.notifications.sealing import seal
 
 from ..conftest import SECRET, TEAM
-from ..helpers import submit, text_of
+from ..helpers import emails_table, submit, text_of
 from .smtp_server import SmtpServer, smtp_settings
 
 T0 = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)
@@ -26,14 +26,6 @@ def settings_overrides(smtp_server: SmtpServer) -> dict[str, Any]:
     return smtp_settings(smtp_server.port)
 
 
-async def _rows(app: FastAPI) -> list[dict[str, Any]]:
-    async with app.state.sessionmaker() as session:
-        rows = await session.execute(
-            text("SELECT kind, status, to_address, context FROM emails ORDER BY created_at")
-        )
-        return [dict(row._mapping) for row in rows]
-
-
 async def test_an_email_queued_while_smtp_was_down_is_rendered_when_sent_with_its_requests_dates(
     app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], smtp_server: SmtpServer
 ) -> None:
@@ -41,7 +33,7 @@ async def test_an_email_queued_while_smtp_was_down_is_rendered_when_sent_with_it
     smtp_server.refuse_with = "451 4.3.0 Try again later"
     await submit(client, keys["app"], type="access", email="ada@example.com")
     await app.state.worker.run_until_idle()
-    [pending] = await _rows(app)
+    [pending] = await emails_table(app)
     assert (pending["kind"], pending["status"]) == ("access_acknowledged", "pending")
 
     # Sent two days later: the dates are those of the request as it was received, not of the sending.
@@ -53,7 +45,7 @@ async def test_an_email_queued_while_smtp_was_down_is_rendered_when_sent_with_it
     assert message["To"] == "ada@example.com"
     assert "3 April 2030" in body  # due 30 days after receipt on 4 March
     assert "4 March 2030" in body
-    [sent] = await _rows(app)
+    [sent] = await emails_table(app)
     assert (sent["status"], sent["context"]) == ("sent", None)
 
 
@@ -112,7 +104,7 @@ async def test_a_stored_context_that_no_longer_renders_is_given_up_on_at_once_an
     smtp_server.refuse_with = None
     clock.advance(timedelta(minutes=1))
     await app.state.worker.run_until_idle()
-    rows = await _rows(app)
+    rows = await emails_table(app)
     assert sorted((row["kind"], row["status"], row["to_address"]) for row in rows) == [
         ("deletion_confirmation", "failed", "ada@example.com"),
         ("email_not_delivered", "sent", TEAM),
