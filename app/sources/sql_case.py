@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, and_, cast, func, text
+from sqlalchemy import BindParameter, ColumnElement, Connection, String, and_, cast, func, text
 from sqlalchemy.dialects.mysql import CHAR
 from sqlalchemy.dialects.postgresql import CITEXT
 from sqlalchemy.sql.expression import ColumnClause
@@ -39,20 +39,23 @@ CaseMatch = Literal["folds", "indexed", "scan"]
 _PG_NOISE = re.compile(r"::\s*(?:text|character varying|varchar)(?:\(\d+\))?|[\s\"()]")
 
 
+# An address: the lowercased text, or a bound parameter standing for it (a statement built once, bound per call).
+Address = str | BindParameter[Any]
 # How a column is compared with a lowercased address.
-Matcher = Callable[[ColumnClause[Any], str], ColumnElement[bool]]
+Matcher = Callable[[ColumnClause[Any], Address], ColumnElement[bool]]
 
 
-def lowered(col: ColumnClause[Any], address: str) -> ColumnElement[bool]:
-    """``lower(column) = address``: any column, any database; an index on ``lower(column)`` serves it."""
-    return func.lower(col) == address
+def lowered(col: ColumnClause[Any], address: Address) -> ColumnElement[bool]:
+    """``lower(column) = address``: any column, any database; an index on ``lower(column)`` serves it. Typed as
+    text, so a bound parameter is bound as the text it stands for would be."""
+    return func.lower(col, type_=String()) == address
 
 
-def _direct(col: ColumnClause[Any], address: str) -> ColumnElement[bool]:
+def _direct(col: ColumnClause[Any], address: Address) -> ColumnElement[bool]:
     return col == address
 
 
-def _collated_then_exact(col: ColumnClause[Any], address: str) -> ColumnElement[bool]:
+def _collated_then_exact(col: ColumnClause[Any], address: Address) -> ColumnElement[bool]:
     exact = cast(func.lower(col), CHAR(charset="utf8mb4")).collate("utf8mb4_bin")
     return and_(col == address, exact == address)
 

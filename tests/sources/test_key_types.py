@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from app.cli.startup import check_sources
 from app.core.config import ConfigError, Settings
 from app.sources import Customer, DataSources, Identity, SourceError
+from app.sources.sql import SqlDataSource
 
 from .factories import SECRET, write_sources
 
@@ -356,3 +357,105 @@ async def test_the_start_up_check_does_not_create_a_missing_sqlite_file(tmp_path
     )
     check_sources(Settings(_env_file=None, sources_file=path, secret_key=SECRET))
     assert not missing.exists()
+
+
+def _matched_on_both_yaml(database: Database) -> str:
+    """``sources_yaml`` with orders matched on the customer id or on the address: an identity's keys decide which
+    comparisons a read makes."""
+    return sources_yaml(database).replace(
+        "match: {customer_id: customer_id}", "match: {customer_id: customer_id, email: email}"
+    )
+
+
+def _ids(data: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
+    return {entity: sorted(str(record["id"]) for record in records) for entity, records in data.items()}
+
+
+@pytest.mark.parametrize("key", ["integer", "uuid"])
+async def test_each_kind_of_identity_reads_its_own_rows_from_statements_built_once(
+    tmp_path: Path, database: Database, key: str
+) -> None:
+    """Look-ups and reads are built once per kind of identity and bound per call: identities of every kind, one
+    after the other and again, each get their own rows, and the second round builds nothing new."""
+    build(database, key)
+    path = write_sources(tmp_path, _matched_on_both_yaml(database))
+    sources = DataSources.from_file(path, secret_key=SECRET)
+    (source,) = sources.sources
+    assert isinstance(source, SqlDataSource)
+    executed: list[object] = []
+    event.listen(source.reads, "before_execute", lambda _c, statement, *_: executed.append(statement))
+    ada_id, bob_id = ADA[key], BOB[key]
+    asked = [
+        (
+            Identity.of(customer_id=ada_id, email="ada@example.com"),
+            {"customers": [ada_id], "orders": ["10", "11"]},
+        ),
+        (Identity.of(email="bob@example.com"), {"orders": ["20"]}),  # the address alone finds Bob's order
+        (Identity.of(customer_id=bob_id), {"customers": [bob_id], "orders": ["20"]}),
+        # An id the key column cannot hold is left out; the address still finds Ada's orders (any case).
+        (Identity.of(customer_id=FOREIGN[key], email="ADA@example.com"), {"orders": ["10", "11"]}),
+        (Identity.of(email="nobody@example.com"), {}),
+    ]
+    items = {"10": "100", "11": "101", "20": "200"}
+    try:
+        assert sources.check_schema() == []
+        statements_per_round = []
+        for _round in (1, 2):
+            before = len(executed)
+            for identity, expected in asked:
+                if "orders" in expected:
+                    expected = {**expected, "items": sorted(items[order] for order in expected["orders"])}
+                assert _ids(await collected(sources, identity)) == expected, identity
+            assert await sources.find_customer(customer_id=bob_id) == Customer(
+                bob_id, "bob@example.com", "Bob"
+            )
+            assert await sources.find_customer(email="ADA@example.COM") == Customer(
+                ada_id, "Ada@Example.com", "Ada"
+            )
+            assert await sources.find_customer(customer_id=FOREIGN[key]) is None
+            assert await sources.find_customer(email="nobody@example.com") is None
+            statements_per_round.append({id(statement) for statement in executed[before:]})
+        # The second round ran the very statements of the first (SQLite's are built once too).
+        assert statements_per_round[1] <= statements_per_round[0]
+    finally:
+        await sources.aclose()
+
+
+async def test_a_source_fixed_while_running_is_read_with_its_new_types(
+    tmp_path: Path, typed_database: Database
+) -> None:
+    """Until every compared column can match, the types are read again on each use and no statement is kept:
+    once the schema is fixed (here by making every customer id text), look-ups and reads bind the id as text."""
+    build(typed_database, "integer", customer_id_type="DATE")
+    sources = DataSources.from_file(write_sources(tmp_path, sources_yaml(typed_database)), secret_key=SECRET)
+    ada = Customer(id="1", email="Ada@Example.com", name="Ada")
+    identity = Identity.of(customer_id="1", email="ada@example.com")
+    try:
+        # The directory is sound, so customers are found (the id bound as an integer) while orders cannot be read.
+        assert await sources.find_customer(customer_id="1") == ada
+        with pytest.raises(SourceError):
+            await collected(sources, identity)
+
+        customers, orders = typed_database.qualified("customers"), typed_database.qualified("orders")
+        if typed_database.dialect == "postgresql":
+            typed_database.run(
+                f"ALTER TABLE {customers} ALTER COLUMN id TYPE VARCHAR(40)",
+                f"ALTER TABLE {orders} ALTER COLUMN customer_id TYPE VARCHAR(40) USING NULL",
+            )
+        else:
+            typed_database.run(
+                f"ALTER TABLE {customers} MODIFY id VARCHAR(40)",
+                f"ALTER TABLE {orders} MODIFY customer_id VARCHAR(40)",
+            )
+        typed_database.run(
+            f"INSERT INTO {orders} (id, customer_id, email, note) VALUES (10, '1', 'ada@example.com', NULL), "
+            "(20, '2', 'bob@example.com', NULL)"
+        )
+
+        for _ in (1, 2):
+            assert await sources.find_customer(customer_id="1") == ada
+            assert await sources.find_customer(customer_id="01") is None  # text now: no longer the number 1
+            assert await sources.find_customer(email="ADA@example.com") == ada
+            assert _ids(await collected(sources, identity)) == {"customers": ["1"], "orders": ["10"]}
+    finally:
+        await sources.aclose()
