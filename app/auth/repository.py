@@ -49,7 +49,8 @@ _ACTIVE_KEY = select(ApiKey.id, ApiKey.name, ApiKey.role).where(
 
 async def find_active(session: AsyncSession, key_hash: str) -> tuple[uuid.UUID, str, str] | None:
     """``(id, name, role)`` of the unrevoked key with this hash."""
-    result = await session.execute(_ACTIVE_KEY, {"key_hash": key_hash})
+    # On the session's connection: the same transaction, without the ORM's execution around a plain row read.
+    result = await (await session.connection()).execute(_ACTIVE_KEY, {"key_hash": key_hash})
     row = result.first()
     return None if row is None else (row[0], row[1], row[2])
 
