@@ -60,7 +60,7 @@ BATCH_ROWS = 1000
 STREAM = {"stream_results": True, "yield_per": BATCH_ROWS}
 
 
-def target_value(col: ColumnClause[Any], target: str, identity: Identity) -> Any | None:
+def target_value(col: ColumnClause[Any], target: str, identity: Identity) -> Any:
     """What ``col`` is compared with for the identity's ``customer_id`` or ``email`` (``target``), or None when
     the identity lacks that key or the column cannot hold it (``cus_1`` against an integer column)."""
     if target == "customer_id":
@@ -128,9 +128,20 @@ class SqlDataSource:
                 if target in IDENTITIES
             )
         }
+        # Per entity, the parameters its read binds (its own matched columns' and its parents').
+        self._uses = {entity.name: self._parameters_of(entity.name) for entity in config.entities}
         # The look-ups and reads, built once the columns are typed and bound per call: building such a statement
         # cost the process more than the database's answer to it (300 against 55 µs for a look-up).
         self._statements: dict[tuple[Any, ...], Any] = {}
+
+    def _parameters_of(self, name: str) -> frozenset[str]:
+        used: set[str] = set()
+        for column_name, target in self.entities[name].match.items():
+            if target in IDENTITIES:
+                used.add(self._params[name, column_name])
+            else:
+                used |= self._parameters_of(target.partition(".")[0])
+        return frozenset(used)
 
     def address_match(self, table_name: str, column_name: str) -> Matcher:
         """How ``table_name.column_name`` is compared with an address (``lower()`` until the column is read)."""
@@ -348,9 +359,10 @@ class SqlDataSource:
     def _collect(self, identity: Identity) -> Generator[tuple[str, list[dict[str, Any]]], None, None]:
         with self.reads.connect() as conn, ExitStack() as streams:
             self.prepare(conn)
+            final = self._typed  # read first: once True, the tables are typed for good
             values = self.match_values(identity)
             for name in self.order:
-                reads = self._reads(name, frozenset(values))
+                reads = self._reads(name, frozenset(values) & self._uses[name], final=final)
                 if reads is None:
                     continue
                 query, first = reads
@@ -371,10 +383,11 @@ class SqlDataSource:
                     yield name, json_records(keys, part)
                 streams.close()
 
-    def _built(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
-        """The statement ``build`` makes, kept under ``key`` once the columns are typed (until then they may
-        be typed again, and it is built for this call only)."""
-        if not self._typed:
+    def _built(self, key: tuple[Any, ...], build: Callable[[], T], *, final: bool) -> T:
+        """The statement ``build`` makes, kept under ``key`` when ``final``: ``self._typed`` read before any of
+        the typed tables the caller or ``build`` reads (until it is True they may be typed again, by another
+        thread too, and the statement is built for this call only)."""
+        if not final:
             return build()
         try:
             return cast(T, self._statements[key])
@@ -382,9 +395,11 @@ class SqlDataSource:
             statement = self._statements[key] = build()
             return statement
 
-    def _reads(self, name: str, bound: frozenset[str]) -> tuple[Select[Any], Select[Any]] | None:
-        """The whole read of ``name``'s rows of an identity that binds the parameters ``bound``, and its first
-        batch and a row; None when no row can match."""
+    def _reads(
+        self, name: str, bound: frozenset[str], *, final: bool
+    ) -> tuple[Select[Any], Select[Any]] | None:
+        """The whole read of ``name``'s rows of an identity that binds the parameters ``bound`` (of those the
+        read uses), and its first batch and a row; None when no row can match. ``final``: see :meth:`_built`."""
 
         def build() -> tuple[Select[Any], Select[Any]] | None:
             condition = self._condition(name, lambda param: bindparam(param) if param in bound else None)
@@ -393,7 +408,7 @@ class SqlDataSource:
             query: Select[Any] = select(literal_column("*")).select_from(self.tables[name]).where(condition)
             return query, query.limit(BATCH_ROWS + 1)
 
-        return self._built(("read", name, bound), build)
+        return self._built(("read", name, bound), build, final=final)
 
     def find_customer(self, *, customer_id: str | None, email: str | None) -> Customer | None:
         """Blocking: the directory record by id, else by email (case-insensitive), or None."""
@@ -427,6 +442,7 @@ class SqlDataSource:
         directory = self.config.directory
         assert directory is not None
         self.prepare(conn, directory_only=True)
+        final = self._typed  # read first: once True, the tables are typed for good
         rows = self.directory_table
         assert rows is not None
         if customer_id is not None:
@@ -444,7 +460,8 @@ class SqlDataSource:
             where = compared(rows.c[column_name], target, bindparam("value"), match=match)
             return select(*(rows.c[c] for c in self._directory_columns)).where(where).limit(1)
 
-        return conn.execute(self._built(("directory", target), build), {"value": value}).mappings().first()
+        query = self._built(("directory", target), build, final=final)
+        return conn.execute(query, {"value": value}).mappings().first()
 
     def check_readable(self, identity: Identity) -> None:
         """Blocking: count each entity's rows, so a broken table or column fails the dry run, not the erasure."""
