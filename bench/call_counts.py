@@ -9,7 +9,9 @@ requests between them: start-up and warm-up cancel out.
 - serve: `serve --no-worker` under cProfile answers N POSTs from 8 clients (bench/loadgen.py), N = 100 and 700.
 
 A call is not a unit of time (a call into the database driver or zlib costs more than one into the standard
-library): read the figure beside timings, as a change's count of work done, not as its speed.
+library): read the figure beside timings, as a change's count of work done, not as its speed. cProfile profiles
+the thread that starts it, the event loop's: what runs on worker threads (a SQL source's look-ups and reads) is
+not counted.
 
     .venv/bin/python bench/call_counts.py
 """
