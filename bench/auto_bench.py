@@ -34,7 +34,7 @@ import uuid
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import Any
 
@@ -164,8 +164,10 @@ class Mailbox:
             names = [e.path for e in entries if e.name.endswith(".eml") and not e.name.startswith(".")]
         for name in names:
             path = Path(name)
-            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            parts = [p.get_content() for p in message.walk() if p.get_content_type() == "text/plain"]
+            # compat32, the parser's own default: a tenth of the CPU of the default policy (0.1 ms against 1.3 ms
+            # per email, measured), which this process would otherwise take from the two cores serve runs on.
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.compat32)
+            parts = [_text(p) for p in message.walk() if p.get_content_type() == "text/plain"]
             to = str(message["To"])
             self.mails.setdefault(to, []).append(Mail(to=to, text="\n".join(map(str, parts)), seen=now))
             path.unlink()
@@ -196,6 +198,13 @@ class Mailbox:
     def clear(self) -> None:
         self.scan()
         self.mails.clear()
+
+
+def _text(part: Message) -> str:
+    """A text part's body, its transfer encoding undone, in its charset."""
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode(part.get_content_charset() or "utf-8")
 
 
 # ---------------------------------------------------------------- the floors

@@ -7,7 +7,6 @@ import email.policy
 import os
 import re
 import secrets
-import tempfile
 from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
@@ -430,17 +429,31 @@ class FileTransport:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Same directory as the target, so the rename is atomic: a reader never sees half an email.
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".eml")
+    """Blocking: ``data`` written to a temp file in ``path``'s directory (readable by the owner only), flushed
+    to disk, then renamed to ``path``: a reader never sees half an email, and an email marked sent is on disk.
+
+    Plain ``os`` calls, five system calls in all: each lets go of the interpreter's lock and takes it back,
+    which costs most while the event loop is busy (a buffered file in a directory made sure of first took
+    twelve)."""
+    # Same directory as the target, so the rename is atomic.
+    temp = path.with_name(f".tmp-{secrets.token_hex(8)}.eml")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
+        fd = os.open(temp, flags, 0o600)
+    except FileNotFoundError:  # the mail directory does not exist yet
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temp, flags, 0o600)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
     except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
 
 

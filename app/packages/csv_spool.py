@@ -44,6 +44,9 @@ class Spool:
         # Entities whose columns grew after rows were spooled: those rows are short and padded when read.
         self.ragged: set[Key] = set()
         self.sources = list(names)
+        # False: a spool grown past IN_MEMORY stays in memory (its owner is on the event loop, with few
+        # records); it moves to disk at the next write once this is True again.
+        self.spill = True
 
     def _write(self, key: Key, rows: Sequence[Sequence[Any]]) -> None:
         spool = self._files.get(key)
@@ -57,7 +60,7 @@ class Spool:
             spool.write(batch.getvalue())
             return
         csv.writer(spool).writerows(rows)
-        if spool.tell() > IN_MEMORY:
+        if self.spill and spool.tell() > IN_MEMORY:
             # Grown past what stays in memory: on to a temp file, deleted when closed.
             on_disk = tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="", dir=self._directory)
             on_disk.write(spool.getvalue())

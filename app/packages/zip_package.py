@@ -9,7 +9,8 @@ are produced.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, aclosing
 from functools import partial
 from pathlib import Path
@@ -25,6 +26,8 @@ from app.sources.service import DataSources
 from app.sources.threads import borrow_thread, return_thread
 
 T = TypeVar("T")
+# A package of this many records or fewer is built on the event loop (see stream_zip).
+SMALL_PACKAGE_ROWS = 100
 
 
 class ZipPackage:
@@ -122,16 +125,29 @@ async def stream_zip(
     ones hands them on), instead of a read of its own; closed with the package.
     """
     loop = asyncio.get_running_loop()
-    # One thread does all the package's blocking work (temp files, compression) in order: the clean-up after a
-    # cancellation waits for the step under way instead of racing it. Each hop to it wakes the event loop
-    # through a socket, so a small package is built in few: made with its first batch, finished in one.
-    thread = borrow_thread()
+    # A small package (SMALL_PACKAGE_ROWS records or fewer) is built on the event loop: a few hundred
+    # microseconds of computing in memory, where each hop to a thread wakes that thread, which then waits for
+    # the interpreter's lock, and the event loop through a socket (building the package in the event loop cut
+    # the worker's CPU per small access request by about a sixth, measured). Nothing it does there touches a
+    # disk: its spools stay in memory until the package moves to its thread.
+    # From the first larger batch on, one thread does all the package's blocking work (temp files,
+    # compression) in order: the clean-up after a cancellation waits for the step under way instead of
+    # racing it.
+    thread: ThreadPoolExecutor | None = None
+    rows = 0
     package: ZipPackage | None = None
     rest: Generator[bytes, None, None] | None = None
     closed = False
 
-    def blocking(call: Callable[[], T]) -> Awaitable[T]:
-        return loop.run_in_executor(thread, call)
+    async def step(call: Callable[[], T], records: int = 0) -> T:
+        """``call`` on the event loop while the package is small, else on the package's thread."""
+        nonlocal thread, rows
+        rows += records
+        if thread is None and rows <= SMALL_PACKAGE_ROWS:
+            return call()
+        if thread is None:
+            thread = borrow_thread()
+        return await loop.run_in_executor(thread, call)
 
     def add(source: str, entity: str, records: list[dict[str, Any]]) -> bytes:
         return made().add(source, entity, records)
@@ -142,6 +158,8 @@ async def stream_zip(
             package = ZipPackage(
                 None, sources.entity_names(), request=request, customer=customer, reader=reader
             )
+        # Spooled to disk only on the package's thread.
+        package.spool.spill = thread is not None
         return package
 
     def finishing(describe: list[dict[str, Any]]) -> tuple[bytes, bool]:
@@ -173,23 +191,27 @@ async def stream_zip(
                 package.close()
 
     async with AsyncExitStack() as cleanup:
-        cleanup.callback(return_thread, thread)
+
+        @cleanup.callback
+        def give_back() -> None:
+            if thread is not None:
+                return_thread(thread)
 
         @cleanup.push_async_callback
         async def release() -> None:
             if not closed:  # done already when the package was finished
-                await blocking(close)
+                await step(close)
 
         if batches is None:
             batches = sources.collect_batches(identity)
         async with aclosing(read_ahead(batches)) as ahead:
             async for source, entity, records in ahead:
-                if chunk := await blocking(partial(add, source, entity, records)):
+                if chunk := await step(partial(add, source, entity, records), len(records)):
                     yield chunk
 
         describe = sources.describe()
         done = False
         while not done:
-            chunk, done = await blocking(partial(finishing, describe))
+            chunk, done = await step(partial(finishing, describe))
             if chunk:
                 yield chunk

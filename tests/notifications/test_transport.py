@@ -1,5 +1,6 @@
 import random
 import secrets
+import stat
 import string
 from email import message_from_bytes, policy
 from email.headerregistry import Address
@@ -149,6 +150,31 @@ async def test_file_transport_writes_one_parseable_eml(tmp_path: Path) -> None:
     assert [path.name for path in files] == [f"{row.id.hex}@example.com.eml"]
     parsed = read_eml(files[0])
     assert_is_the_email(parsed, row)
+
+
+async def test_an_email_file_is_for_its_owner_only_and_a_rewrite_replaces_it_whole(tmp_path: Path) -> None:
+    # An email holds a working link: no other account on the machine may read it.
+    row = make_email_row()
+    transport = FileTransport(tmp_path)
+    await transport.send(build_message(row, mail_from=MAIL_FROM))
+    first = files_in(tmp_path)
+    assert stat.S_IMODE(first[0].stat().st_mode) == 0o600
+    row.subject = "Sent again"
+    await transport.send(build_message(row, mail_from=MAIL_FROM))
+    assert files_in(tmp_path) == first  # no temp file left beside it
+    assert read_eml(first[0])["Subject"] == "Sent again"
+    assert stat.S_IMODE(first[0].stat().st_mode) == 0o600
+
+
+async def test_a_mail_dir_that_cannot_be_written_is_a_transient_failure_leaving_nothing(
+    tmp_path: Path,
+) -> None:
+    blocked = tmp_path / "mail"
+    blocked.write_text("a file where the mail directory should be")
+    with pytest.raises(TransportError) as caught:
+        await FileTransport(blocked).send(build_message(make_email_row(), mail_from=MAIL_FROM))
+    assert caught.value.permanent is False  # retried: someone may fix the volume
+    assert files_in(tmp_path) == [blocked]
 
 
 async def test_file_transport_keeps_names_inside_the_mail_dir(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ import json
 import re
 import sqlite3
 import stat
+import tempfile
+import threading
 import zipfile
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
@@ -20,12 +22,13 @@ import pytest
 from app.core import clock
 from app.core.brand import Brand
 from app.core.config import Settings
-from app.packages import PackageError, stream_json, stream_zip
+from app.packages import PackageError, csv_spool, stream_json, stream_zip
 from app.packages.crypto import Sealing, unseal
-from app.packages.csv_spool import Spool
+from app.packages.csv_spool import IN_MEMORY, Spool
 from app.packages.json_writer import JsonWriter
 from app.packages.report_html import REPORT_ROWS, Reader, report_html
 from app.packages.stores.file import FileStore
+from app.packages.zip_package import SMALL_PACKAGE_ROWS
 from app.packages.zip_stream import CHUNK
 from app.sources import DataSources, Identity, SourceError
 
@@ -216,6 +219,96 @@ async def test_report_shows_the_first_records_and_the_files_hold_every_one(tmp_p
     assert "&lt;b&gt;note 0&lt;/b&gt;" in report
     assert "<b>" not in report
     assert "someone else" not in report
+
+
+@pytest.fixture
+def spooled_to_disk(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The thread of each temp file a spool opens (the standard library's call, watched)."""
+    threads: list[int] = []
+    opened = tempfile.TemporaryFile
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        return opened(*args, **kwargs)
+
+    monkeypatch.setattr(csv_spool.tempfile, "TemporaryFile", watched)
+    return threads
+
+
+async def test_a_few_records_larger_than_a_spool_keeps_in_memory_are_whole(
+    tmp_path: Path, spooled_to_disk: list[int]
+) -> None:
+    # A package this small is built in the event loop, where nothing goes to disk: its spool grows past
+    # IN_MEMORY and stays in memory.
+    count = SMALL_PACKAGE_ROWS // 2
+    note = "y" * (2 * IN_MEMORY // count)
+    archive = await c1_package(
+        tmp_path,
+        "notes",
+        "id INTEGER, customer_id TEXT, note TEXT",
+        [(i, "c1", f"{i}:{note}") for i in range(count)],
+    )
+    expected = [{"id": i, "customer_id": "c1", "note": f"{i}:{note}"} for i in range(count)]
+    assert json.loads(archive.read("data.json"))["sources"]["app"]["notes"] == expected
+    rows = list(csv.DictReader(io.StringIO(archive.read("app/notes.csv").decode(), newline="")))
+    assert rows == [{key: str(value) for key, value in record.items()} for record in expected]
+    assert spooled_to_disk == []
+
+
+async def test_a_package_that_outgrows_the_event_loop_is_whole(
+    tmp_path: Path, spooled_to_disk: list[int]
+) -> None:
+    # The first entity's few rows are packed in the event loop; the second's many, larger than a spool keeps
+    # in memory, on the package's thread, where its spool moves to disk.
+    db = tmp_path / "shop.db"
+    many = SMALL_PACKAGE_ROWS + 50
+    note = "z" * (2 * IN_MEMORY // many)
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE customers (id TEXT, email TEXT)")
+        conn.execute("CREATE TABLE orders (id INTEGER, customer_id TEXT, total REAL)")
+        conn.execute("CREATE TABLE notes (id INTEGER, customer_id TEXT, note TEXT)")
+        conn.execute("INSERT INTO customers VALUES ('c1', 'c1@example.com'), ('c2', 'c2@example.com')")
+        conn.executemany(
+            "INSERT INTO orders VALUES (?, ?, ?)", [(1, "c1", 9.5), (2, "c1", 3.25), (3, "c2", 1.0)]
+        )
+        conn.executemany(
+            "INSERT INTO notes VALUES (?, ?, ?)",
+            [(i, "c1", f"{i}:{note}") for i in range(many)] + [(many, "c2", "x")],
+        )
+    path = write_sources(
+        tmp_path,
+        f"""\
+sources:
+  - name: app
+    type: sql
+    url: sqlite:///{db}
+    directory: {{table: customers, id: id, email: email}}
+    entities:
+      - {{name: orders, table: orders, match: {{customer_id: customer_id}}, erase: delete}}
+      - {{name: notes, table: notes, match: {{customer_id: customer_id}}, erase: delete}}
+""",
+    )
+    sources = DataSources.from_file(path, secret_key=SECRET)
+    try:
+        package = await joined(
+            stream_zip(sources, Identity.of(customer_id="c1"), request=REQUEST, customer=CUSTOMER)
+        )
+    finally:
+        await sources.aclose()
+    archive = zipfile.ZipFile(io.BytesIO(package))
+    assert archive.testzip() is None
+    orders = [{"id": 1, "customer_id": "c1", "total": 9.5}, {"id": 2, "customer_id": "c1", "total": 3.25}]
+    notes = [{"id": i, "customer_id": "c1", "note": f"{i}:{note}"} for i in range(many)]
+    assert json.loads(archive.read("data.json"))["sources"]["app"] == {"orders": orders, "notes": notes}
+    for entity, expected in (("orders", orders), ("notes", notes)):
+        rows = list(csv.DictReader(io.StringIO(archive.read(f"app/{entity}.csv").decode(), newline="")))
+        assert rows == [{key: str(value) for key, value in record.items()} for record in expected]
+    report = archive.read("report.html").decode()
+    assert f"notes ({many:,} records)" in report
+    assert "orders (2 records)" in report
+    # The notes' spool went to disk, on the package's thread, never on the event loop's.
+    assert spooled_to_disk
+    assert threading.get_ident() not in spooled_to_disk
 
 
 async def test_a_report_longer_than_a_block_of_the_zip_is_whole(tmp_path: Path) -> None:
