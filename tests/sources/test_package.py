@@ -22,7 +22,7 @@ import pytest
 from app.core import clock
 from app.core.brand import Brand
 from app.core.config import Settings
-from app.packages import PackageError, csv_spool, stream_json, stream_zip
+from app.packages import PackageError, stream_json, stream_zip
 from app.packages.crypto import Sealing, unseal
 from app.packages.csv_spool import IN_MEMORY, Spool
 from app.packages.json_writer import JsonWriter
@@ -231,7 +231,7 @@ def spooled_to_disk(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         threads.append(threading.get_ident())
         return opened(*args, **kwargs)
 
-    monkeypatch.setattr(csv_spool.tempfile, "TemporaryFile", watched)
+    monkeypatch.setattr(tempfile, "TemporaryFile", watched)
     return threads
 
 
