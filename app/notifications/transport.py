@@ -432,9 +432,9 @@ def _write_atomically(path: Path, data: bytes) -> None:
     """Blocking: ``data`` written to a temp file in ``path``'s directory (readable by the owner only), flushed
     to disk, then renamed to ``path``: a reader never sees half an email, and an email marked sent is on disk.
 
-    Plain ``os`` calls, five system calls in all: each lets go of the interpreter's lock and takes it back,
-    which costs most while the event loop is busy (a buffered file in a directory made sure of first took
-    twelve)."""
+    Plain ``os`` calls, six system calls in all (the temp name's random bytes among them): each lets go of the
+    interpreter's lock and takes it back, which costs most while the event loop is busy (a buffered file in a
+    directory made sure of first took twelve)."""
     # Same directory as the target, so the rename is atomic.
     temp = path.with_name(f".tmp-{secrets.token_hex(8)}.eml")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC

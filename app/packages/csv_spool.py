@@ -66,6 +66,10 @@ class Spool:
             on_disk.write(spool.getvalue())
             self._files[key] = on_disk
 
+    def in_memory(self) -> int:
+        """The characters of rows held in memory (not yet in temp files)."""
+        return sum(spool.tell() for spool in self._files.values() if isinstance(spool, io.StringIO))
+
     def close(self) -> None:
         """Release the spools (their temp files, if any)."""
         for spool in self._files.values():

@@ -1,3 +1,5 @@
+import errno
+import os
 import random
 import secrets
 import stat
@@ -7,6 +9,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import parseaddr, parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 import idna
 import pytest
@@ -175,6 +178,41 @@ async def test_a_mail_dir_that_cannot_be_written_is_a_transient_failure_leaving_
         await FileTransport(blocked).send(build_message(make_email_row(), mail_from=MAIL_FROM))
     assert caught.value.permanent is False  # retried: someone may fix the volume
     assert files_in(tmp_path) == [blocked]
+
+
+async def test_an_email_file_is_on_disk_before_it_takes_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The email is marked sent once the file has its name: a crash then must not lose it.
+    calls: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        calls.append("fsync")
+        real_fsync(fd)
+
+    def replace(source: Any, target: Any) -> None:
+        calls.append(f"rename to {Path(target).name}")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    row = make_email_row()
+    await FileTransport(tmp_path).send(build_message(row, mail_from=MAIL_FROM))
+    assert calls == ["fsync", f"rename to {row.id.hex}@example.com.eml"]
+
+
+async def test_an_email_that_cannot_be_flushed_leaves_no_file_and_is_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fsync(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(TransportError) as caught:
+        await FileTransport(tmp_path).send(build_message(make_email_row(), mail_from=MAIL_FROM))
+    assert caught.value.permanent is False
+    assert files_in(tmp_path) == []  # neither the email nor its temp file
 
 
 async def test_file_transport_keeps_names_inside_the_mail_dir(tmp_path: Path) -> None:

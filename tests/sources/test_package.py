@@ -238,8 +238,8 @@ def spooled_to_disk(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 async def test_a_few_records_larger_than_a_spool_keeps_in_memory_are_whole(
     tmp_path: Path, spooled_to_disk: list[int]
 ) -> None:
-    # A package this small is built in the event loop, where nothing goes to disk: its spool grows past
-    # IN_MEMORY and stays in memory.
+    # Its one batch of few records is packed in the event loop, where nothing goes to disk: the spool grows past
+    # IN_MEMORY there and stays in memory (the package's end is then built on its thread).
     count = SMALL_PACKAGE_ROWS // 2
     note = "y" * (2 * IN_MEMORY // count)
     archive = await c1_package(

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 
 from app.packages.stores.base import StoredObject
+from app.sources.threads import borrow_thread, return_thread
 
 # Bytes read per thread hop: one hop per small read would cost more than the read itself.
 READ_SIZE = 1024 * 1024
@@ -38,9 +39,14 @@ class FileStore:
 
 async def write_file(path: Path, chunks: AsyncIterable[bytes]) -> int:
     """Write the chunks into ``path`` (mode 0600, written to a temp name then renamed, so a reader never sees
-    half a package); the number of bytes written."""
-    partial = path.with_name(path.name + ".partial")
-    out: int | None = None
+    half a package); the number of bytes written.
+
+    Every step runs on one borrowed thread, in order: a step that a cancellation stopped waiting for is still
+    under way there, and the closing step queues behind it (never closing a descriptor a write is using, nor
+    leaving one a first step opened)."""
+    output = _Output(path.with_name(path.name + ".partial"))
+    loop = asyncio.get_running_loop()
+    thread = borrow_thread()
     held = bytearray()
     size = 0
     try:
@@ -50,53 +56,56 @@ async def write_file(path: Path, chunks: AsyncIterable[bytes]) -> int:
                 held += chunk
                 size += len(chunk)
                 if len(held) >= WRITE_SIZE:
-                    out = await asyncio.to_thread(_write, out, partial, bytes(held))
+                    await loop.run_in_executor(thread, output.write, bytes(held))
                     held.clear()
             finished = True
         finally:
-            # The rest written, closed and put in place in one hop to a thread: a small package is created,
-            # written and renamed in that one hop.
-            await asyncio.to_thread(_finish, out, partial, bytes(held), path if finished else None)
+            # The rest written, closed and put in place in one hop: a small package is created, written and
+            # renamed in that one hop.
+            await loop.run_in_executor(thread, output.finish, bytes(held), path if finished else None)
     except BaseException:
-        partial.unlink(missing_ok=True)
+        output.partial.unlink(missing_ok=True)
         raise
+    finally:
+        return_thread(thread)
     return size
 
 
-def _write(out: int | None, partial: Path, data: bytes) -> int:
-    """Blocking: append ``data`` to the file being written as ``partial`` (created, readable by the owner only,
-    its directory made if missing, when ``out`` is None); its descriptor.
+class _Output:
+    """Blocking: the file being written as ``partial``, created (readable by the owner only, its directory made if
+    missing) at the first write. Plain ``os`` calls: each system call lets go of the interpreter's lock and takes
+    it back, which costs most while the event loop is busy (a buffered file object made three more to open, and
+    the directory was made sure of before each package). Its descriptor is closed by :meth:`finish` alone."""
 
-    Plain ``os`` calls: each system call lets go of the interpreter's lock and takes it back, which costs most
-    while the event loop is busy; a buffered file object made three more calls to open, and the directory was
-    made sure of before each package."""
-    if out is None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-        try:
-            out = os.open(partial, flags, 0o600)
-        except FileNotFoundError:  # PACKAGE_DIR does not exist yet
-            partial.parent.mkdir(parents=True, exist_ok=True)
-            out = os.open(partial, flags, 0o600)
-    try:
+    def __init__(self, partial: Path) -> None:
+        self.partial = partial
+        self._fd: int | None = None
+
+    def write(self, data: bytes) -> None:
+        """Append ``data``; an error (a full disk) leaves the file open for :meth:`finish` to close."""
+        if self._fd is None:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+            try:
+                self._fd = os.open(self.partial, flags, 0o600)
+            except FileNotFoundError:  # PACKAGE_DIR does not exist yet
+                self.partial.parent.mkdir(parents=True, exist_ok=True)
+                self._fd = os.open(self.partial, flags, 0o600)
         view = memoryview(data)
         while view:
-            view = view[os.write(out, view) :]
-    except BaseException:
-        os.close(out)  # a full disk: the caller removes the partial file
-        raise
-    return out
+            view = view[os.write(self._fd, view) :]
 
-
-def _finish(out: int | None, partial: Path, data: bytes, path: Path | None) -> None:
-    """Blocking: write the last ``data``, close the file written as ``partial`` and rename it to ``path``; with
-    ``path`` None (the stream failed) only close what was opened."""
-    if path is None:
-        if out is not None:
-            os.close(out)
-        return
-    out = _write(out, partial, data)
-    os.close(out)
-    os.replace(partial, path)
+    def finish(self, data: bytes, path: Path | None) -> None:
+        """Write the last ``data``, close the file and rename it to ``path``; with ``path`` None (the stream failed)
+        only close what was opened. The file is closed however this ends."""
+        try:
+            if path is not None:
+                self.write(data)
+        finally:
+            fd, self._fd = self._fd, None
+            if fd is not None:
+                os.close(fd)
+        if path is not None:
+            os.replace(self.partial, path)
 
 
 async def read_file(path: Path) -> AsyncIterator[bytes]:
