@@ -22,6 +22,7 @@ import aiosmtplib
 
 from app.core.clock import as_utc
 from app.core.config import Settings
+from app.core.files import open_private, write_all
 from app.core.mailboxes import NotAMailbox, mailbox
 from app.models import Email
 
@@ -431,23 +432,14 @@ class FileTransport:
 def _write_atomically(path: Path, data: bytes) -> None:
     """Blocking: ``data`` written to a temp file in ``path``'s directory (readable by the owner only), flushed
     to disk, then renamed to ``path``: a reader never sees half an email, and an email marked sent is on disk.
-
-    Plain ``os`` calls, six system calls in all (the temp name's random bytes among them): each lets go of the
-    interpreter's lock and takes it back, which costs most while the event loop is busy (a buffered file in a
-    directory made sure of first took twelve)."""
+    Six system calls in all (the temp name's random bytes among them; a buffered file in a directory made sure
+    of first took twelve)."""
     # Same directory as the target, so the rename is atomic.
     temp = path.with_name(f".tmp-{secrets.token_hex(8)}.eml")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-    try:
-        fd = os.open(temp, flags, 0o600)
-    except FileNotFoundError:  # the mail directory does not exist yet
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(temp, flags, 0o600)
+    fd = open_private(temp, os.O_EXCL)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)

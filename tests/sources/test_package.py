@@ -160,12 +160,24 @@ async def c1_package(
 ) -> zipfile.ZipFile:
     """The zip package of customer c1 from a SQLite source whose one entity ``entity`` (its SQL ``columns``,
     ``customer_id`` among them; ``fields``: more of its YAML) holds ``rows``; c2 exists too."""
+    return await c1_package_of(tmp_path, {entity: (columns, rows)}, fields=fields)
+
+
+async def c1_package_of(
+    tmp_path: Path, tables: dict[str, tuple[str, list[tuple[Any, ...]]]], *, fields: str = ""
+) -> zipfile.ZipFile:
+    """:func:`c1_package` with an entity per table of ``tables`` (``{entity: (columns, rows)}``), in that order."""
     db = tmp_path / "shop.db"
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE customers (id TEXT, email TEXT)")
-        conn.execute(f"CREATE TABLE {entity} ({columns})")
         conn.execute("INSERT INTO customers VALUES ('c1', 'c1@example.com'), ('c2', 'c2@example.com')")
-        conn.executemany(f"INSERT INTO {entity} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+        for entity, (columns, rows) in tables.items():
+            conn.execute(f"CREATE TABLE {entity} ({columns})")
+            conn.executemany(f"INSERT INTO {entity} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    entities = "".join(
+        f"      - {{name: {entity}, table: {entity}, match: {{customer_id: customer_id}}, erase: delete{fields}}}\n"
+        for entity in tables
+    )
     path = write_sources(
         tmp_path,
         f"""\
@@ -175,8 +187,7 @@ sources:
     url: sqlite:///{db}
     directory: {{table: customers, id: id, email: email}}
     entities:
-      - {{name: {entity}, table: {entity}, match: {{customer_id: customer_id}}, erase: delete{fields}}}
-""",
+{entities}""",
     )
     sources = DataSources.from_file(path, secret_key=SECRET)
     try:
@@ -260,43 +271,21 @@ async def test_a_package_that_outgrows_the_event_loop_is_whole(
 ) -> None:
     # The first entity's few rows are packed in the event loop; the second's many, larger than a spool keeps
     # in memory, on the package's thread, where its spool moves to disk.
-    db = tmp_path / "shop.db"
     many = SMALL_PACKAGE_ROWS + 50
     note = "z" * (2 * IN_MEMORY // many)
-    with sqlite3.connect(db) as conn:
-        conn.execute("CREATE TABLE customers (id TEXT, email TEXT)")
-        conn.execute("CREATE TABLE orders (id INTEGER, customer_id TEXT, total REAL)")
-        conn.execute("CREATE TABLE notes (id INTEGER, customer_id TEXT, note TEXT)")
-        conn.execute("INSERT INTO customers VALUES ('c1', 'c1@example.com'), ('c2', 'c2@example.com')")
-        conn.executemany(
-            "INSERT INTO orders VALUES (?, ?, ?)", [(1, "c1", 9.5), (2, "c1", 3.25), (3, "c2", 1.0)]
-        )
-        conn.executemany(
-            "INSERT INTO notes VALUES (?, ?, ?)",
-            [(i, "c1", f"{i}:{note}") for i in range(many)] + [(many, "c2", "x")],
-        )
-    path = write_sources(
+    archive = await c1_package_of(
         tmp_path,
-        f"""\
-sources:
-  - name: app
-    type: sql
-    url: sqlite:///{db}
-    directory: {{table: customers, id: id, email: email}}
-    entities:
-      - {{name: orders, table: orders, match: {{customer_id: customer_id}}, erase: delete}}
-      - {{name: notes, table: notes, match: {{customer_id: customer_id}}, erase: delete}}
-""",
+        {
+            "orders": (
+                "id INTEGER, customer_id TEXT, total REAL",
+                [(1, "c1", 9.5), (2, "c1", 3.25), (3, "c2", 1.0)],
+            ),
+            "notes": (
+                "id INTEGER, customer_id TEXT, note TEXT",
+                [(i, "c1", f"{i}:{note}") for i in range(many)] + [(many, "c2", "x")],
+            ),
+        },
     )
-    sources = DataSources.from_file(path, secret_key=SECRET)
-    try:
-        package = await joined(
-            stream_zip(sources, Identity.of(customer_id="c1"), request=REQUEST, customer=CUSTOMER)
-        )
-    finally:
-        await sources.aclose()
-    archive = zipfile.ZipFile(io.BytesIO(package))
-    assert archive.testzip() is None
     orders = [{"id": 1, "customer_id": "c1", "total": 9.5}, {"id": 2, "customer_id": "c1", "total": 3.25}]
     notes = [{"id": i, "customer_id": "c1", "note": f"{i}:{note}"} for i in range(many)]
     assert json.loads(archive.read("data.json"))["sources"]["app"] == {"orders": orders, "notes": notes}

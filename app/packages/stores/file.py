@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 
+from app.core.files import open_private, write_all
 from app.packages.stores.base import StoredObject
 from app.sources.threads import borrow_thread, return_thread
 
@@ -73,9 +74,8 @@ async def write_file(path: Path, chunks: AsyncIterable[bytes]) -> int:
 
 class _Output:
     """Blocking: the file being written as ``partial``, created (readable by the owner only, its directory made if
-    missing) at the first write. Plain ``os`` calls: each system call lets go of the interpreter's lock and takes
-    it back, which costs most while the event loop is busy (a buffered file object made three more to open, and
-    the directory was made sure of before each package). Its descriptor is closed by :meth:`finish` alone."""
+    missing) at the first write, with plain ``os`` calls (``app.core.files``). Its descriptor is closed by
+    :meth:`finish` alone."""
 
     def __init__(self, partial: Path) -> None:
         self.partial = partial
@@ -84,15 +84,8 @@ class _Output:
     def write(self, data: bytes) -> None:
         """Append ``data``; an error (a full disk) leaves the file open for :meth:`finish` to close."""
         if self._fd is None:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-            try:
-                self._fd = os.open(self.partial, flags, 0o600)
-            except FileNotFoundError:  # PACKAGE_DIR does not exist yet
-                self.partial.parent.mkdir(parents=True, exist_ok=True)
-                self._fd = os.open(self.partial, flags, 0o600)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
+            self._fd = open_private(self.partial, os.O_TRUNC)
+        write_all(self._fd, data)
 
     def finish(self, data: bytes, path: Path | None) -> None:
         """Write the last ``data``, close the file and rename it to ``path``; with ``path`` None (the stream failed)
