@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -630,6 +630,42 @@ async def test_the_report_is_handed_out_in_pieces(described_shop: DataSources, t
     assert len(rest) > REPORT_ROWS
     assert "".join(rest).count("<tr><td>") == REPORT_ROWS
     await described_shop.aclose()
+
+
+def test_each_page_has_its_own_brand_and_language_however_many_a_process_writes(tmp_path: Path) -> None:
+    # The parts of the page that depend only on the brand and the language are put together once per process;
+    # pages for two brands in two languages, written in turn, each show their own, escaped once.
+    other = Brand(name="Kiosk <Süd> & Co", controller_address="Kiosk Süd KG, Marktplatz 2")
+    spool = Spool(tmp_path, {"crm": ["orders"]}, samples=REPORT_ROWS)
+    spool.add("crm", "orders", [{"id": 1, "note": "n1"}])
+    pages = {
+        (brand.name, locale): "".join(
+            report_html(spool, [], request=REQUEST, customer=None, reader=Reader(locale=locale, brand=brand))
+        )
+        for _ in range(2)
+        for brand in (BRAND, other)
+        for locale in ("en", "de")
+    }
+    for (name, locale), page in pages.items():
+        assert page.startswith(f'<!DOCTYPE html>\n<html lang="{locale}">')
+        text = visible_text(page)
+        shown, hidden = (BRAND, other) if name == BRAND.name else (other, BRAND)
+        assert (
+            f"{shown.name} {'Your personal data' if locale == 'en' else 'Ihre personenbezogenen Daten'}"
+            in text
+        )
+        assert cast(str, shown.controller_address) in text
+        assert cast(str, hidden.name) not in text
+        assert cast(str, hidden.controller_address) not in text
+        assert ("Your rights" in text) is (locale == "en")
+        assert ("Ihre Rechte" in text) is (locale == "de")
+    kiosk = pages[(other.name, "de")]
+    assert "Kiosk &lt;Süd&gt; &amp; Co" in kiosk
+    assert "&amp;lt;" not in kiosk
+    # What only Nordwind states (its officer, its authority) is on Nordwind's pages alone.
+    assert "datenschutz@nordwind.example" in pages[(BRAND.name, "en")]
+    assert "datenschutz@nordwind.example" not in pages[(other.name, "en")]
+    assert "Hamburgische" not in kiosk
 
 
 def test_the_reader_of_a_request_has_the_configured_brand_and_zone() -> None:
