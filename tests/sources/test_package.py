@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import html as html_module
 import io
@@ -15,14 +16,14 @@ import zipfile
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import pytest
 
 from app.core import clock
 from app.core.brand import Brand
 from app.core.config import Settings
-from app.packages import PackageError, stream_json, stream_zip
+from app.packages import PackageError, stream_json, stream_zip, zip_package
 from app.packages.crypto import Sealing, unseal
 from app.packages.csv_spool import IN_MEMORY, Spool
 from app.packages.json_writer import JsonWriter
@@ -167,6 +168,22 @@ async def c1_package_of(
     tmp_path: Path, tables: dict[str, tuple[str, list[tuple[Any, ...]]]], *, fields: str = ""
 ) -> zipfile.ZipFile:
     """:func:`c1_package` with an entity per table of ``tables`` (``{entity: (columns, rows)}``), in that order."""
+    sources = c1_shop(tmp_path, tables, fields=fields)
+    try:
+        package = await joined(
+            stream_zip(sources, Identity.of(customer_id="c1"), request=REQUEST, customer=CUSTOMER)
+        )
+    finally:
+        await sources.aclose()
+    archive = zipfile.ZipFile(io.BytesIO(package))
+    assert archive.testzip() is None
+    return archive
+
+
+def c1_shop(
+    tmp_path: Path, tables: dict[str, tuple[str, list[tuple[Any, ...]]]], *, fields: str = ""
+) -> DataSources:
+    """The SQLite source of :func:`c1_package_of`: customers c1 and c2, an entity per table of ``tables``."""
     db = tmp_path / "shop.db"
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE customers (id TEXT, email TEXT)")
@@ -189,16 +206,7 @@ sources:
     entities:
 {entities}""",
     )
-    sources = DataSources.from_file(path, secret_key=SECRET)
-    try:
-        package = await joined(
-            stream_zip(sources, Identity.of(customer_id="c1"), request=REQUEST, customer=CUSTOMER)
-        )
-    finally:
-        await sources.aclose()
-    archive = zipfile.ZipFile(io.BytesIO(package))
-    assert archive.testzip() is None
-    return archive
+    return DataSources.from_file(path, secret_key=SECRET)
 
 
 async def test_report_shows_the_first_records_and_the_files_hold_every_one(tmp_path: Path) -> None:
@@ -298,6 +306,70 @@ async def test_a_package_that_outgrows_the_event_loop_is_whole(
     # The notes' spool went to disk, on the package's thread, never on the event loop's.
     assert spooled_to_disk
     assert threading.get_ident() not in spooled_to_disk
+
+
+async def test_a_package_cancelled_on_its_thread_is_closed_there_once_its_step_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A package grown past the event loop does its blocking work on its own thread. Cancelled while a step is
+    # under way there (a slow disk: its spool opening a temp file), it is closed on that same thread once the
+    # step is done, never from another thread meanwhile; its temp files are closed, and the source's
+    # connection is released.
+    many = SMALL_PACKAGE_ROWS + 50
+    note = "z" * (2 * IN_MEMORY // many)
+    shop = c1_shop(
+        tmp_path,
+        {"notes": ("id INTEGER, customer_id TEXT, note TEXT", [(i, "c1", note) for i in range(many)])},
+    )
+    events: list[tuple[str, int]] = []
+    spooled: list[IO[bytes]] = []
+    spilling, release = threading.Event(), threading.Event()
+    opened, closing = tempfile.TemporaryFile, zip_package.ZipPackage.close
+
+    def slow_temp_file(*args: Any, **kwargs: Any) -> Any:
+        events.append(("spill", threading.get_ident()))
+        spilling.set()
+        release.wait(5)
+        file = opened(*args, **kwargs)
+        spooled.append(file)
+        events.append(("spilled", threading.get_ident()))
+        return file
+
+    def watched_close(package: zip_package.ZipPackage) -> None:
+        events.append(("close", threading.get_ident()))
+        closing(package)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", slow_temp_file)
+    monkeypatch.setattr(zip_package.ZipPackage, "close", watched_close)
+    try:
+        reading = asyncio.create_task(
+            joined(stream_zip(shop, Identity.of(customer_id="c1"), request=REQUEST, customer=CUSTOMER))
+        )
+        assert await asyncio.to_thread(spilling.wait, 5)
+        reading.cancel()
+        await asyncio.sleep(0.05)  # the cancellation has reached the package; its step is still under way
+        assert [name for name, _ in events] == ["spill"]
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+        assert [name for name, _ in events] == ["spill", "spilled", "close"]
+        threads = {thread for _, thread in events}
+        assert len(threads) == 1
+        assert threading.get_ident() not in threads
+        assert spooled
+        assert all(file.closed for file in spooled)
+        # The read was closed with the package: the same source answers the next package whole.
+        archive = zipfile.ZipFile(
+            io.BytesIO(
+                await joined(
+                    stream_zip(shop, Identity.of(customer_id="c1"), request=REQUEST, customer=CUSTOMER)
+                )
+            )
+        )
+        assert len(json.loads(archive.read("data.json"))["sources"]["app"]["notes"]) == many
+    finally:
+        release.set()
+        await shop.aclose()
 
 
 async def test_a_report_longer_than_a_block_of_the_zip_is_whole(tmp_path: Path) -> None:
