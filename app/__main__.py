@@ -159,8 +159,16 @@ def _serve(settings: Settings, *, with_worker: bool) -> int:
     # log_config=None: uvicorn's own loggers go through the handler set up above, so its access log lines carry
     # the request id too (and keep their secret links masked). proxy_headers=False: the app itself takes the
     # client from X-Forwarded-For of the proxies FORWARDED_ALLOW_IPS trusts (create_app), once.
+    # With the embedded worker, an event loop on which the worker's steps wait while the API answers
+    # (app.core.traffic): uvloop where it is installed, as uvicorn's "auto" would choose.
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level="info", log_config=None, proxy_headers=False
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        log_config=None,
+        proxy_headers=False,
+        loop="app.core.traffic:api_first_loop" if with_worker else "auto",
     )
     return 0
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -24,7 +25,13 @@ from app.core.logging import RequestIdMiddleware
 from app.core.observability import MetricsMiddleware
 from app.core.observability import router as operations_router
 from app.core.ratelimit import HitCounter, MemoryCounter, RateLimiter
-from app.core.traffic import Traffic, TrafficMiddleware, yielding_sessionmaker
+from app.core.traffic import (
+    ApiFirst,
+    Traffic,
+    TrafficMiddleware,
+    start_embedded_worker,
+    yielding_sessionmaker,
+)
 from app.customers.router import router as customers_router
 from app.downloads.router import router as downloads_router
 from app.packages import PackageStore
@@ -92,8 +99,14 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         app.state.oidc = oidc
         app.state.wake_workers = worker.wake
         tasks: list[asyncio.Task[None]] = []
+        loop = asyncio.get_running_loop()
+        # On `serve`'s loop, each step of the embedded worker also waits while a request is being answered.
+        api_first = run_worker and isinstance(loop, ApiFirst)
+        if api_first:
+            cast(ApiFirst, loop).let_api_first(traffic)
+            log.info("API first: the embedded worker's steps wait while a request is being answered")
         if run_worker:
-            tasks.append(asyncio.create_task(worker.run(), name="embedded-worker"))
+            tasks.append(start_embedded_worker(worker.run(), name="embedded-worker"))
             if not settings.is_sqlite:
                 tasks.append(
                     asyncio.create_task(listen_forever(settings.database_url, worker.wake), name="listen")
@@ -116,6 +129,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
                     except asyncio.CancelledError:
                         pass
             finally:
+                if api_first:
+                    cast(ApiFirst, loop).let_api_first(None)
                 await worker.aclose()
                 await customer_tokens.aclose()
                 if oidc is not None:

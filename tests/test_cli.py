@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,42 @@ def test_once_arenas_are_capped_all_threads_share_two_and_an_operators_limit_win
     assert int(operators["arenas"]) == 4, operators
     tuned = arenas("cap", GLIBC_TUNABLES="glibc.malloc.arena_max=3")
     assert tuned == {"capped": "False", "arenas": "3"}, tuned
+
+
+@pytest.mark.parametrize(
+    ("flags", "api_first"), [([], True), (["--no-worker"], False)], ids=["worker", "no-worker"]
+)
+def test_serve_with_its_worker_runs_on_the_loop_that_answers_the_api_first(
+    tmp_path: Path, flags: list[str], api_first: bool
+) -> None:
+    # `make run`'s steps, in a fresh directory: migrate, demo, then serve until it listens.
+    assert run(["migrate"], tmp_path).returncode == 0
+    assert run(["demo"], tmp_path).returncode == 0
+    log = tmp_path / "serve.log"
+    inherited = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PUBLIC_BASE_URL")}
+    with log.open("w") as output:
+        serving = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", *flags],
+            cwd=tmp_path,
+            env={
+                **inherited,
+                "PYTHONPATH": str(ROOT),
+                "SECRET_KEY": "cli-test-secret-0123456789",
+                "PORT": str(free_port()),
+            },
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            for _ in range(600):
+                if "Uvicorn running" in log.read_text() or serving.poll() is not None:
+                    break
+                time.sleep(0.05)
+        finally:
+            serving.terminate()
+            serving.wait(30)
+    lines = log.read_text()
+    assert "Uvicorn running" in lines, lines
+    assert (
+        "API first: the embedded worker's steps wait while a request is being answered" in lines
+    ) is api_first

@@ -9,6 +9,14 @@ slowly, and catches up once the stream ends. A request counts while the service 
 waits for the client's body, and no longer once its answer's status line goes out (a
 long download streaming to a slow client does not hold the worker back).
 
+Between two transactions the worker takes many short steps (a read, a page of the package, an email), some
+fifty for each small access request, and every one of them that is ready runs ahead of the next step of a
+request being answered: a customer's POST took twice as long while the worker had work, though no step was long.
+So `serve` runs on an :class:`ApiFirstLoop`: while a request is being answered, each step of the embedded
+worker's tasks (``start_embedded_worker``) is held back, except in a transaction (which may hold locks a request
+waits for). At each quiet moment one held step goes on; if the quiet lasts (:data:`QUIET_GRACE`), all do. Under a
+steady stream, every held step goes on after :data:`MAX_WAIT`.
+
 A standalone `worker` has no API beside it in its process; on a shared host it yields the CPU through its nice
 value instead (WORKER_NICE).
 """
@@ -17,8 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
-from contextvars import ContextVar, Token
+import functools
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import Context, ContextVar, Token
+from typing import Any, TypeVarTuple, Unpack
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,6 +38,9 @@ from app.core.db import create_sessionmaker
 
 # The longest the worker waits for a quiet moment at one step.
 MAX_WAIT = 0.05
+# How long a quiet moment must last for every held step of the embedded worker to go on (a client sending its next
+# request at once after an answer is back within a fraction of this).
+QUIET_GRACE = 0.002
 
 
 class Traffic:
@@ -37,6 +51,8 @@ class Traffic:
         self.in_flight = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
+        # Called at each quiet moment (an ApiFirstLoop's, while it holds the worker's steps for this traffic).
+        self.on_quiet: Callable[[], None] | None = None
 
     def enter(self) -> None:
         self.in_flight += 1
@@ -52,6 +68,8 @@ class Traffic:
     def _settle(self) -> None:
         if self.in_flight == 0:
             self._quiet.set()
+            if self.on_quiet is not None:
+                self.on_quiet()
 
     async def quiet(self) -> None:
         """Return once no request is being answered, or after ``max_wait`` seconds whatever the traffic."""
@@ -134,3 +152,114 @@ def yielding_sessionmaker(
             await super().__aexit__(*exc)
 
     return create_sessionmaker(engine, class_=YieldingSession)
+
+
+# True in the context of the embedded worker's task and of every task it starts (a task copies its creator's).
+_EMBEDDED_WORKER: ContextVar[bool] = ContextVar("embedded_worker", default=False)
+
+
+def start_embedded_worker(work: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+    """``work`` as the embedded worker's task: on an :class:`ApiFirstLoop` whose traffic is set, its steps (and
+    those of the tasks it starts) wait while the API answers."""
+    token = _EMBEDDED_WORKER.set(True)
+    try:
+        return asyncio.create_task(work, name=name)
+    finally:
+        _EMBEDDED_WORKER.reset(token)
+
+
+_Step = tuple[Callable[..., object], tuple[Any, ...], Context]
+_Ts = TypeVarTuple("_Ts")
+
+
+class ApiFirst(asyncio.AbstractEventLoop):
+    """Mixed in before an event loop class: the embedded worker's steps wait while the API answers (module
+    docstring). Every task step and every wake-up of a task waiting on a future is scheduled with ``call_soon``
+    in that task's context, which tells the worker's steps from the API's."""
+
+    _traffic: Traffic | None = None
+    _held: deque[_Step]
+    _release_timer: asyncio.TimerHandle | None = None
+    _grace_timer: asyncio.TimerHandle | None = None
+
+    def let_api_first(self, traffic: Traffic | None) -> None:
+        """Hold the embedded worker's steps while ``traffic`` counts a request; None: no more (each held step goes
+        on)."""
+        if self._traffic is not None:
+            self._traffic.on_quiet = None
+        self._release_all()
+        self._traffic = traffic
+        self._held = deque()
+        if traffic is not None:
+            traffic.on_quiet = self._quiet_moment
+
+    def call_soon(
+        self, callback: Callable[[Unpack[_Ts]], object], *args: *_Ts, context: Context | None = None
+    ) -> asyncio.Handle:
+        if self._traffic is not None and context is not None and context.get(_EMBEDDED_WORKER, False):
+            return super().call_soon(self._worker_step, callback, args, context, context=context)
+        return super().call_soon(callback, *args, context=context)
+
+    def _worker_step(self, callback: Callable[..., object], args: tuple[Any, ...], context: Context) -> None:
+        traffic = self._traffic
+        if traffic is not None and traffic.in_flight and not _in_transaction(context):
+            self._held.append((callback, args, context))
+            if self._release_timer is None:
+                self._release_timer = self.call_later(traffic.max_wait, self._release_all)
+            return
+        callback(*args)  # in ``context`` already: this wrapper was scheduled in it
+
+    def _quiet_moment(self) -> None:
+        """No request is being answered: one held step goes on now, and all of them if the quiet lasts."""
+        if not self._held:
+            return
+        callback, args, context = self._held.popleft()
+        super().call_soon(callback, *args, context=context)
+        if self._grace_timer is None:
+            self._grace_timer = self.call_later(QUIET_GRACE, self._release_if_quiet)
+
+    def _release_if_quiet(self) -> None:
+        self._grace_timer = None
+        if self._traffic is None or not self._traffic.in_flight:
+            self._release_all()
+
+    def _release_all(self) -> None:
+        """Every held step goes on, in the order they were held."""
+        for timer in (self._release_timer, self._grace_timer):
+            if timer is not None:
+                timer.cancel()
+        self._release_timer = self._grace_timer = None
+        held: deque[_Step] = getattr(self, "_held", deque())
+        self._held = deque()
+        for callback, args, context in held:
+            super().call_soon(callback, *args, context=context)
+
+
+def _in_transaction(context: Context) -> bool:
+    """Whether the task of ``context`` has a transaction open in one of its yielding sessions."""
+    return any(session.in_transaction() for session in context.get(_open, ()))
+
+
+class ApiFirstLoop(ApiFirst, asyncio.SelectorEventLoop):
+    """asyncio's own loop, the API first."""
+
+
+def api_first_loop() -> asyncio.AbstractEventLoop:
+    """`serve`'s event loop (uvicorn's ``loop`` setting takes this factory): uvloop where it is installed, as
+    uvicorn would choose, else asyncio's own; either way with the embedded worker's steps held while the API
+    answers (:class:`ApiFirst`)."""
+    uvloop_class = _uvloop_class()
+    return ApiFirstLoop() if uvloop_class is None else uvloop_class()
+
+
+@functools.cache
+def _uvloop_class() -> type[asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # not built for this platform (Windows)
+        return None
+
+    class ApiFirstUvloop(ApiFirst, uvloop.Loop):  # type: ignore[misc]
+        """uvloop, the API first."""
+
+    return ApiFirstUvloop

@@ -1,0 +1,271 @@
+"""`serve`'s event loop (app.core.traffic.ApiFirst): while a request is being answered, each step of the embedded
+worker's tasks waits, except inside a transaction; at a quiet moment one goes on, all of them if the quiet lasts,
+and under a steady stream every held step goes on after MAX_WAIT. Run on both loops `serve` may use."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from app.core.config import Settings
+from app.core.db import create_engine
+from app.core.traffic import (
+    QUIET_GRACE,
+    ApiFirst,
+    ApiFirstLoop,
+    Traffic,
+    api_first_loop,
+    start_embedded_worker,
+    yielding_sessionmaker,
+)
+from app.main import create_app
+
+LOOPS = pytest.mark.parametrize("new_loop", [ApiFirstLoop, api_first_loop], ids=["asyncio", "serve-default"])
+
+
+def run_on(new_loop: Callable[[], asyncio.AbstractEventLoop], main: Coroutine[Any, Any, None]) -> None:
+    """``main`` on a new loop of ``new_loop``; whatever it holds is let go at the end, even when it fails (its
+    tasks can then be cancelled)."""
+
+    async def guarded() -> None:
+        try:
+            await asyncio.wait_for(main, 20)
+        finally:
+            loop = asyncio.get_running_loop()
+            assert isinstance(loop, ApiFirst)
+            loop.let_api_first(None)
+
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        runner.run(guarded())
+
+
+class Steps:
+    """A task that counts its steps: each ``await asyncio.sleep(0)`` ends one."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.stop = False
+
+    async def run(self) -> None:
+        while not self.stop:
+            self.count += 1
+            await asyncio.sleep(0)
+
+
+async def api_steps(count: int) -> None:
+    """A request being answered: ``count`` steps of its own."""
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+def test_serve_uses_uvloop_where_it_is_installed() -> None:
+    loop = api_first_loop()
+    try:
+        assert isinstance(loop, ApiFirst)
+        assert type(loop).__mro__[2].__module__ == "uvloop"
+    finally:
+        loop.close()
+
+
+@LOOPS
+def test_the_worker_steps_wait_while_a_request_is_answered(
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, ApiFirst)
+        traffic = Traffic(max_wait=60.0)  # no bound here: the wait ends when the request does
+        loop.let_api_first(traffic)
+        jobs, bystander = [Steps() for _ in range(3)], Steps()
+        working = [start_embedded_worker(job.run(), name="worker") for job in jobs]
+        standing = asyncio.create_task(bystander.run())  # not the worker's: never held
+        await api_steps(5)
+        assert all(job.count >= 5 for job in jobs)
+
+        traffic.enter()
+        before, bystander_before = [job.count for job in jobs], bystander.count
+        await api_steps(200)
+        # At most the step each had scheduled when the request came.
+        assert max(job.count - start for job, start in zip(jobs, before, strict=True)) <= 1
+        assert bystander.count - bystander_before >= 150
+
+        traffic.leave()
+        await api_steps(3)  # a quiet moment: one held step goes on
+        # (the three steps held, the one released, and its next: at most five)
+        assert sum(job.count - start for job, start in zip(jobs, before, strict=True)) <= 5
+        await asyncio.sleep(QUIET_GRACE * 5)  # the quiet lasted: every held step went on
+        await api_steps(20)
+        assert all(job.count - start >= 15 for job, start in zip(jobs, before, strict=True))
+
+        for job in [*jobs, bystander]:
+            job.stop = True
+        await asyncio.gather(*working, standing)
+
+    run_on(new_loop, main())
+
+
+@LOOPS
+def test_under_a_steady_stream_the_held_steps_go_on_after_max_wait(
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, ApiFirst)
+        traffic = Traffic(max_wait=0.05)
+        loop.let_api_first(traffic)
+        worker = Steps()
+        traffic.enter()  # never quiet in this test
+        working = start_embedded_worker(worker.run(), name="worker")
+        await asyncio.sleep(0.5)
+        # About one step per MAX_WAIT: the worker moves on, slowly.
+        assert 3 <= worker.count <= 15
+        traffic.leave()
+        worker.stop = True
+        await working
+        loop.let_api_first(None)
+
+    run_on(new_loop, main())
+
+
+@LOOPS
+def test_a_held_step_goes_on_in_its_own_task_context(
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    # A held step goes on later, from a timer or a quiet moment: it must still see its own task's context (the
+    # job's log scope, the sessions it has open), as its child tasks do.
+    job: contextvars.ContextVar[str] = contextvars.ContextVar("job", default="none")
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, ApiFirst)
+        traffic = Traffic(max_wait=0.02)
+        loop.let_api_first(traffic)
+        seen: list[str] = []
+
+        async def child() -> None:
+            await asyncio.sleep(0)
+            seen.append(job.get())
+
+        async def worker() -> None:
+            job.set("job 7")
+            for _ in range(5):
+                await asyncio.sleep(0)
+                seen.append(job.get())
+            await asyncio.create_task(child())
+
+        traffic.enter()
+        working = start_embedded_worker(worker(), name="worker")
+        await asyncio.sleep(0.1)  # held, then let go by MAX_WAIT
+        traffic.leave()
+        await asyncio.wait_for(working, 5)
+        assert seen == ["job 7"] * 6
+        assert job.get() == "none"
+        loop.let_api_first(None)
+
+    run_on(new_loop, main())
+
+
+@LOOPS
+def test_inside_a_transaction_the_worker_steps_never_wait(
+    new_loop: Callable[[], asyncio.AbstractEventLoop], tmp_path: Path
+) -> None:
+    # A transaction may hold locks (SQLite's write lock, PostgreSQL's row locks) that a request being answered
+    # waits for: once begun, it runs to its end; the worker's next steps outside it wait again.
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, ApiFirst)
+        traffic = Traffic(max_wait=60.0)
+        loop.let_api_first(traffic)
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'locks.db'}")
+        sessions = yielding_sessionmaker(engine, traffic.quiet)
+        in_transaction = asyncio.Event()
+        steps_inside: list[int] = []
+        after = Steps()
+
+        async def worker() -> None:
+            async with sessions() as session:
+                await session.execute(text("CREATE TABLE t (n INTEGER)"))
+                in_transaction.set()
+                for n in range(50):
+                    await session.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+                    steps_inside.append(n)
+                await session.commit()
+            await after.run()
+
+        working = start_embedded_worker(worker(), name="worker")
+        await asyncio.wait_for(in_transaction.wait(), 5)
+        traffic.enter()  # a request arrives while the transaction is open
+        for _ in range(200):
+            if len(steps_inside) == 50:
+                break
+            await asyncio.sleep(0.01)
+        assert len(steps_inside) == 50, "the transaction ran to its end"
+        await asyncio.sleep(0.1)
+        assert after.count <= 2, "outside it, the worker waited again"
+        traffic.leave()
+        await asyncio.sleep(QUIET_GRACE * 5)
+        after.stop = True
+        await asyncio.wait_for(working, 5)
+        assert after.count >= 2
+        await engine.dispose()
+        loop.let_api_first(None)
+
+    run_on(new_loop, main())
+
+
+@LOOPS
+def test_once_let_go_every_held_step_goes_on(new_loop: Callable[[], asyncio.AbstractEventLoop]) -> None:
+    # The app's shutdown lets go of the traffic: nothing stays held, whatever the requests still open.
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, ApiFirst)
+        traffic = Traffic(max_wait=60.0)
+        loop.let_api_first(traffic)
+        worker = Steps()
+        traffic.enter()
+        working = start_embedded_worker(worker.run(), name="worker")
+        await api_steps(50)
+        held = worker.count
+        assert held <= 1
+        loop.let_api_first(None)
+        await api_steps(20)
+        assert worker.count >= held + 15
+        worker.stop = True
+        await working
+
+    run_on(new_loop, main())
+
+
+def test_serve_with_its_worker_holds_the_worker_steps_while_its_api_answers(settings: Settings) -> None:
+    # What create_app does on serve's loop: its traffic is the one the worker's steps wait for, from start-up
+    # to shut-down; without the embedded worker, nothing is held.
+    async def main() -> None:
+        for run_worker in (True, False):
+            application = create_app(settings, run_worker=run_worker)
+            async with application.router.lifespan_context(application):
+                traffic: Traffic = application.state.traffic
+                traffic.max_wait = 60.0
+                job = Steps()
+                traffic.enter()
+                working = start_embedded_worker(job.run(), name="worker")
+                await api_steps(50)
+                assert (job.count <= 1) is run_worker
+                traffic.leave()
+                job.stop = True
+                await asyncio.wait_for(working, 5)
+            # Shut down: no longer held, whatever the traffic.
+            job = Steps()
+            traffic.enter()
+            working = start_embedded_worker(job.run(), name="worker")
+            await api_steps(50)
+            assert job.count >= 40
+            job.stop = True
+            await working
+
+    run_on(api_first_loop, main())
