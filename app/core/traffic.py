@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import Context, ContextVar, Token
@@ -41,24 +42,41 @@ MAX_WAIT = 0.05
 # How long a quiet moment must last for every held step of the embedded worker to go on (a client sending its next
 # request at once after an answer is back within a fraction of this).
 QUIET_GRACE = 0.002
+# A request being answered for longer than this no longer holds the embedded worker's steps: it is waiting (a data
+# source, a lock, a pool), maybe for something a held step of the worker would give back, and holding the worker
+# no longer makes it any faster (a POST takes 3 to 5 ms of the process's time).
+PATIENCE = 0.02
 
 
 class Traffic:
     """How many HTTP requests this process is answering; :meth:`quiet` waits until none."""
 
-    def __init__(self, *, max_wait: float = MAX_WAIT) -> None:
+    def __init__(
+        self, *, max_wait: float = MAX_WAIT, patience: float = PATIENCE, grace: float = QUIET_GRACE
+    ) -> None:
         self.max_wait = max_wait
+        self.patience = patience
+        self.grace = grace
         self.in_flight = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
         # Called at each quiet moment (an ApiFirstLoop's, while it holds the worker's steps for this traffic).
         self.on_quiet: Callable[[], None] | None = None
+        # When each request being answered began (this stretch of it), oldest first.
+        self._started: list[float] = []
 
-    def enter(self) -> None:
+    def enter(self) -> float:
+        """A request is being answered; when it began (for :meth:`leave`)."""
+        started = time.monotonic()
+        self._started.append(started)
         self.in_flight += 1
         self._quiet.clear()
+        return started
 
-    def leave(self) -> None:
+    def leave(self, started: float | None = None) -> None:
+        """The request that began at ``started`` (the oldest, if not given) is answered."""
+        if self._started:
+            self._started.remove(self._started[0] if started is None else started)
         self.in_flight -= 1
         if self.in_flight == 0:
             # Quiet only if it stays so past this step: a request reading a body that has already arrived
@@ -70,6 +88,10 @@ class Traffic:
             self._quiet.set()
             if self.on_quiet is not None:
                 self.on_quiet()
+
+    def holds_worker(self) -> bool:
+        """Whether a request began less than ``patience`` (:data:`PATIENCE`) ago and is still being answered."""
+        return bool(self._started) and time.monotonic() - self._started[-1] < self.patience
 
     async def quiet(self) -> None:
         """Return once no request is being answered, or after ``max_wait`` seconds whatever the traffic."""
@@ -91,13 +113,13 @@ class TrafficMiddleware:
             await self.app(scope, receive, send)
             return
         counted = True
-        self.traffic.enter()
+        started = self.traffic.enter()
 
         def done() -> None:
             nonlocal counted
             if counted:
                 counted = False
-                self.traffic.leave()
+                self.traffic.leave(started)
 
         async def send_and_count(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -107,16 +129,16 @@ class TrafficMiddleware:
         async def receive_uncounted() -> Message:
             # Waiting for the client (a body that trickles in, or never does) is not work: a slow or idle
             # upload must not hold the worker back.
-            nonlocal counted
+            nonlocal counted, started
             if not counted:
                 return await receive()
             counted = False
-            self.traffic.leave()
+            self.traffic.leave(started)
             try:
                 return await receive()
             finally:
                 counted = True
-                self.traffic.enter()
+                started = self.traffic.enter()
 
         try:
             await self.app(scope, receive_uncounted, send_and_count)
@@ -148,8 +170,12 @@ def yielding_sessionmaker(
             return self
 
         async def __aexit__(self, *exc: object) -> None:
-            _open.reset(self._token)
-            await super().__aexit__(*exc)
+            # Still open while it closes: the close (a task of its own, which copies this context) may end a
+            # transaction, and on SQLite that releases the write lock, so the API must not hold its steps.
+            try:
+                await super().__aexit__(*exc)
+            finally:
+                _open.reset(self._token)
 
     return create_sessionmaker(engine, class_=YieldingSession)
 
@@ -168,7 +194,8 @@ def start_embedded_worker(work: Coroutine[Any, Any, None], *, name: str) -> asyn
         _EMBEDDED_WORKER.reset(token)
 
 
-_Step = tuple[Callable[..., object], tuple[Any, ...], Context]
+# A held step: its callback, arguments and context, and the handle its scheduling returned (cancelled: dropped).
+_Step = tuple[Callable[..., object], tuple[Any, ...], Context, asyncio.Handle]
 _Ts = TypeVarTuple("_Ts")
 
 
@@ -179,7 +206,8 @@ class ApiFirst(asyncio.AbstractEventLoop):
 
     _traffic: Traffic | None = None
     _held: deque[_Step]
-    _release_timer: asyncio.TimerHandle | None = None
+    _held_since = 0.0
+    _recheck_timer: asyncio.TimerHandle | None = None
     _grace_timer: asyncio.TimerHandle | None = None
 
     def let_api_first(self, traffic: Traffic | None) -> None:
@@ -197,42 +225,71 @@ class ApiFirst(asyncio.AbstractEventLoop):
         self, callback: Callable[[Unpack[_Ts]], object], *args: *_Ts, context: Context | None = None
     ) -> asyncio.Handle:
         if self._traffic is not None and context is not None and context.get(_EMBEDDED_WORKER, False):
-            return super().call_soon(self._worker_step, callback, args, context, context=context)
+            scheduled: list[asyncio.Handle] = []
+            handle = super().call_soon(self._worker_step, callback, args, context, scheduled, context=context)
+            scheduled.append(handle)
+            return handle
         return super().call_soon(callback, *args, context=context)
 
-    def _worker_step(self, callback: Callable[..., object], args: tuple[Any, ...], context: Context) -> None:
+    def _worker_step(
+        self,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        context: Context,
+        scheduled: list[asyncio.Handle],
+    ) -> None:
         traffic = self._traffic
-        if traffic is not None and traffic.in_flight and not _in_transaction(context):
-            self._held.append((callback, args, context))
-            if self._release_timer is None:
-                self._release_timer = self.call_later(traffic.max_wait, self._release_all)
+        if traffic is not None and traffic.holds_worker() and not _in_transaction(context):
+            if not self._held:
+                self._held_since = self.time()
+                self._recheck_timer = self.call_later(min(traffic.patience, traffic.max_wait), self._recheck)
+            self._held.append((callback, args, context, scheduled[0]))
+            return
+        if self._held and traffic is not None and traffic.in_flight:
+            # Requests in flight, none fresh (each waits on something else): those held before go first.
+            self._held.append((callback, args, context, scheduled[0]))
+            self._release_all()
             return
         callback(*args)  # in ``context`` already: this wrapper was scheduled in it
+
+    def _recheck(self) -> None:
+        """Held steps go on once no fresh request holds them, or after ``max_wait`` however fresh the traffic."""
+        self._recheck_timer = None
+        traffic = self._traffic
+        waited = self.time() - self._held_since
+        if traffic is None or not traffic.holds_worker() or waited >= traffic.max_wait:
+            self._release_all()
+        elif self._held:
+            self._recheck_timer = self.call_later(
+                min(traffic.patience, traffic.max_wait - waited), self._recheck
+            )
 
     def _quiet_moment(self) -> None:
         """No request is being answered: one held step goes on now, and all of them if the quiet lasts."""
         if not self._held:
             return
-        callback, args, context = self._held.popleft()
-        super().call_soon(callback, *args, context=context)
-        if self._grace_timer is None:
-            self._grace_timer = self.call_later(QUIET_GRACE, self._release_if_quiet)
+        callback, args, context, handle = self._held.popleft()
+        if not handle.cancelled():
+            super().call_soon(callback, *args, context=context)
+        if self._grace_timer is None and self._traffic is not None:
+            self._grace_timer = self.call_later(self._traffic.grace, self._release_if_quiet)
 
     def _release_if_quiet(self) -> None:
         self._grace_timer = None
-        if self._traffic is None or not self._traffic.in_flight:
+        if self._traffic is None or not self._traffic.holds_worker():
             self._release_all()
 
     def _release_all(self) -> None:
         """Every held step goes on, in the order they were held."""
-        for timer in (self._release_timer, self._grace_timer):
+        for timer in (self._recheck_timer, self._grace_timer):
             if timer is not None:
                 timer.cancel()
-        self._release_timer = self._grace_timer = None
+        self._recheck_timer = self._grace_timer = None
         held: deque[_Step] = getattr(self, "_held", deque())
         self._held = deque()
-        for callback, args, context in held:
-            super().call_soon(callback, *args, context=context)
+        for callback, args, context, handle in held:
+            if not handle.cancelled():
+                super().call_soon(callback, *args, context=context)
 
 
 def _in_transaction(context: Context) -> bool:

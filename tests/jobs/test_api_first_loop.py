@@ -5,6 +5,7 @@ and under a steady stream every held step goes on after MAX_WAIT. Run on both lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from app.core.config import Settings
-from app.core.db import create_engine
+from app.core.db import create_engine, create_sessionmaker, read_only, unit_of_work
 from app.core.traffic import (
     QUIET_GRACE,
     ApiFirst,
@@ -80,7 +81,7 @@ def test_the_worker_steps_wait_while_a_request_is_answered(
     async def main() -> None:
         loop = asyncio.get_running_loop()
         assert isinstance(loop, ApiFirst)
-        traffic = Traffic(max_wait=60.0)  # no bound here: the wait ends when the request does
+        traffic = Traffic(max_wait=60.0, patience=60.0)  # no bound here: the wait ends when the request does
         loop.let_api_first(traffic)
         jobs, bystander = [Steps() for _ in range(3)], Steps()
         working = [start_embedded_worker(job.run(), name="worker") for job in jobs]
@@ -117,10 +118,10 @@ def test_under_a_steady_stream_the_held_steps_go_on_after_max_wait(
     async def main() -> None:
         loop = asyncio.get_running_loop()
         assert isinstance(loop, ApiFirst)
-        traffic = Traffic(max_wait=0.05)
+        traffic = Traffic(max_wait=0.05, patience=60.0)
         loop.let_api_first(traffic)
         worker = Steps()
-        traffic.enter()  # never quiet in this test
+        traffic.enter()  # never quiet in this test, and the request stays fresh
         working = start_embedded_worker(worker.run(), name="worker")
         await asyncio.sleep(0.5)
         # About one step per MAX_WAIT: the worker moves on, slowly.
@@ -144,7 +145,7 @@ def test_a_held_step_goes_on_in_its_own_task_context(
     async def main() -> None:
         loop = asyncio.get_running_loop()
         assert isinstance(loop, ApiFirst)
-        traffic = Traffic(max_wait=0.02)
+        traffic = Traffic(max_wait=0.02, patience=60.0)
         loop.let_api_first(traffic)
         seen: list[str] = []
 
@@ -180,7 +181,7 @@ def test_inside_a_transaction_the_worker_steps_never_wait(
     async def main() -> None:
         loop = asyncio.get_running_loop()
         assert isinstance(loop, ApiFirst)
-        traffic = Traffic(max_wait=60.0)
+        traffic = Traffic(max_wait=60.0, patience=60.0)
         loop.let_api_first(traffic)
         engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'locks.db'}")
         sessions = yielding_sessionmaker(engine, traffic.quiet)
@@ -225,7 +226,7 @@ def test_once_let_go_every_held_step_goes_on(new_loop: Callable[[], asyncio.Abst
     async def main() -> None:
         loop = asyncio.get_running_loop()
         assert isinstance(loop, ApiFirst)
-        traffic = Traffic(max_wait=60.0)
+        traffic = Traffic(max_wait=60.0, patience=60.0)
         loop.let_api_first(traffic)
         worker = Steps()
         traffic.enter()
@@ -250,7 +251,7 @@ def test_serve_with_its_worker_holds_the_worker_steps_while_its_api_answers(sett
             application = create_app(settings, run_worker=run_worker)
             async with application.router.lifespan_context(application):
                 traffic: Traffic = application.state.traffic
-                traffic.max_wait = 60.0
+                traffic.max_wait = traffic.patience = 60.0
                 job = Steps()
                 traffic.enter()
                 working = start_embedded_worker(job.run(), name="worker")
@@ -269,3 +270,210 @@ def test_serve_with_its_worker_holds_the_worker_steps_while_its_api_answers(sett
             await working
 
     run_on(api_first_loop, main())
+
+
+@LOOPS
+def test_a_request_answered_longer_than_patience_no_longer_holds_the_worker(
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    # A request that waits (a data source, a pool, a lock the worker holds outside any transaction) gains nothing
+    # from holding the worker, and may be waiting for it: after PATIENCE it holds it no longer.
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, ApiFirst)
+        traffic = Traffic(max_wait=60.0)  # the default patience
+        loop.let_api_first(traffic)
+        shared = asyncio.Lock()
+        worker_has_it = asyncio.Event()
+
+        async def worker() -> None:
+            async with shared:  # held across many steps, outside any transaction
+                worker_has_it.set()
+                for _ in range(20):
+                    await asyncio.sleep(0)
+
+        working = start_embedded_worker(worker(), name="worker")
+        await asyncio.wait_for(worker_has_it.wait(), 5)
+        started = traffic.enter()  # a request that needs what the worker holds
+        async with asyncio.timeout(5):  # not MAX_WAIT (60 s here) for each of the worker's steps
+            async with shared:
+                pass
+        traffic.leave(started)
+        await asyncio.wait_for(working, 5)
+
+    run_on(new_loop, main())
+
+
+@LOOPS
+def test_a_session_closing_releases_its_lock_before_the_worker_waits(
+    new_loop: Callable[[], asyncio.AbstractEventLoop], tmp_path: Path
+) -> None:
+    # A read on SQLite holds the write lock until its session closes (its rollback): a request that arrives while
+    # the worker reads gets the lock as soon as that read is done, not after the worker's next wait.
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, ApiFirst)
+        traffic = Traffic(max_wait=60.0, patience=60.0)
+        loop.let_api_first(traffic)
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'close.db'}")
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (n INTEGER)"))
+        worker_sessions = yielding_sessionmaker(engine, traffic.quiet)
+        reading = asyncio.Event()
+
+        async def worker() -> None:
+            async with read_only(worker_sessions) as session:
+                await session.execute(text("SELECT count(*) FROM t"))
+                reading.set()
+                await asyncio.sleep(0.05)
+            await Steps().run()  # the worker's next steps: held while the request is answered
+
+        working = start_embedded_worker(worker(), name="worker")
+        await asyncio.wait_for(reading.wait(), 5)
+        started = traffic.enter()  # a request arrives while the worker reads
+        async with asyncio.timeout(5):  # not the worker's next wait (60 s here)
+            async with unit_of_work(create_sessionmaker(engine)) as session:
+                await session.execute(text("INSERT INTO t VALUES (1)"))
+        traffic.leave(started)
+        working.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await working
+        await engine.dispose()
+
+    run_on(new_loop, main())
+
+
+@LOOPS
+def test_held_steps_go_on_in_the_order_they_were_held_and_a_new_request_holds_them_again(
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, ApiFirst)
+        traffic = Traffic(max_wait=60.0, patience=60.0)
+        loop.let_api_first(traffic)
+        trace: list[str] = []
+        stop = False
+
+        async def job(name: str) -> None:
+            while not stop:
+                trace.append(name)
+                await asyncio.sleep(0)
+
+        working = [start_embedded_worker(job(name), name=name) for name in "abc"]
+        await api_steps(5)
+        traffic.enter()
+        await api_steps(20)
+        held_at = len(trace)
+        traffic.leave()
+        await api_steps(1)  # the quiet moment: the first held step goes on
+        again = traffic.enter()  # and a request comes within the grace: the others stay held
+        await asyncio.sleep(QUIET_GRACE * 10)
+        after_grace = trace[held_at:]
+        assert set(after_grace) <= {"a"}
+        traffic.leave(again)
+        await asyncio.sleep(QUIET_GRACE * 5)
+        await api_steps(5)
+        released = list(dict.fromkeys(trace[held_at:]))
+        assert released == ["a", "b", "c"]  # first in, first out
+        stop = True
+        await asyncio.gather(*working)
+
+    run_on(new_loop, main())
+
+
+@LOOPS
+def test_a_held_step_whose_handle_is_cancelled_does_not_run(
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, ApiFirst)
+        traffic = Traffic(max_wait=60.0, patience=60.0)
+        loop.let_api_first(traffic)
+        worker_context: list[contextvars.Context] = []
+
+        async def worker() -> None:
+            worker_context.append(contextvars.copy_context())
+
+        await start_embedded_worker(worker(), name="worker")
+        ran: list[str] = []
+        traffic.enter()
+        # The first goes at the quiet moment, the others once the quiet lasts: a cancelled one at each.
+        first = loop.call_soon(ran.append, "first", context=worker_context[0])
+        kept = loop.call_soon(ran.append, "kept", context=worker_context[0])
+        last = loop.call_soon(ran.append, "last", context=worker_context[0])
+        await api_steps(5)
+        assert ran == []  # held
+        first.cancel()
+        last.cancel()
+        traffic.leave()
+        await asyncio.sleep(QUIET_GRACE * 5)
+        assert ran == ["kept"]
+        assert not kept.cancelled()
+
+    run_on(new_loop, main())
+
+
+@LOOPS
+def test_under_a_steady_stream_the_held_steps_go_on_in_the_order_they_were_held(
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, ApiFirst)
+        traffic = Traffic(max_wait=0.05, patience=60.0)
+        loop.let_api_first(traffic)
+        trace: list[str] = []
+        stop = False
+
+        async def job(name: str) -> None:
+            while not stop:
+                trace.append(name)
+                await asyncio.sleep(0)
+
+        working = [start_embedded_worker(job(name), name=name) for name in "abc"]
+        await api_steps(5)
+        started = traffic.enter()  # never quiet until the end
+        await api_steps(5)
+        held_at = len(trace)
+        await asyncio.sleep(0.08)  # MAX_WAIT: every held step goes on
+        assert list(dict.fromkeys(trace[held_at:]))[:3] == ["a", "b", "c"]
+        traffic.leave(started)
+        stop = True
+        await asyncio.gather(*working)
+
+    run_on(new_loop, main())
+
+
+@LOOPS
+def test_at_a_quiet_moment_one_held_step_goes_on_and_the_others_wait_for_the_quiet_to_last(
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, ApiFirst)
+        traffic = Traffic(max_wait=60.0, patience=60.0, grace=60.0)  # the quiet never lasts long enough here
+        loop.let_api_first(traffic)
+        trace: list[str] = []
+        stop = False
+
+        async def job(name: str) -> None:
+            while not stop:
+                trace.append(name)
+                await asyncio.sleep(0)
+
+        working = [start_embedded_worker(job(name), name=name) for name in "abc"]
+        await api_steps(5)
+        traffic.enter()
+        await api_steps(20)
+        held_at = len(trace)
+        traffic.leave()
+        await api_steps(30)  # quiet: the first held job goes on, step after step; the other two still wait
+        assert trace[held_at:]
+        assert set(trace[held_at:]) == {"a"}
+        loop.let_api_first(None)
+        stop = True
+        await asyncio.gather(*working)
+
+    run_on(new_loop, main())
