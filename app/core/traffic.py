@@ -12,10 +12,11 @@ long download streaming to a slow client does not hold the worker back).
 Between two transactions the worker takes many short steps (a read, a page of the package, an email), some
 fifty for each small access request, and every one of them that is ready runs ahead of the next step of a
 request being answered: a customer's POST took twice as long while the worker had work, though no step was long.
-So `serve` runs on an :class:`ApiFirstLoop`: while a request is being answered, each step of the embedded
+So `serve` runs on an :class:`ApiFirst` event loop: while a request is being answered, each step of the embedded
 worker's tasks (``start_embedded_worker``) is held back, except in a transaction (which may hold locks a request
 waits for). At each quiet moment one held step goes on; if the quiet lasts (:data:`QUIET_GRACE`), all do. Under a
-steady stream, every held step goes on after :data:`MAX_WAIT`.
+steady stream, every held step goes on after :data:`MAX_WAIT`, and the worker then runs unheld for a share of that
+(:data:`WORKER_SHARE`): a flood of requests, which anyone can send, slows the worker but cannot stop it.
 
 A standalone `worker` has no API beside it in its process; on a shared host it yields the CPU through its nice
 value instead (WORKER_NICE).
@@ -46,6 +47,8 @@ QUIET_GRACE = 0.002
 # source, a lock, a pool), maybe for something a held step of the worker would give back, and holding the worker
 # no longer makes it any faster (a POST takes 3 to 5 ms of the process's time).
 PATIENCE = 0.02
+# After holding the embedded worker for MAX_WAIT, it runs unheld for this share of MAX_WAIT.
+WORKER_SHARE = 0.2
 
 
 class Traffic:
@@ -57,27 +60,28 @@ class Traffic:
         self.max_wait = max_wait
         self.patience = patience
         self.grace = grace
-        self.in_flight = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
-        # Called at each quiet moment (an ApiFirstLoop's, while it holds the worker's steps for this traffic).
+        # Called at each quiet moment (an ApiFirst loop's, while it holds the worker's steps for this traffic).
         self.on_quiet: Callable[[], None] | None = None
         # When each request being answered began (this stretch of it), oldest first.
         self._started: list[float] = []
+
+    @property
+    def in_flight(self) -> int:
+        """How many requests are being answered."""
+        return len(self._started)
 
     def enter(self) -> float:
         """A request is being answered; when it began (for :meth:`leave`)."""
         started = time.monotonic()
         self._started.append(started)
-        self.in_flight += 1
         self._quiet.clear()
         return started
 
     def leave(self, started: float | None = None) -> None:
         """The request that began at ``started`` (the oldest, if not given) is answered."""
-        if self._started:
-            self._started.remove(self._started[0] if started is None else started)
-        self.in_flight -= 1
+        self._started.remove(self._started[0] if started is None else started)
         if self.in_flight == 0:
             # Quiet only if it stays so past this step: a request reading a body that has already arrived
             # leaves and comes back without yielding, and must not release the worker meanwhile.
@@ -185,7 +189,7 @@ _EMBEDDED_WORKER: ContextVar[bool] = ContextVar("embedded_worker", default=False
 
 
 def start_embedded_worker(work: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
-    """``work`` as the embedded worker's task: on an :class:`ApiFirstLoop` whose traffic is set, its steps (and
+    """``work`` as the embedded worker's task: on an :class:`ApiFirst` loop whose traffic is set, its steps (and
     those of the tasks it starts) wait while the API answers."""
     token = _EMBEDDED_WORKER.set(True)
     try:
@@ -207,6 +211,7 @@ class ApiFirst(asyncio.AbstractEventLoop):
     _traffic: Traffic | None = None
     _held: deque[_Step]
     _held_since = 0.0
+    _free_until = 0.0
     _recheck_timer: asyncio.TimerHandle | None = None
     _grace_timer: asyncio.TimerHandle | None = None
 
@@ -217,7 +222,6 @@ class ApiFirst(asyncio.AbstractEventLoop):
             self._traffic.on_quiet = None
         self._release_all()
         self._traffic = traffic
-        self._held = deque()
         if traffic is not None:
             traffic.on_quiet = self._quiet_moment
 
@@ -239,7 +243,12 @@ class ApiFirst(asyncio.AbstractEventLoop):
         scheduled: list[asyncio.Handle],
     ) -> None:
         traffic = self._traffic
-        if traffic is not None and traffic.holds_worker() and not _in_transaction(context):
+        if (
+            traffic is not None
+            and traffic.holds_worker()
+            and self.time() >= self._free_until
+            and not _in_transaction(context)
+        ):
             if not self._held:
                 self._held_since = self.time()
                 self._recheck_timer = self.call_later(min(traffic.patience, traffic.max_wait), self._recheck)
@@ -257,7 +266,11 @@ class ApiFirst(asyncio.AbstractEventLoop):
         self._recheck_timer = None
         traffic = self._traffic
         waited = self.time() - self._held_since
-        if traffic is None or not traffic.holds_worker() or waited >= traffic.max_wait:
+        if traffic is not None and waited >= traffic.max_wait:
+            # Held as long as it may be: the worker runs unheld for its share before it can be held again.
+            self._free_until = self.time() + WORKER_SHARE * traffic.max_wait
+            self._release_all()
+        elif traffic is None or not traffic.holds_worker():
             self._release_all()
         elif self._held:
             self._recheck_timer = self.call_later(
