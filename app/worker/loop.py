@@ -17,6 +17,7 @@ import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -86,6 +87,37 @@ class RetryPolicy:
         return now + self.delay(job.attempts)
 
 
+@dataclass(eq=False)
+class _Round:
+    """One claimed batch, from its claim to its end: the heartbeat keeping its leases, and what is left of it once
+    its jobs ran (records waiting for the finisher, the jobs those records queued for this worker)."""
+
+    number: int
+    heartbeat: asyncio.Task[None]
+    left: int = 0
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.settled.set()
+
+    def add(self) -> None:
+        self.left += 1
+        self.settled.clear()
+
+    def settle(self) -> None:
+        self.left -= 1
+        if not self.left:
+            self.settled.set()
+
+    def settle_with(self, _task: asyncio.Task[None]) -> None:
+        """A born job of the round is done (a task's done callback)."""
+        self.settle()
+
+
+# The round a job, a record or a born job belongs to: set for the round's jobs, inherited by the tasks they start.
+_ROUND: ContextVar[_Round | None] = ContextVar("worker_round", default=None)
+
+
 @dataclass
 class Worker:
     sessionmaker: async_sessionmaker[AsyncSession]
@@ -118,13 +150,21 @@ class Worker:
     )
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: bool = False
-    # Jobs that left their finishing record for later (``repository.FINISH_LATER``), and the task recording them.
+    # Jobs that left their finishing record for later (``repository.FINISH_LATER``), the rounds they belong to
+    # (in step), and the task recording them.
     _finishing: list[tuple[Job, repository.FinishLater]] = field(default_factory=list)
+    _finishing_rounds: list[_Round | None] = field(default_factory=list)
     _finisher: asyncio.Task[None] | None = None
+    # Set while every round under way is ending (none at work, whose records could go with theirs): the finisher
+    # records at once instead of waiting for the window.
     _round_over: asyncio.Event = field(default_factory=asyncio.Event)
-    # The round's slots (``concurrency``), which the jobs born of a batch's records take too, and those jobs.
+    _ending: int = 0
+    # The slots (``concurrency``) shared by the rounds under way (at most two: one at work, one ending) and by the
+    # jobs born of their records; those jobs; the rounds under way and the number of the last one.
     _slots: asyncio.Semaphore | None = None
     _born_running: set[asyncio.Task[None]] = field(default_factory=set)
+    _rounds_under_way: int = 0
+    _rounds: int = 0
     # Jobs of this worker inside their handler's transaction right now.
     _working: int = 0
 
@@ -142,47 +182,78 @@ class Worker:
         self._wake.set()
 
     async def run(self) -> None:
-        """Work until stopped; a failing iteration is logged and the loop goes on."""
+        """Work until stopped; a failing iteration is logged and the loop goes on.
+
+        A round's end (its last records, then the emails they queue, and their records) goes on while the next
+        batch is claimed and run: the next claim does not wait for the last email of the round before. At most
+        two rounds are under way, one at work and one ending: the claim after waits for that end.
+        """
         log.info("worker %s started", self.worker_id)
         last_periodic = last_housekeeping = float("-inf")
         loop = asyncio.get_running_loop()
-        while not self._stopping:
-            # Cleared before the claim: a wake from now on is for a commit the claim below may not see, so it
-            # brings the loop round again instead of letting it wait.
-            self._wake.clear()
-            try:
-                # The sweep runs at most once per poll interval, however busy the worker is.
-                if (
-                    self.periodic is not None
-                    and loop.time() - last_periodic >= self.poll_interval.total_seconds()
-                ):
-                    last_periodic = loop.time()
-                    await self.periodic()
-                if (
-                    self.housekeeping is not None
-                    and loop.time() - last_housekeeping
-                    >= max(self.housekeeping_interval, self.poll_interval).total_seconds()
-                ):
-                    last_housekeeping = loop.time()
-                    await self.housekeeping()
-                worked = await self.run_once()
-            except (OSError, OperationalError, InterfaceError) as exc:
-                # The database is unreachable (a restart, a failover): one line per poll, not a traceback.
-                log.warning("database unavailable, retrying after the poll interval: %s", type(exc).__name__)
+        ending: asyncio.Task[None] | None = None
+        try:
+            while not self._stopping:
+                # Cleared before the claim: a wake from now on is for a commit the claim below may not see, so it
+                # brings the loop round again instead of letting it wait.
+                self._wake.clear()
                 worked = 0
-            except Exception:
-                log.exception("worker iteration failed; retrying after the poll interval")
-                worked = 0
-            # A full batch may have left due jobs behind: claim again at once. A smaller one took every job that
-            # was due when it was claimed, so the loop waits for a wake (a job queued since: by the API in this
-            # process, by this worker's own jobs, or by any process through NOTIFY) or for the poll interval (a
-            # retry coming due, a dead worker's lease running out), instead of one more empty claim.
-            if worked < self.batch_size and not self._stopping:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval.total_seconds())
+                try:
+                    # The sweep runs at most once per poll interval, however busy the worker is.
+                    if (
+                        self.periodic is not None
+                        and loop.time() - last_periodic >= self.poll_interval.total_seconds()
+                    ):
+                        last_periodic = loop.time()
+                        await self.periodic()
+                    if (
+                        self.housekeeping is not None
+                        and loop.time() - last_housekeeping
+                        >= max(self.housekeeping_interval, self.poll_interval).total_seconds()
+                    ):
+                        last_housekeeping = loop.time()
+                        await self.housekeeping()
+                    worked, round_ = await self._run_round()
+                    if round_ is not None:
+                        previous, ending = ending, asyncio.create_task(self._end_round(round_))
+                        if previous is not None:
+                            await previous
+                except (OSError, OperationalError, InterfaceError) as exc:
+                    # The database is unreachable (a restart, a failover): one line per poll, not a traceback.
+                    log.warning(
+                        "database unavailable, retrying after the poll interval: %s", type(exc).__name__
+                    )
+                    worked = 0
+                except Exception:
+                    log.exception("worker iteration failed; retrying after the poll interval")
+                    worked = 0
+                # A full batch may have left due jobs behind: claim again at once. A smaller one took every job
+                # that was due when it was claimed, so the loop waits for a wake (a job queued since: by the API in
+                # this process, by this worker's own jobs, or by any process through NOTIFY) or for the poll
+                # interval (a retry coming due, a dead worker's lease running out), instead of one more empty
+                # claim. The last round's end goes on meanwhile.
+                if worked < self.batch_size and not self._stopping:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_interval.total_seconds())
+            if ending is not None:
+                await ending
+        finally:
+            # Cancelled (shut down past the grace): the round ending stops with it.
+            if ending is not None and not ending.done():
+                ending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ending
 
     async def run_once(self) -> int:
-        """Claim one batch and run it; the number of jobs claimed."""
+        """Claim one batch and run it to its end (its records, the jobs they queue, theirs); the number claimed."""
+        claimed, round_ = await self._run_round()
+        if round_ is not None:
+            await self._end_round(round_)
+        return claimed
+
+    async def _run_round(self) -> tuple[int, _Round | None]:
+        """Claim one batch and run its jobs; the number claimed, and the round (None when nothing was claimed),
+        which ``_end_round`` must end."""
         # In a transaction, though it is one statement: should its answer be lost with the connection, the claim
         # rolls back, where committed alone it would leave the jobs leased to this worker, which would not know
         # of them (its heartbeat might then renew their leases for as long as its rounds are long).
@@ -191,50 +262,74 @@ class Worker:
                 session, worker_id=self.worker_id, lease=self.lease, limit=self.batch_size
             )
         if not jobs:
-            return 0
+            return 0, None
         loop = asyncio.get_running_loop()
         claimed_at = loop.time()
-        semaphore = asyncio.Semaphore(self.concurrency)
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.concurrency)
+        slots = self._slots
         prefetched: dict[Any, Any] = {}
 
         async def guarded(job: Job) -> None:
-            async with semaphore:
+            async with slots:
                 # What was read for it right after the claim, while the claim's own lease surely holds (a third of
                 # it: no other worker can have taken the job since, whatever became of the heartbeat); a job that
                 # waited longer behind slow ones reads for itself, now.
                 fresh = loop.time() - claimed_at < self.lease.total_seconds() / 3
                 await self.execute(job, prefetched=prefetched.get(job.id) if fresh else None)
 
-        # One heartbeat for the whole batch, from the claim on: a claimed job waiting for its turn behind slow
-        # ones must keep its lease too, or another worker would take it and both would run it.
-        heartbeat = asyncio.create_task(self._heartbeat())
-        self._slots = semaphore
+        # One heartbeat for the whole batch, from the claim to the round's end: a claimed job waiting for its turn
+        # behind slow ones must keep its lease too, or another worker would take it and both would run it.
+        self._rounds += 1
+        self._rounds_under_way += 1
+        self._rounds_changed()
+        round_ = _Round(self._rounds, heartbeat=asyncio.create_task(self._heartbeat()))
+        token = _ROUND.set(round_)  # the jobs' tasks, and those they start, carry it
         try:
             prefetched = await self._prefetch(jobs)
             await asyncio.gather(*(guarded(job) for job in jobs))
-            await self._end_round()
+        except BaseException:
+            # Cancelled, or a failure the jobs could not record (the database gone): the jobs it started stop
+            # (their leases hand them over); a record already with the finisher is still made.
+            await self._round_gone(round_, also=list(self._born_running))
+            raise
         finally:
-            self._round_over.clear()
-            self._slots = None
-            for task in self._born_running:  # none unless the round was cancelled (shut down past the grace)
-                task.cancel()
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
-        return len(jobs)
+            _ROUND.reset(token)
+        return len(jobs), round_
 
-    async def _end_round(self) -> None:
-        """No job of the round is left to record with: the last records go now, while the round's leases are still
-        held, and the next claim does not wait for the window; then the jobs those records queued for this worker
-        run, and what they leave is recorded in turn."""
-        while True:
-            if self._finisher is not None and not self._finisher.done():
-                self._round_over.set()
-                await self._finisher
-            elif self._born_running:
-                await asyncio.gather(*self._born_running)
-            else:
-                return
+    async def _end_round(self, round_: _Round) -> None:
+        """No job of ``round_`` is left to record with: its last records go now, while its leases are still held;
+        then the jobs those records queue for this worker run, and what they leave is recorded in turn."""
+        self._ending += 1
+        self._rounds_changed()
+        also: list[asyncio.Task[None]] = []
+        try:
+            await round_.settled.wait()
+        except asyncio.CancelledError:
+            # Shut down past the grace: what is left of the worker's work stops here; the leases hand it over.
+            also = [*self._born_running, *([self._finisher] if self._finisher is not None else [])]
+            raise
+        finally:
+            self._ending -= 1
+            await self._round_gone(round_, also=also)
+
+    async def _round_gone(self, round_: _Round, *, also: list[asyncio.Task[None]]) -> None:
+        """``round_`` is over: its heartbeat stops, and ``also`` (what is left of the worker's work, when the round
+        was cancelled) is cancelled and waited for."""
+        self._rounds_under_way -= 1
+        self._rounds_changed()
+        if not self._rounds_under_way:
+            self._slots = None
+        stopping = [round_.heartbeat, *also]
+        for task in stopping:
+            task.cancel()
+        await asyncio.wait(stopping)
+
+    def _rounds_changed(self) -> None:
+        if self._ending and self._ending == self._rounds_under_way:
+            self._round_over.set()
+        else:
+            self._round_over.clear()
 
     async def _prefetch(self, jobs: list[Job]) -> dict[Any, Any]:
         """What the claimed jobs read first, read for each kind that has a ``prefetch`` in one statement outside
@@ -340,10 +435,14 @@ class Worker:
         """Start born jobs side by side (a batch of packages' emails: their records go together in turn), each
         in one of the round's slots; the round ends once they are done. The finisher does not wait for them: the
         next batch's records do not wait behind a slow mail server."""
+        round_ = _ROUND.get()
         for job, value in born:
             task = asyncio.create_task(self._run_born(job, value))
             self._born_running.add(task)
             task.add_done_callback(self._born_running.discard)
+            if round_ is not None:
+                round_.add()
+                task.add_done_callback(round_.settle_with)
 
     async def _run_born(self, job: Job, handed_over: Any) -> None:
         if self._slots is None:  # outside a round (a test running one job)
@@ -358,6 +457,10 @@ class Worker:
         two each). Not only at the end of the round: a slow job beside it (a large export) must not keep a sent
         email marked pending."""
         self._finishing.append((job, later))
+        round_ = _ROUND.get()
+        self._finishing_rounds.append(round_)
+        if round_ is not None:
+            round_.add()
         if self._finisher is None or self._finisher.done():
             self._finisher = asyncio.create_task(self._finish_while_any())
 
@@ -367,18 +470,29 @@ class Worker:
             while self._finishing:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._round_over.wait(), self.finish_within.total_seconds())
-                await self._finish_batch()
+                finishing, self._finishing = self._finishing, []
+                rounds, self._finishing_rounds = self._finishing_rounds, []
+                # The jobs the batch's records queue belong to the latest of its rounds (which ends after them).
+                latest = max((r for r in rounds if r is not None), key=lambda r: r.number, default=None)
+                token = _ROUND.set(latest)
+                try:
+                    await self._finish_batch(finishing)
+                finally:
+                    _ROUND.reset(token)
+                    for round_ in rounds:
+                        if round_ is not None:
+                            round_.settle()
         except asyncio.CancelledError:
             waiting, self._finishing = self._finishing, []
+            self._finishing_rounds = []
             await self._abandon_all(waiting)
             raise
 
-    async def _finish_batch(self) -> None:
+    async def _finish_batch(self, finishing: list[tuple[Job, repository.FinishLater]]) -> None:
         """Record what the jobs left for later and finish those jobs: one statement for the records of a kind and
         one for the jobs (their leases are still held: the round waits for this); records ``together`` in one
         transaction with their jobs. Should that fail, each is recorded alone, and a job whose record fails is
         retried (or given up on) as any failed job: as before the batching."""
-        finishing, self._finishing = self._finishing, []
         alone = [(job, later) for job, later in finishing if not later.together]
         together = [(job, later) for job, later in finishing if later.together]
         try:

@@ -15,6 +15,7 @@ tests/jobs/smtp_sink.py and the benchmarks' in bench/smtp_sink.py do).
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from collections.abc import Iterator
@@ -54,6 +55,11 @@ class SmtpServer:
     logins: list[str] = field(default_factory=list)
     # False: a server that does not offer 8BITMIME (aiosmtpd offers it unless it decodes the data itself).
     eight_bit: bool = True
+    # A slow server: a message to one of these addresses is answered only once ``release`` is set; ``holding``
+    # counts those waiting now.
+    hold_for: set[str] = field(default_factory=set)
+    release: threading.Event = field(default_factory=threading.Event)
+    holding: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -69,6 +75,12 @@ class SmtpServer:
         for address in envelope.rcpt_tos:
             if address in self.refuse_for:
                 return self.refuse_for[address]
+        if self.hold_for.intersection(envelope.rcpt_tos):
+            self.holding += 1
+            try:
+                await asyncio.to_thread(self.release.wait, 30)
+            finally:
+                self.holding -= 1
         self.accept(
             ReceivedMessage(
                 mail_from=envelope.mail_from,
