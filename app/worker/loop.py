@@ -484,7 +484,10 @@ class Worker:
                             round_.settle()
         except asyncio.CancelledError:
             waiting, self._finishing = self._finishing, []
-            self._finishing_rounds = []
+            rounds, self._finishing_rounds = self._finishing_rounds, []
+            for round_ in rounds:  # not to be recorded: nothing is left of them for their rounds to wait for
+                if round_ is not None:
+                    round_.settle()
             await self._abandon_all(waiting)
             raise
 
