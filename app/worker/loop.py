@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -155,14 +156,15 @@ class Worker:
     _finishing: list[tuple[Job, repository.FinishLater]] = field(default_factory=list)
     _finishing_rounds: list[_Round | None] = field(default_factory=list)
     _finisher: asyncio.Task[None] | None = None
-    # Set while every round under way is ending (none at work, whose records could go with theirs): the finisher
-    # records at once instead of waiting for the window.
+    # Set while rounds are under way but none of their claimed jobs is left to run (none whose record could go
+    # with the others'): the finisher records at once instead of waiting for the window.
     _round_over: asyncio.Event = field(default_factory=asyncio.Event)
-    _ending: int = 0
-    # The slots (``concurrency``) shared by the rounds under way (at most two: one at work, one ending) and by the
-    # jobs born of their records; those jobs; the rounds under way and the number of the last one.
+    # The slots (``concurrency``) shared by the rounds under way (at most two) and by the jobs born of their
+    # records; the tasks running jobs (claimed or born); the claimed jobs not done yet; the rounds under way and
+    # the number of the last one.
     _slots: asyncio.Semaphore | None = None
-    _born_running: set[asyncio.Task[None]] = field(default_factory=set)
+    _running: set[asyncio.Task[None]] = field(default_factory=set)
+    _claimed_left: int = 0
     _rounds_under_way: int = 0
     _rounds: int = 0
     # Jobs of this worker inside their handler's transaction right now.
@@ -269,48 +271,62 @@ class Worker:
             self._slots = asyncio.Semaphore(self.concurrency)
         slots = self._slots
         prefetched: dict[Any, Any] = {}
+        # The claimed jobs not yet at work (waiting for a slot); once none is, the next batch may be claimed.
+        waiting = {job.id for job in jobs}
+        all_at_work = asyncio.Event()
+
+        def at_work(job_id: int, _task: asyncio.Task[None] | None = None) -> None:
+            waiting.discard(job_id)
+            if not waiting:
+                all_at_work.set()
 
         async def guarded(job: Job) -> None:
             async with slots:
+                at_work(job.id)
                 # What was read for it right after the claim, while the claim's own lease surely holds (a third of
                 # it: no other worker can have taken the job since, whatever became of the heartbeat); a job that
                 # waited longer behind slow ones reads for itself, now.
                 fresh = loop.time() - claimed_at < self.lease.total_seconds() / 3
-                await self.execute(job, prefetched=prefetched.get(job.id) if fresh else None)
+                await self._execute_apart(job, prefetched=prefetched.get(job.id) if fresh else None)
 
         # One heartbeat for the whole batch, from the claim to the round's end: a claimed job waiting for its turn
         # behind slow ones must keep its lease too, or another worker would take it and both would run it.
         self._rounds += 1
         self._rounds_under_way += 1
-        self._rounds_changed()
         round_ = _Round(self._rounds, heartbeat=asyncio.create_task(self._heartbeat()))
         token = _ROUND.set(round_)  # the jobs' tasks, and those they start, carry it
         try:
             prefetched = await self._prefetch(jobs)
-            await asyncio.gather(*(guarded(job) for job in jobs))
+            for job in jobs:
+                task = self._start(guarded(job), round_)
+                self._claimed_left += 1
+                task.add_done_callback(self._claimed_done)
+                task.add_done_callback(functools.partial(at_work, job.id))  # or gone without a slot
+            self._rounds_changed()
+            # Every job of the round at work (none waits for a slot): the next batch may be claimed, its jobs
+            # taking the slots this round's leave.
+            await all_at_work.wait()
         except BaseException:
-            # Cancelled, or a failure the jobs could not record (the database gone): the jobs it started stop
-            # (their leases hand them over); a record already with the finisher is still made.
-            await self._round_gone(round_, also=list(self._born_running))
+            # Cancelled (shut down past the grace): the jobs it started stop (their leases hand them over); a record
+            # already with the finisher is still made.
+            await self._round_gone(round_, also=list(self._running))
             raise
         finally:
             _ROUND.reset(token)
         return len(jobs), round_
 
     async def _end_round(self, round_: _Round) -> None:
-        """No job of ``round_`` is left to record with: its last records go now, while its leases are still held;
-        then the jobs those records queue for this worker run, and what they leave is recorded in turn."""
-        self._ending += 1
-        self._rounds_changed()
+        """Wait for what is left of ``round_``: its jobs still at work, their records (made at once when no claimed
+        job is left to record with), the jobs those records queue for this worker, and theirs; its leases are held
+        until then."""
         also: list[asyncio.Task[None]] = []
         try:
             await round_.settled.wait()
         except asyncio.CancelledError:
             # Shut down past the grace: what is left of the worker's work stops here; the leases hand it over.
-            also = [*self._born_running, *([self._finisher] if self._finisher is not None else [])]
+            also = [*self._running, *([self._finisher] if self._finisher is not None else [])]
             raise
         finally:
-            self._ending -= 1
             await self._round_gone(round_, also=also)
 
     async def _round_gone(self, round_: _Round, *, also: list[asyncio.Task[None]]) -> None:
@@ -326,10 +342,36 @@ class Worker:
         await asyncio.wait(stopping)
 
     def _rounds_changed(self) -> None:
-        if self._ending and self._ending == self._rounds_under_way:
+        if self._rounds_under_way and not self._claimed_left:
             self._round_over.set()
         else:
             self._round_over.clear()
+
+    def _start(self, work: Coroutine[Any, Any, None], round_: _Round | None) -> asyncio.Task[None]:
+        """Run ``work`` (a job) in a task of its own, counted in ``round_`` until it is done."""
+        task = asyncio.create_task(work)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        if round_ is not None:
+            round_.add()
+            task.add_done_callback(round_.settle_with)
+        return task
+
+    def _claimed_done(self, _task: asyncio.Task[None]) -> None:
+        self._claimed_left -= 1
+        self._rounds_changed()
+
+    async def _execute_apart(self, job: Job, *, handed_over: Any = None, prefetched: Any = None) -> None:
+        """``execute`` in a task of its own: a failure it could not even record (the database gone) is logged, and
+        the job runs again once its lease runs out."""
+        try:
+            await self.execute(job, handed_over=handed_over, prefetched=prefetched)
+        except (OSError, OperationalError, InterfaceError) as exc:
+            log.warning(
+                "job %s: database unavailable, it runs again after its lease: %s", job.id, type(exc).__name__
+            )
+        except Exception:
+            log.exception("job %s: its outcome could not be recorded; it runs again after its lease", job.id)
 
     async def _prefetch(self, jobs: list[Job]) -> dict[Any, Any]:
         """What the claimed jobs read first, read for each kind that has a ``prefetch`` in one statement outside
@@ -437,19 +479,14 @@ class Worker:
         next batch's records do not wait behind a slow mail server."""
         round_ = _ROUND.get()
         for job, value in born:
-            task = asyncio.create_task(self._run_born(job, value))
-            self._born_running.add(task)
-            task.add_done_callback(self._born_running.discard)
-            if round_ is not None:
-                round_.add()
-                task.add_done_callback(round_.settle_with)
+            self._start(self._run_born(job, value), round_)
 
     async def _run_born(self, job: Job, handed_over: Any) -> None:
         if self._slots is None:  # outside a round (a test running one job)
-            await self.execute(job, handed_over=handed_over)
+            await self._execute_apart(job, handed_over=handed_over)
             return
         async with self._slots:
-            await self.execute(job, handed_over=handed_over)
+            await self._execute_apart(job, handed_over=handed_over)
 
     def _finish_soon(self, job: Job, later: repository.FinishLater) -> None:
         """Record ``later`` and finish ``job`` within ``finish_within`` (or as the round ends, if sooner), together

@@ -1,10 +1,12 @@
-"""A round's end (its packages recorded, then the data-ready emails those records queue) goes on while the worker
-claims and runs the next batch: a slow mail server holding one customer's email does not hold up another
-customer's acknowledgement. A third batch waits for that end: at most two rounds are under way."""
+"""The worker claims the next batch once every job of the last one is at work: one customer's package waiting on a
+slow data source, or the end of a round (its packages recorded, then the data-ready emails those records queue)
+waiting on a slow mail server, does not hold up another customer's acknowledgement. A third batch waits for the
+first's end: at most two rounds are under way."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,9 +15,11 @@ from fastapi import FastAPI
 
 from app.worker.loop import Worker
 
+from ..factories import write_crm
 from ..helpers import accept, submit
 from ..notifications.smtp_server import SmtpServer, smtp_settings
-from .support import job_statuses, wait_until
+from ..sources.http_source import HttpSourceServer
+from .support import http_source_yaml, job_statuses, wait_until
 
 READY = "Your data is ready to download"
 RECEIVED = "We have received your request for a copy of your data"
@@ -24,6 +28,11 @@ RECEIVED = "We have received your request for a copy of your data"
 @pytest.fixture
 def settings_overrides(smtp_server: SmtpServer) -> dict[str, Any]:
     return {**smtp_settings(smtp_server.port), "worker_poll_interval": "PT0.05S"}
+
+
+@pytest.fixture
+def sources_file(tmp_path: Path, remote: HttpSourceServer) -> Path:
+    return write_crm(tmp_path / "crm", extra_sources=http_source_yaml(remote.url, timeout="PT20S"))
 
 
 def _subjects(server: SmtpServer, to: str) -> list[str]:
@@ -115,5 +124,46 @@ async def test_a_worker_stopped_while_a_round_ends_returns_once_that_end_is_reco
         await asyncio.wait_for(running, timeout=30)
     # Stopped only once Ada's email was sent and recorded: nothing is left leased to a stopped worker.
     assert sorted(_subjects(smtp_server, "ada@example.com")) == sorted([RECEIVED, READY])
+    statuses = await job_statuses(app.state.sessionmaker)
+    assert set(statuses) == {"done"}, statuses
+
+
+async def test_an_acknowledgement_does_not_wait_for_another_customers_package_on_a_slow_source(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    keys: dict[str, str],
+    smtp_server: SmtpServer,
+    remote: HttpSourceServer,
+) -> None:
+    worker: Worker = app.state.worker
+    ada = await submit(client, keys["app"], type="access", email="ada@example.com")
+    await worker.run_until_idle()
+    await accept(client, keys["operator"], str(ada["id"]), "automatic")
+    remote.delay = 5.0  # the loyalty system answers Ada's read after 5 s
+    running = asyncio.create_task(worker.run())
+    try:
+
+        async def adas_package_reading() -> bool:
+            return len(remote.calls) > 0
+
+        await wait_until(adas_package_reading, within=10, what="Ada's package reading the slow source")
+        await submit(client, keys["app"], type="access", email="grace@example.com")
+
+        async def grace_acknowledged() -> bool:
+            return RECEIVED in _subjects(smtp_server, "grace@example.com")
+
+        # Well within the source's 5 s: claimed and sent while Ada's package still waits.
+        await wait_until(grace_acknowledged, within=3.5, what="Grace's acknowledgement")
+        assert READY not in _subjects(smtp_server, "ada@example.com")
+
+        async def ada_served() -> bool:
+            return READY in _subjects(smtp_server, "ada@example.com")
+
+        await wait_until(ada_served, within=20, what="Ada's data-ready email")
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, timeout=30)
+    assert sorted(_subjects(smtp_server, "ada@example.com")) == sorted([RECEIVED, READY])
+    assert _subjects(smtp_server, "grace@example.com") == [RECEIVED]
     statuses = await job_statuses(app.state.sessionmaker)
     assert set(statuses) == {"done"}, statuses
