@@ -111,8 +111,14 @@ class _Round:
             self.settled.set()
 
     def settle_with(self, _task: asyncio.Task[None]) -> None:
-        """A born job of the round is done (a task's done callback)."""
+        """A job of the round (claimed or born) is done: a task's done callback."""
         self.settle()
+
+    @staticmethod
+    def settle_all(rounds: list[_Round | None]) -> None:
+        for round_ in rounds:
+            if round_ is not None:
+                round_.settle()
 
 
 # The round a job, a record or a born job belongs to: set for the round's jobs, inherited by the tasks they start.
@@ -159,10 +165,12 @@ class Worker:
     # Set while rounds are under way but none of their claimed jobs is left to run (none whose record could go
     # with the others'): the finisher records at once instead of waiting for the window.
     _round_over: asyncio.Event = field(default_factory=asyncio.Event)
-    # The slots (``concurrency``) shared by the rounds under way (at most two) and by the jobs born of their
-    # records; the tasks running jobs (claimed or born); the claimed jobs not done yet; the rounds under way and
-    # the number of the last one.
+    # The slots (``concurrency``) of the claimed jobs, shared by the rounds under way (at most two), and as many
+    # for the jobs born of their records (emails: they read no source), which so never wait behind the next
+    # round's jobs; the tasks running jobs (claimed or born); the claimed jobs not done yet; the rounds under way
+    # and the number of the last one.
     _slots: asyncio.Semaphore | None = None
+    _born_slots: asyncio.Semaphore | None = None
     _running: set[asyncio.Task[None]] = field(default_factory=set)
     _claimed_left: int = 0
     _rounds_under_way: int = 0
@@ -267,8 +275,9 @@ class Worker:
             return 0, None
         loop = asyncio.get_running_loop()
         claimed_at = loop.time()
-        if self._slots is None:
+        if self._slots is None or self._born_slots is None:
             self._slots = asyncio.Semaphore(self.concurrency)
+            self._born_slots = asyncio.Semaphore(self.concurrency)
         slots = self._slots
         prefetched: dict[Any, Any] = {}
         # The claimed jobs not yet at work (waiting for a slot); once none is, the next batch may be claimed.
@@ -276,6 +285,7 @@ class Worker:
         all_at_work = asyncio.Event()
 
         def at_work(job_id: int, _task: asyncio.Task[None] | None = None) -> None:
+            """The job took its slot (or its task ended without one: cancelled)."""
             waiting.discard(job_id)
             if not waiting:
                 all_at_work.set()
@@ -307,9 +317,9 @@ class Worker:
             # taking the slots this round's leave.
             await all_at_work.wait()
         except BaseException:
-            # Cancelled (shut down past the grace): the jobs it started stop (their leases hand them over); a record
-            # already with the finisher is still made.
-            await self._round_gone(round_, also=list(self._running))
+            # Cancelled (shut down past the grace): what is left of the worker's work stops here, as when a round's
+            # end is cancelled; the leases hand it over.
+            await self._round_gone(round_, also=self._all_work())
             raise
         finally:
             _ROUND.reset(token)
@@ -324,7 +334,7 @@ class Worker:
             await round_.settled.wait()
         except asyncio.CancelledError:
             # Shut down past the grace: what is left of the worker's work stops here; the leases hand it over.
-            also = [*self._running, *([self._finisher] if self._finisher is not None else [])]
+            also = self._all_work()
             raise
         finally:
             await self._round_gone(round_, also=also)
@@ -335,11 +345,15 @@ class Worker:
         self._rounds_under_way -= 1
         self._rounds_changed()
         if not self._rounds_under_way:
-            self._slots = None
+            self._slots = self._born_slots = None
         stopping = [round_.heartbeat, *also]
         for task in stopping:
             task.cancel()
         await asyncio.wait(stopping)
+
+    def _all_work(self) -> list[asyncio.Task[None]]:
+        """The tasks running jobs, and the finisher."""
+        return [*self._running, *([self._finisher] if self._finisher is not None else [])]
 
     def _rounds_changed(self) -> None:
         if self._rounds_under_way and not self._claimed_left:
@@ -362,8 +376,8 @@ class Worker:
         self._rounds_changed()
 
     async def _execute_apart(self, job: Job, *, handed_over: Any = None, prefetched: Any = None) -> None:
-        """``execute`` in a task of its own: a failure it could not even record (the database gone) is logged, and
-        the job runs again once its lease runs out."""
+        """``execute``, for a job running in a task of its own: a failure it could not even record (the database
+        gone) is logged, and the job runs again once its lease runs out."""
         try:
             await self.execute(job, handed_over=handed_over, prefetched=prefetched)
         except (OSError, OperationalError, InterfaceError) as exc:
@@ -482,10 +496,10 @@ class Worker:
             self._start(self._run_born(job, value), round_)
 
     async def _run_born(self, job: Job, handed_over: Any) -> None:
-        if self._slots is None:  # outside a round (a test running one job)
+        if self._born_slots is None:  # outside a round (a test running one job)
             await self._execute_apart(job, handed_over=handed_over)
             return
-        async with self._slots:
+        async with self._born_slots:
             await self._execute_apart(job, handed_over=handed_over)
 
     def _finish_soon(self, job: Job, later: repository.FinishLater) -> None:
@@ -514,18 +528,21 @@ class Worker:
                 token = _ROUND.set(latest)
                 try:
                     await self._finish_batch(finishing)
+                except Exception:
+                    # Not expected (each way of recording catches its own failures): the batch's jobs run again
+                    # once their leases run out, and the records left meanwhile are still made.
+                    log.exception("could not record %s finished jobs", len(finishing))
                 finally:
                     _ROUND.reset(token)
-                    for round_ in rounds:
-                        if round_ is not None:
-                            round_.settle()
+                    _Round.settle_all(rounds)
         except asyncio.CancelledError:
-            waiting, self._finishing = self._finishing, []
-            rounds, self._finishing_rounds = self._finishing_rounds, []
-            for round_ in rounds:  # not to be recorded: nothing is left of them for their rounds to wait for
-                if round_ is not None:
-                    round_.settle()
-            await self._abandon_all(waiting)
+            # Not to be recorded, those waiting and any left while they are abandoned: nothing is left of them for
+            # their rounds to wait for.
+            while self._finishing:
+                waiting, self._finishing = self._finishing, []
+                rounds, self._finishing_rounds = self._finishing_rounds, []
+                _Round.settle_all(rounds)
+                await self._abandon_all(waiting)
             raise
 
     async def _finish_batch(self, finishing: list[tuple[Job, repository.FinishLater]]) -> None:

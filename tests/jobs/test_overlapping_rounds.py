@@ -13,6 +13,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.core.db import unit_of_work
+from app.jobs import repository as jobs
+from app.models import Job
 from app.worker.loop import Worker
 
 from ..factories import write_crm
@@ -165,5 +168,48 @@ async def test_an_acknowledgement_does_not_wait_for_another_customers_package_on
         await asyncio.wait_for(running, timeout=30)
     assert sorted(_subjects(smtp_server, "ada@example.com")) == sorted([RECEIVED, READY])
     assert _subjects(smtp_server, "grace@example.com") == [RECEIVED]
+    statuses = await job_statuses(app.state.sessionmaker)
+    assert set(statuses) == {"done"}, statuses
+
+
+async def test_a_data_ready_email_does_not_wait_behind_the_next_rounds_jobs(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    keys: dict[str, str],
+    smtp_server: SmtpServer,
+    remote: HttpSourceServer,
+) -> None:
+    gate = asyncio.Event()  # other work, at a standstill until the test lets it go
+
+    async def held(_session: Any, _job: Job) -> None:
+        await gate.wait()
+
+    worker: Worker = app.state.worker
+    worker.handlers["held_test"] = held
+    worker.concurrency, worker.batch_size = 2, 2
+    ada = await submit(client, keys["app"], type="access", email="ada@example.com")
+    await worker.run_until_idle()
+    await accept(client, keys["operator"], str(ada["id"]), "automatic")
+    async with unit_of_work(app.state.sessionmaker) as session:
+        for n in range(3):
+            await jobs.enqueue(session, "held_test", {"n": n})
+    # The first round: Ada's package (the loyalty system answers after 1 s) beside a held job. The next: two more
+    # held jobs, claimed as soon as the first round's are at work, waiting for the slots. Ada's package is done
+    # first; her email must not wait for them.
+    remote.delay = 1.0
+    running = asyncio.create_task(worker.run())
+    try:
+
+        async def ada_served() -> bool:
+            return READY in _subjects(smtp_server, "ada@example.com")
+
+        await wait_until(
+            ada_served, within=20, what="Ada's data-ready email while other jobs hold every slot"
+        )
+        assert (await job_statuses(app.state.sessionmaker, "held_test"))["done"] == 0
+    finally:
+        gate.set()
+        worker.stop()
+        await asyncio.wait_for(running, timeout=30)
     statuses = await job_statuses(app.state.sessionmaker)
     assert set(statuses) == {"done"}, statuses
