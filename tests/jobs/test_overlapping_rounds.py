@@ -6,6 +6,7 @@ first's end: at most two rounds are under way."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,16 +43,31 @@ def _subjects(server: SmtpServer, to: str) -> list[str]:
     return [str(message["Subject"]) for message in server.messages if message["To"] == to]
 
 
+def _arrived(server: SmtpServer, to: str, subject: str) -> Callable[[], Awaitable[bool]]:
+    """For ``wait_until``: an email with ``subject`` has reached ``to``."""
+
+    async def check() -> bool:
+        return subject in _subjects(server, to)
+
+    return check
+
+
+async def _accepted_access(
+    client: httpx.AsyncClient, keys: dict[str, str], worker: Worker, *addresses: str
+) -> None:
+    """Access requests for ``addresses``, acknowledged (the worker runs until idle), then accepted for automatic
+    handling: their package jobs are due."""
+    ids = [str((await submit(client, keys["app"], type="access", email=a))["id"]) for a in addresses]
+    await worker.run_until_idle()
+    for request_id in ids:
+        await accept(client, keys["operator"], request_id, "automatic")
+
+
 async def test_the_next_batch_runs_while_the_round_before_waits_for_a_slow_mail_server(
     app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], smtp_server: SmtpServer
 ) -> None:
     worker: Worker = app.state.worker
-    ids = []
-    for address in ("ada@example.com", "alan@example.com"):
-        ids.append(str((await submit(client, keys["app"], type="access", email=address))["id"]))
-    await worker.run_until_idle()  # their acknowledgements
-    for request_id in ids:
-        await accept(client, keys["operator"], request_id, "automatic")
+    await _accepted_access(client, keys, worker, "ada@example.com", "alan@example.com")
     # Ada's mail server answers only when the test lets it: her data-ready email waits in the round's end.
     smtp_server.hold_for = {"ada@example.com"}
     running = asyncio.create_task(worker.run())
@@ -65,10 +81,9 @@ async def test_the_next_batch_runs_while_the_round_before_waits_for_a_slow_mail_
         # Grace asks meanwhile: her acknowledgement goes out in the next batch, while Ada's email still waits.
         await submit(client, keys["app"], type="access", email="grace@example.com")
 
-        async def grace_acknowledged() -> bool:
-            return RECEIVED in _subjects(smtp_server, "grace@example.com")
-
-        await wait_until(grace_acknowledged, within=10, what="Grace's acknowledgement")
+        await wait_until(
+            _arrived(smtp_server, "grace@example.com", RECEIVED), within=10, what="Grace's acknowledgement"
+        )
         assert smtp_server.holding == 1
         assert READY not in _subjects(smtp_server, "ada@example.com")
 
@@ -105,12 +120,7 @@ async def test_a_worker_stopped_while_a_round_ends_returns_once_that_end_is_reco
     app: FastAPI, client: httpx.AsyncClient, keys: dict[str, str], smtp_server: SmtpServer
 ) -> None:
     worker: Worker = app.state.worker
-    ids = []
-    for address in ("ada@example.com", "alan@example.com"):
-        ids.append(str((await submit(client, keys["app"], type="access", email=address))["id"]))
-    await worker.run_until_idle()
-    for request_id in ids:
-        await accept(client, keys["operator"], request_id, "automatic")
+    await _accepted_access(client, keys, worker, "ada@example.com", "alan@example.com")
     smtp_server.hold_for = {"ada@example.com"}
     running = asyncio.create_task(worker.run())
     try:
@@ -139,9 +149,7 @@ async def test_an_acknowledgement_does_not_wait_for_another_customers_package_on
     remote: HttpSourceServer,
 ) -> None:
     worker: Worker = app.state.worker
-    ada = await submit(client, keys["app"], type="access", email="ada@example.com")
-    await worker.run_until_idle()
-    await accept(client, keys["operator"], str(ada["id"]), "automatic")
+    await _accepted_access(client, keys, worker, "ada@example.com")
     remote.delay = 5.0  # the loyalty system answers Ada's read after 5 s
     running = asyncio.create_task(worker.run())
     try:
@@ -152,17 +160,15 @@ async def test_an_acknowledgement_does_not_wait_for_another_customers_package_on
         await wait_until(adas_package_reading, within=10, what="Ada's package reading the slow source")
         await submit(client, keys["app"], type="access", email="grace@example.com")
 
-        async def grace_acknowledged() -> bool:
-            return RECEIVED in _subjects(smtp_server, "grace@example.com")
-
         # Well within the source's 5 s: claimed and sent while Ada's package still waits.
-        await wait_until(grace_acknowledged, within=3.5, what="Grace's acknowledgement")
+        await wait_until(
+            _arrived(smtp_server, "grace@example.com", RECEIVED), within=3.5, what="Grace's acknowledgement"
+        )
         assert READY not in _subjects(smtp_server, "ada@example.com")
 
-        async def ada_served() -> bool:
-            return READY in _subjects(smtp_server, "ada@example.com")
-
-        await wait_until(ada_served, within=20, what="Ada's data-ready email")
+        await wait_until(
+            _arrived(smtp_server, "ada@example.com", READY), within=20, what="Ada's data-ready email"
+        )
     finally:
         worker.stop()
         await asyncio.wait_for(running, timeout=30)
@@ -187,9 +193,7 @@ async def test_a_data_ready_email_does_not_wait_behind_the_next_rounds_jobs(
     worker: Worker = app.state.worker
     worker.handlers["held_test"] = held
     worker.concurrency, worker.batch_size = 2, 2
-    ada = await submit(client, keys["app"], type="access", email="ada@example.com")
-    await worker.run_until_idle()
-    await accept(client, keys["operator"], str(ada["id"]), "automatic")
+    await _accepted_access(client, keys, worker, "ada@example.com")
     async with unit_of_work(app.state.sessionmaker) as session:
         for n in range(3):
             await jobs.enqueue(session, "held_test", {"n": n})
@@ -199,12 +203,10 @@ async def test_a_data_ready_email_does_not_wait_behind_the_next_rounds_jobs(
     remote.delay = 1.0
     running = asyncio.create_task(worker.run())
     try:
-
-        async def ada_served() -> bool:
-            return READY in _subjects(smtp_server, "ada@example.com")
-
         await wait_until(
-            ada_served, within=20, what="Ada's data-ready email while other jobs hold every slot"
+            _arrived(smtp_server, "ada@example.com", READY),
+            within=20,
+            what="Ada's data-ready email while other jobs hold every slot",
         )
         assert (await job_statuses(app.state.sessionmaker, "held_test"))["done"] == 0
     finally:
